@@ -1,0 +1,2 @@
+//! kube-rs plumbing: clients per context, watch caches, and the [`snapshot::Snapshot`] they publish.
+pub mod snapshot;

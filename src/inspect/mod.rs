@@ -1,0 +1,3 @@
+//! Pairs, status, reasons and DNS names computed from a snapshot. Pure.
+pub mod model;
+pub use model::{DnsNames, EventView, PairRow, RowKind, SideView, Status};

@@ -1,0 +1,5 @@
+//! vinspect: inspect and repair vCluster networking sync.
+pub mod cluster;
+pub mod engine;
+pub mod inspect;
+pub mod vcluster;
