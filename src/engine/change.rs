@@ -158,3 +158,29 @@ impl Plan {
         self.changes.is_empty()
     }
 }
+
+/// The kind of a pair: the engine's object kinds plus replicated services, which pair a service
+/// on one side with a differently named service on the other and get rows of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairKind {
+    Pod,
+    Service,
+    Endpoints,
+    Ingress,
+    /// networking.replicateServices.fromHost: host service → virtual service.
+    ReplicatedFromHost,
+    /// networking.replicateServices.toHost: virtual service → host service.
+    ReplicatedToHost,
+}
+
+impl From<ObjKind> for PairKind {
+    fn from(k: ObjKind) -> Self {
+        match k {
+            ObjKind::Pod => PairKind::Pod,
+            ObjKind::Service | ObjKind::Namespace => PairKind::Service,
+            ObjKind::Endpoints => PairKind::Endpoints,
+            ObjKind::Ingress => PairKind::Ingress,
+        }
+    }
+}

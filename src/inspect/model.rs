@@ -1,6 +1,8 @@
 //! The rows the inspector produces: one per pair, fed to the TUI, `check` and `fix`.
 
-use crate::engine::{ObjKind, Plan};
+/// Rows are of the engine's pair kinds.
+pub use crate::engine::PairKind as RowKind;
+use crate::engine::Plan;
 use serde::{Deserialize, Serialize};
 
 /// One word for what is wrong with a pair.
@@ -42,31 +44,6 @@ impl Status {
     /// Synced and Disabled are fine; everything else is a problem row.
     pub fn is_problem(&self) -> bool {
         !matches!(self, Status::Synced | Status::Disabled)
-    }
-}
-
-/// The kind of a row: the engine's kinds plus replicated services, which get rows of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RowKind {
-    Pod,
-    Service,
-    Endpoints,
-    Ingress,
-    /// networking.replicateServices.fromHost: host service → virtual service.
-    ReplicatedFromHost,
-    /// networking.replicateServices.toHost: virtual service → host service.
-    ReplicatedToHost,
-}
-
-impl From<ObjKind> for RowKind {
-    fn from(k: ObjKind) -> Self {
-        match k {
-            ObjKind::Pod => RowKind::Pod,
-            ObjKind::Service | ObjKind::Namespace => RowKind::Service,
-            ObjKind::Endpoints => RowKind::Endpoints,
-            ObjKind::Ingress => RowKind::Ingress,
-        }
     }
 }
 
