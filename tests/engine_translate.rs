@@ -383,12 +383,8 @@ subsets: [{addresses: [{ip: 10.244.0.5}]}]
     );
     let cfg = VClusterConfig::default();
     let ctx = Ctx::new(&s, &cfg);
-    assert!(
-        !pairs(&ctx)
-            .iter()
-            .any(|p| p.kind == PairKind::Endpoints
-                && p.virtual_key == Some(ObjKey::new("kube-system", "kube-dns")))
-    );
+    assert!(!pairs(&ctx).iter().any(|p| p.kind == PairKind::Endpoints
+        && p.virtual_key == Some(ObjKey::new("kube-system", "kube-dns"))));
     let pair = pair_of(&ctx, PairKind::Endpoints, "default", "manual");
     let obj = created(&ctx, &pair);
     assert_same(
@@ -495,7 +491,10 @@ fn replicate_mapping_parse_rules() {
         ObjKey::new(HNS, "postgres")
     );
     assert_eq!(parse_from_host("db/pg", "pg", HNS), Err(MAPPING_ERROR));
-    assert_eq!(parse_to_host("default/nginx", "x/y", HNS), Err(MAPPING_ERROR));
+    assert_eq!(
+        parse_to_host("default/nginx", "x/y", HNS),
+        Err(MAPPING_ERROR)
+    );
     assert_eq!(parse_to_host("nginx", "y", HNS), Err(MAPPING_ERROR));
     assert_eq!(parse_from_host("a/b/c", "x/y", HNS), Err(MAPPING_ERROR));
 }

@@ -1,6 +1,8 @@
 //! Shared builders for the engine tests: a snapshot of a small vCluster, objects from YAML.
 #![allow(dead_code)]
 
+pub mod sim;
+
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use serde::de::DeserializeOwned;
@@ -20,7 +22,10 @@ pub fn yaml<T: DeserializeOwned>(s: &str) -> T {
 }
 
 pub fn fixture(name: &str) -> serde_json::Value {
-    let path = format!("{}/tests/fixtures/engine/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/engine/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_yaml::from_str(&text).unwrap()
 }
@@ -115,7 +120,12 @@ pub fn add_virtual_endpoints(s: &mut Snapshot, y: &str) -> ObjKey {
 }
 
 pub fn only_change(p: &Plan) -> &Change {
-    assert_eq!(p.changes.len(), 1, "expected one change, got {:#?}", p.changes);
+    assert_eq!(
+        p.changes.len(),
+        1,
+        "expected one change, got {:#?}",
+        p.changes
+    );
     &p.changes[0]
 }
 
@@ -132,4 +142,38 @@ pub fn assert_same(actual: &serde_json::Value, expected: &serde_json::Value) {
             to_yaml(expected)
         );
     }
+}
+
+/// Run plan → apply over all pairs until nothing changes (at most `rounds`), remembering what
+/// was seen after each round like the controller does. Returns the memory and rounds used.
+pub fn converge(
+    s: &mut Snapshot,
+    cfg: &VClusterConfig,
+    memory: &mut vinspect::engine::Memory,
+    rounds: usize,
+) -> usize {
+    let mut simu = sim::Sim::default();
+    for round in 0..rounds {
+        let snap = s.clone();
+        let ctx = vinspect::engine::Ctx::new(&snap, cfg);
+        let all = vinspect::engine::pairs(&ctx);
+        let mut any = false;
+        for p in &all {
+            let plan = vinspect::engine::plan(&ctx, p, memory.get(p));
+            if !plan.changes.is_empty() {
+                any = true;
+                simu.apply(s, &plan);
+            }
+        }
+        assert!(simu.errors.is_empty(), "apply errors: {:?}", simu.errors);
+        let snap = s.clone();
+        let ctx = vinspect::engine::Ctx::new(&snap, cfg);
+        for p in vinspect::engine::pairs(&ctx) {
+            memory.observe(&ctx, &p);
+        }
+        if !any {
+            return round;
+        }
+    }
+    rounds
 }
