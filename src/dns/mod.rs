@@ -1,0 +1,12 @@
+//! Virtual-cluster DNS: a pure resolver that answers like the vCluster's CoreDNS (with
+//! `networking.resolveDNS` and `fallbackHostCluster`), explains every answer, and a
+//! hickory-based server that serves it from live snapshots.
+
+mod kube;
+pub mod names;
+pub mod resolver;
+pub mod rules;
+pub mod types;
+
+pub use resolver::Resolver;
+pub use types::{Answer, Forward, RData, Rcode, Record, RecordType, Stage, Step};
