@@ -2,11 +2,15 @@
 //! `networking.resolveDNS` and `fallbackHostCluster`), explains every answer, and a
 //! hickory-based server that serves it from live snapshots.
 
+pub mod fixture;
 mod kube;
 pub mod names;
 pub mod resolver;
 pub mod rules;
 pub mod types;
+
+#[cfg(test)]
+mod tests;
 
 pub use resolver::Resolver;
 pub use types::{Answer, Forward, RData, Rcode, Record, RecordType, Stage, Step};
