@@ -2,11 +2,13 @@
 //! `networking.resolveDNS` and `fallbackHostCluster`), explains every answer, and a
 //! hickory-based server that serves it from live snapshots.
 
+pub mod check;
 pub mod fixture;
 mod kube;
 pub mod names;
 pub mod resolver;
 pub mod rules;
+pub mod tab;
 pub mod types;
 
 #[cfg(test)]
@@ -14,3 +16,5 @@ mod tests;
 
 pub use resolver::Resolver;
 pub use types::{Answer, Forward, RData, Rcode, Record, RecordType, Stage, Step};
+pub use check::{DnsCheck, check_dns};
+pub use tab::{DnsTab, dns_tab};

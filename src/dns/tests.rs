@@ -512,3 +512,106 @@ fn outside_names_are_left_to_the_upstream() {
     assert_eq!(ans.forward.as_ref().unwrap().name, "example.org");
     assert!(ans.explanation.iter().any(|s| s.stage == Stage::Forward));
 }
+
+mod check_and_tab {
+    use super::*;
+    use crate::dns::check::{EXIT_BAD_INPUT, EXIT_DOES_NOT_RESOLVE, EXIT_RESOLVES, check_dns};
+    use crate::dns::tab::{ProblemKind, dns_tab};
+
+    #[test]
+    fn check_prints_answer_and_chain_with_exit_codes() {
+        let snap = snapshot();
+        let c = VClusterConfig::default();
+        let ok = check_dns(&snap, &c, "nginx", None, Some("web"));
+        assert_eq!(ok.exit_code, EXIT_RESOLVES);
+        assert!(ok.text.contains("nginx.web.svc.cluster.local.\t5\tIN\tA\t10.96.0.10"), "{}", ok.text);
+        assert!(ok.text.contains("why:") && ok.text.contains("[kubernetes]"));
+        let miss = check_dns(&snap, &c, "nginx", None, None);
+        assert_eq!(miss.exit_code, EXIT_DOES_NOT_RESOLVE, "default namespace has no nginx");
+        let nodata = check_dns(&snap, &c, "nginx.web.svc.cluster.local", Some(RecordType::Aaaa), None);
+        assert_eq!(nodata.exit_code, EXIT_DOES_NOT_RESOLVE);
+        assert!(nodata.text.contains("NODATA"));
+        assert!(nodata.text.contains("authority:"));
+        let ptr = check_dns(&snap, &c, "10.96.0.10", None, None);
+        assert_eq!(ptr.exit_code, EXIT_RESOLVES);
+        assert!(ptr.text.contains("PTR\tnginx.web.svc.cluster.local."), "{}", ptr.text);
+        let srv = check_dns(&snap, &c, "_http._tcp.nginx.web", None, None);
+        assert_eq!(srv.exit_code, EXIT_RESOLVES, "{}", srv.text);
+        let bad = check_dns(&snap, &c, "bad name!", None, None);
+        assert_eq!(bad.exit_code, EXIT_BAD_INPUT);
+        assert!(bad.text.starts_with("error:"));
+    }
+
+    #[test]
+    fn tab_lists_services_rules_and_problems() {
+        let mut snap = snapshot();
+        // kube-dns synced, but its host twin has no endpoints
+        snap = {
+            let b = SnapshotBuilder::new(VC, HNS);
+            let mut s = b
+                .synced_service(cluster_ip_service("kube-system", "kube-dns", "10.96.0.53", vec![port("dns", 53, "UDP")]))
+                .build();
+            for (k, v) in s.virtual_side.services.iter() {
+                snap.virtual_side.services.insert(k.clone(), v.clone());
+            }
+            for (k, v) in std::mem::take(&mut s.host.services) {
+                snap.host.services.insert(k, v);
+            }
+            snap
+        };
+        let mut c = VClusterConfig::default();
+        c.networking.resolve_dns = vec![
+            rule(None, Some("web/portless"), None, ResolveDnsTarget {
+                host_service: Some("team-x/gone".into()),
+                ..Default::default()
+            }),
+            rule(Some("wikipedia.com"), None, None, to_host("nginx.web.svc.cluster.local")),
+            rule(Some("*.bad"), None, None, to_ip("1.2.3.4")),
+        ];
+        let tab = dns_tab(&snap, &c);
+        let nginx = tab.services.iter().find(|r| r.name == "nginx").unwrap();
+        assert_eq!(nginx.answers, vec!["10.96.0.10"]);
+        assert!(nginx.host_exists);
+        assert_eq!(nginx.host_name, "nginx-x-web-x-my-vc.vcluster-my-vc.svc.cluster.local");
+        assert_eq!(nginx.virtual_names[0], "nginx.web.svc.cluster.local");
+        let ext = tab.services.iter().find(|r| r.name == "ext").unwrap();
+        assert_eq!(ext.kind, "ExternalName");
+        assert_eq!(ext.answers, vec!["CNAME example.com."]);
+
+        assert_eq!(tab.rules.len(), 3);
+        let r1 = &tab.rules[1];
+        assert!(r1.valid && !r1.active);
+        assert_eq!(r1.test_name, "wikipedia.com");
+        assert_eq!(r1.answer.as_ref().unwrap().rcode, Rcode::Refused, "inactive rule: not answered now");
+        assert_eq!(r1.answer_if_embedded.as_ref().unwrap().short(), vec!["10.96.0.10"]);
+        assert!(!tab.rules[2].valid);
+
+        let kinds: Vec<ProblemKind> = tab.problems.iter().map(|p| p.kind).collect();
+        assert!(kinds.contains(&ProblemKind::RuleTargetMissing), "{kinds:?}");
+        assert!(kinds.contains(&ProblemKind::RuleInvalid));
+        assert!(kinds.contains(&ProblemKind::RulesNeedEmbeddedCoreDns));
+        assert!(kinds.contains(&ProblemKind::KubeDnsWithoutEndpoints));
+        // web/alias points at nginx.web.svc.cluster.local: on the host only the twin exists
+        let alias = tab
+            .problems
+            .iter()
+            .find(|p| p.kind == ProblemKind::ExternalNameNeedsHostName)
+            .unwrap();
+        assert_eq!(alias.subject, "service web/alias");
+        assert!(alias.message.contains("nginx-x-web-x-my-vc.vcluster-my-vc.svc.cluster.local"));
+        // web/broken points at a service that exists nowhere
+        assert!(kinds.contains(&ProblemKind::ExternalNameDangling));
+    }
+
+    #[test]
+    fn tab_has_no_kube_dns_problem_when_twin_has_endpoints() {
+        let snap = SnapshotBuilder::new(VC, HNS)
+            .synced_service(cluster_ip_service("kube-system", "kube-dns", "10.96.0.53", vec![port("dns", 53, "UDP")]))
+            .host_endpoints(endpoints(HNS, &naming::kube_dns_host_name(VC), &[("10.244.0.2", None)], &[("dns", 1053)]))
+            .build();
+        let tab = dns_tab(&snap, &VClusterConfig::default());
+        assert!(tab.problems.is_empty(), "{:?}", tab.problems);
+        assert_eq!(tab.settings.kube_dns.host_ready_endpoints, 1);
+        assert_eq!(tab.settings.kube_dns.host_cluster_ip.as_deref(), Some("10.96.0.53"));
+    }
+}
