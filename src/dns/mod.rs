@@ -8,8 +8,10 @@ mod kube;
 pub mod names;
 pub mod resolver;
 pub mod rules;
+pub mod server;
 pub mod tab;
 pub mod types;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -18,3 +20,4 @@ pub use resolver::Resolver;
 pub use types::{Answer, Forward, RData, Rcode, Record, RecordType, Stage, Step};
 pub use check::{DnsCheck, check_dns};
 pub use tab::{DnsTab, dns_tab};
+pub use server::{DnsError, DnsServeOptions, DnsServer, run_dns_command, serve};
