@@ -26,7 +26,11 @@ fn snapshot(version: u64) -> Snapshot {
             "10.96.0.10",
             vec![port("http", 80, "TCP")],
         ))
-        .virtual_service(headless_service("db", "pg", vec![port("postgres", 5432, "TCP")]))
+        .virtual_service(headless_service(
+            "db",
+            "pg",
+            vec![port("postgres", 5432, "TCP")],
+        ))
         .virtual_endpoints(endpoints(
             "db",
             "pg",
@@ -116,9 +120,20 @@ async fn serves_udp_and_tcp_with_coredns_rcodes() {
             vec![Ipv4Addr::new(10, 244, 0, 5), Ipv4Addr::new(10, 244, 0, 6)]
         );
 
-        let srv = ask(client, "_postgres._tcp.pg.db.svc.cluster.local.", RecordType::SRV).await;
+        let srv = ask(
+            client,
+            "_postgres._tcp.pg.db.svc.cluster.local.",
+            RecordType::SRV,
+        )
+        .await;
         assert_eq!(srv.answers.len(), 2);
-        assert_eq!(srv.additionals.iter().filter(|r| r.record_type() == RecordType::A).count(), 2);
+        assert_eq!(
+            srv.additionals
+                .iter()
+                .filter(|r| r.record_type() == RecordType::A)
+                .count(),
+            2
+        );
 
         let ptr = ask(client, "10.0.96.10.in-addr.arpa.", RecordType::PTR).await;
         match &ptr.answers[0].data {
@@ -137,7 +152,12 @@ async fn serves_udp_and_tcp_with_coredns_rcodes() {
     let mut next = snapshot(2);
     next.virtual_side.services.insert(
         vinspect::cluster::snapshot::ObjKey::new("web", "api"),
-        Arc::new(cluster_ip_service("web", "api", "10.96.0.20", vec![port("http", 80, "TCP")])),
+        Arc::new(cluster_ip_service(
+            "web",
+            "api",
+            "10.96.0.20",
+            vec![port("http", 80, "TCP")],
+        )),
     );
     tx.send(Arc::new(next)).unwrap();
     let mut got = Vec::new();
@@ -150,7 +170,8 @@ async fn serves_udp_and_tcp_with_coredns_rcodes() {
     }
     assert_eq!(got, vec![Ipv4Addr::new(10, 96, 0, 20)]);
 
-    if let Ok(out) = std::process::Command::new("dig")
+    // tokio's Command: a blocking wait would starve the server on this single-threaded runtime
+    if let Ok(out) = tokio::process::Command::new("dig")
         .args([
             "@127.0.0.1",
             "-p",
@@ -161,9 +182,10 @@ async fn serves_udp_and_tcp_with_coredns_rcodes() {
             "nginx.web.svc.cluster.local",
         ])
         .output()
+        .await
     {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10.96.0.10");
-        let tcp_out = std::process::Command::new("dig")
+        let tcp_out = tokio::process::Command::new("dig")
             .args([
                 "@127.0.0.1",
                 "-p",
@@ -174,6 +196,7 @@ async fn serves_udp_and_tcp_with_coredns_rcodes() {
                 "SRV",
             ])
             .output()
+            .await
             .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&tcp_out.stdout).trim(),
@@ -200,14 +223,18 @@ async fn forwards_misses_only_with_an_upstream() {
         ..Default::default()
     }];
     let (_utx, urx) = watch::channel(Arc::new(snapshot(1)));
-    let upstream = serve(loopback0(), urx, Arc::new(upstream_cfg)).await.unwrap();
+    let upstream = serve(loopback0(), urx, Arc::new(upstream_cfg))
+        .await
+        .unwrap();
 
     let (_tx, rx) = watch::channel(Arc::new(snapshot(1)));
     let opts = DnsServeOptions {
         upstream: Some(upstream.udp_addr),
         ..loopback0()
     };
-    let server = serve(opts, rx, Arc::new(VClusterConfig::default())).await.unwrap();
+    let server = serve(opts, rx, Arc::new(VClusterConfig::default()))
+        .await
+        .unwrap();
     let mut c = udp_client(server.udp_addr).await;
 
     let relayed = ask(&mut c, "example.test.", RecordType::A).await;
@@ -230,12 +257,30 @@ async fn forwards_misses_only_with_an_upstream() {
 #[test]
 fn listen_addresses_default_to_loopback() {
     use vinspect::dns::server::{parse_listen, parse_upstream};
-    assert_eq!(parse_listen("5353").unwrap(), "127.0.0.1:5353".parse().unwrap());
-    assert_eq!(parse_listen(":5353").unwrap(), "127.0.0.1:5353".parse().unwrap());
-    assert_eq!(parse_listen("0.0.0.0:53").unwrap(), "0.0.0.0:53".parse().unwrap());
-    assert_eq!(parse_listen("[::1]:53").unwrap(), "[::1]:53".parse().unwrap());
-    assert_eq!(parse_listen("127.0.0.2").unwrap(), "127.0.0.2:1053".parse().unwrap());
+    assert_eq!(
+        parse_listen("5353").unwrap(),
+        "127.0.0.1:5353".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen(":5353").unwrap(),
+        "127.0.0.1:5353".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen("0.0.0.0:53").unwrap(),
+        "0.0.0.0:53".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen("[::1]:53").unwrap(),
+        "[::1]:53".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen("127.0.0.2").unwrap(),
+        "127.0.0.2:1053".parse().unwrap()
+    );
     assert!(parse_listen("nope:x").is_err());
-    assert_eq!(parse_upstream("10.96.0.10").unwrap(), "10.96.0.10:53".parse().unwrap());
+    assert_eq!(
+        parse_upstream("10.96.0.10").unwrap(),
+        "10.96.0.10:53".parse().unwrap()
+    );
     assert!(parse_upstream("dns.example").is_err());
 }

@@ -34,16 +34,23 @@ pub fn check_dns(
     qtype: Option<RecordType>,
     from_namespace: Option<&str>,
 ) -> DnsCheck {
-    check_with(&Resolver::from_snapshot(snapshot, config), name, qtype, from_namespace)
+    check_with(
+        &Resolver::from_snapshot(snapshot, config),
+        name,
+        qtype,
+        from_namespace,
+    )
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
-        && name
-            .trim_end_matches('.')
-            .split('.')
-            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*'))
+        && name.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
+        })
 }
 
 /// `check --dns` with an existing resolver. An IP is looked up as PTR, `_port._proto.…` as
@@ -86,7 +93,11 @@ pub fn check_with(
 
 fn report(input: &str, ns: &str, answer: Answer, earlier: &[Answer]) -> DnsCheck {
     let mut t = String::new();
-    let _ = writeln!(t, "query:  {input} ({}) from namespace {ns:?}", answer.qtype);
+    let _ = writeln!(
+        t,
+        "query:  {input} ({}) from namespace {ns:?}",
+        answer.qtype
+    );
     for e in earlier {
         let _ = writeln!(t, "        {} {}: {}", e.qname, e.qtype, e.summary());
     }

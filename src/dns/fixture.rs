@@ -62,7 +62,12 @@ pub fn external_name_service(ns: &str, name: &str, target: &str) -> Service {
 }
 
 /// Endpoints with one subset: ready addresses `(ip, hostname)` and ports `(name, port)`.
-pub fn endpoints(ns: &str, name: &str, addrs: &[(&str, Option<&str>)], ports: &[(&str, i32)]) -> Endpoints {
+pub fn endpoints(
+    ns: &str,
+    name: &str,
+    addrs: &[(&str, Option<&str>)],
+    ports: &[(&str, i32)],
+) -> Endpoints {
     Endpoints {
         metadata: meta(ns, name),
         subsets: Some(vec![EndpointSubset {
@@ -144,10 +149,12 @@ fn add_ns(side: &mut Side, ns: &str) {
     }
     side.namespaces
         .entry(ObjKey::new("", ns))
-        .or_insert_with(|| Arc::new(Namespace {
-            metadata: meta("", ns),
-            ..Default::default()
-        }));
+        .or_insert_with(|| {
+            Arc::new(Namespace {
+                metadata: meta("", ns),
+                ..Default::default()
+            })
+        });
 }
 
 impl SnapshotBuilder {
@@ -192,7 +199,11 @@ impl SnapshotBuilder {
     pub fn synced_service(self, svc: Service) -> Self {
         let k = key_of(&svc.metadata);
         let mut twin = svc.clone();
-        twin.metadata.name = Some(naming::service_host_name(&k.name, &k.namespace, &self.snap.vcluster));
+        twin.metadata.name = Some(naming::service_host_name(
+            &k.name,
+            &k.namespace,
+            &self.snap.vcluster,
+        ));
         twin.metadata.namespace = Some(self.snap.host_namespace.clone());
         self.virtual_service(svc).host_service(twin)
     }

@@ -157,7 +157,12 @@ impl<'a> KubeView<'a> {
         }
         let probe = ObjKey::new(ns, "");
         let has = |keys: Option<&ObjKey>| keys.is_some_and(|k| k.namespace == ns);
-        has(self.side.services.range(probe.clone()..).next().map(|(k, _)| k))
+        has(self
+            .side
+            .services
+            .range(probe.clone()..)
+            .next()
+            .map(|(k, _)| k))
             || has(self.side.pods.range(probe..).next().map(|(k, _)| k))
     }
 
@@ -338,7 +343,10 @@ impl<'a> KubeView<'a> {
             } else {
                 format!("no ready endpoint address is named {:?}", r.endpoint)
             };
-            return Err(Miss(format!("{} service {key} ({why}): {detail}", self.label)));
+            return Err(Miss(format!(
+                "{} service {key} ({why}): {detail}",
+                self.label
+            )));
         }
         Ok(out)
     }
@@ -376,19 +384,20 @@ fn endpoint_entries_of(
 ) -> Vec<Entry> {
     let mut out = Vec::new();
     for subset in ep.subsets.iter().flatten() {
-        let ports: Vec<(String, i32, String)> = match subset.ports.as_ref().filter(|p| !p.is_empty()) {
-            Some(ps) => ps
-                .iter()
-                .map(|p| {
-                    (
-                        p.name.clone().unwrap_or_default(),
-                        p.port,
-                        p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                    )
-                })
-                .collect(),
-            None => vec![(String::new(), NO_PORT, String::new())],
-        };
+        let ports: Vec<(String, i32, String)> =
+            match subset.ports.as_ref().filter(|p| !p.is_empty()) {
+                Some(ps) => ps
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.name.clone().unwrap_or_default(),
+                            p.port,
+                            p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                        )
+                    })
+                    .collect(),
+                None => vec![(String::new(), NO_PORT, String::new())],
+            };
         for addr in subset.addresses.iter().flatten() {
             let host = endpoint_hostname(addr);
             if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(&host) {

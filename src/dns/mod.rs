@@ -16,8 +16,8 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use resolver::Resolver;
-pub use types::{Answer, Forward, RData, Rcode, Record, RecordType, Stage, Step};
 pub use check::{DnsCheck, check_dns};
-pub use tab::{DnsTab, dns_tab};
+pub use resolver::Resolver;
 pub use server::{DnsError, DnsServeOptions, DnsServer, run_dns_command, serve};
+pub use tab::{DnsTab, dns_tab};
+pub use types::{Answer, Forward, RData, Rcode, Record, RecordType, Stage, Step};

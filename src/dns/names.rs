@@ -136,7 +136,10 @@ mod tests {
         assert!(in_zone("a.cluster.local", "cluster.local"));
         assert!(in_zone("cluster.local", "cluster.local"));
         assert!(!in_zone("acluster.local", "cluster.local"));
-        assert_eq!(strip_zone("a.b.cluster.local", "cluster.local"), Some("a.b"));
+        assert_eq!(
+            strip_zone("a.b.cluster.local", "cluster.local"),
+            Some("a.b")
+        );
         assert_eq!(strip_zone("cluster.local", "cluster.local"), Some(""));
         assert_eq!(strip_zone("x.org", "cluster.local"), None);
     }

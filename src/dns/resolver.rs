@@ -28,6 +28,21 @@ const DEFAULT_DOMAIN: &str = "cluster.local";
 /// The host cluster's domain as the host DNS serves it (vinspect cannot see it; the default).
 const HOST_DOMAIN: &str = "cluster.local";
 
+/// The explanation chain being built; switched off on the server's hot path, where the
+/// text would be formatted for nobody.
+struct Trace {
+    enabled: bool,
+    steps: Vec<Step>,
+}
+
+impl Trace {
+    fn add<S: Into<String>>(&mut self, stage: Stage, text: impl FnOnce() -> S) {
+        if self.enabled {
+            self.steps.push(Step::new(stage, text()));
+        }
+    }
+}
+
 /// What one stage produced before it is turned into an [`Answer`].
 #[derive(Debug, Clone)]
 struct Partial {
@@ -159,10 +174,22 @@ impl Resolver {
 
     /// Answer one query for an absolute name, as the vCluster's DNS server would.
     pub fn query(&self, name: &str, qtype: RecordType) -> Answer {
+        self.query_traced(name, qtype, true)
+    }
+
+    /// [`Resolver::query`] without the explanation chain (the server's hot path).
+    pub fn query_quiet(&self, name: &str, qtype: RecordType) -> Answer {
+        self.query_traced(name, qtype, false)
+    }
+
+    fn query_traced(&self, name: &str, qtype: RecordType, explain: bool) -> Answer {
         let qname = normalize(name);
-        let mut steps = Vec::new();
-        let p = self.resolve(&qname, qtype, 0, &mut steps);
-        self.finish(qname, qtype, p, steps)
+        let mut t = Trace {
+            enabled: explain,
+            steps: Vec::new(),
+        };
+        let p = self.resolve(&qname, qtype, 0, &mut t);
+        self.finish(qname, qtype, p, t.steps)
     }
 
     /// Resolve `name` as a pod in `client_ns` would: search list, `ndots:5`, first positive
@@ -218,8 +245,15 @@ impl Resolver {
         }
     }
 
-    fn finish(&self, qname: String, qtype: RecordType, p: Partial, explanation: Vec<Step>) -> Answer {
-        let negative = p.rcode == Rcode::NxDomain || (p.rcode == Rcode::NoError && p.answers.is_empty());
+    fn finish(
+        &self,
+        qname: String,
+        qtype: RecordType,
+        p: Partial,
+        explanation: Vec<Step>,
+    ) -> Answer {
+        let negative =
+            p.rcode == Rcode::NxDomain || (p.rcode == Rcode::NoError && p.answers.is_empty());
         let soa = negative.then(|| self.soa(p.soa_zone.as_deref().unwrap_or(&qname)));
         Answer {
             qname,
@@ -267,48 +301,38 @@ impl Resolver {
         }
     }
 
-    fn resolve(&self, name: &str, qtype: RecordType, depth: u8, steps: &mut Vec<Step>) -> Partial {
+    fn resolve(&self, name: &str, qtype: RecordType, depth: u8, t: &mut Trace) -> Partial {
         if depth > MAX_DEPTH {
-            steps.push(Step::new(
-                Stage::Kubernetes,
-                format!("{name}: alias chain longer than {MAX_DEPTH}; giving up"),
-            ));
+            t.add(Stage::Kubernetes, || {
+                format!("{name}: alias chain longer than {MAX_DEPTH}; giving up")
+            });
             return Partial::negative(Rcode::ServFail, None);
         }
         if self.by_hostname && name.contains(".nodes.vcluster.com") {
-            steps.push(Step::new(
-                Stage::Rewrite,
-                format!(
+            t.add(Stage::Rewrite, || format!(
                     "{name} matches .*\\.nodes\\.vcluster\\.com (proxyKubelets.byHostname): answered as {KUBERNETES_NAME}"
-                ),
-            ));
-            let mut p = self.resolve_chain(KUBERNETES_NAME, qtype, depth, steps);
+                ));
+            let mut p = self.resolve_chain(KUBERNETES_NAME, qtype, depth, t);
             p.rename(KUBERNETES_NAME, name);
             return p;
         }
-        self.resolve_chain(name, qtype, depth, steps)
+        self.resolve_chain(name, qtype, depth, t)
     }
 
-    fn resolve_chain(&self, name: &str, qtype: RecordType, depth: u8, steps: &mut Vec<Step>) -> Partial {
-        if let Some(p) = self.node_hosts_stage(name, qtype, steps) {
+    fn resolve_chain(&self, name: &str, qtype: RecordType, depth: u8, t: &mut Trace) -> Partial {
+        if let Some(p) = self.node_hosts_stage(name, qtype, t) {
             return p;
         }
-        if let Some(p) = self.rules_stage(name, qtype, depth, steps) {
+        if let Some(p) = self.rules_stage(name, qtype, depth, t) {
             return p;
         }
         if let Some(zone) = self.forward_zone(name) {
-            let p = self.expand(&self.virtual_view(), name, zone, qtype, depth, steps);
+            let p = self.expand(&self.virtual_view(), name, zone, qtype, depth, t);
             if p.rcode == Rcode::NxDomain && self.fallback && zone == DEFAULT_DOMAIN {
-                steps.push(Step::new(
-                    Stage::HostFallback,
-                    "fallbackHostCluster: the miss in cluster.local falls through to the host cluster's DNS",
-                ));
-                let mut h = self.expand(&self.host_view(), name, HOST_DOMAIN, qtype, depth, steps);
+                t.add(Stage::HostFallback, || "fallbackHostCluster: the miss in cluster.local falls through to the host cluster's DNS");
+                let mut h = self.expand(&self.host_view(), name, HOST_DOMAIN, qtype, depth, t);
                 if h.rcode == Rcode::NxDomain {
-                    steps.push(Step::new(
-                        Stage::HostFallback,
-                        "not found on the host either (vinspect's host cache may hold only objects this vCluster manages)",
-                    ));
+                    t.add(Stage::HostFallback, || "not found on the host either (vinspect's host cache may hold only objects this vCluster manages)");
                 }
                 h.authoritative = false;
                 return h;
@@ -316,11 +340,11 @@ impl Resolver {
             return p;
         }
         if in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa") {
-            if let Some(p) = self.reverse_stage(name, qtype, steps) {
+            if let Some(p) = self.reverse_stage(name, qtype, t) {
                 return p;
             }
         }
-        self.forward_stage(name, qtype, steps)
+        self.forward_stage(name, qtype, t)
     }
 
     /// Longest cluster zone containing `name`.
@@ -332,15 +356,14 @@ impl Resolver {
             .map(String::as_str)
     }
 
-    fn node_hosts_stage(&self, name: &str, qtype: RecordType, steps: &mut Vec<Step>) -> Option<Partial> {
+    fn node_hosts_stage(&self, name: &str, qtype: RecordType, t: &mut Trace) -> Option<Partial> {
         if qtype == RecordType::Ptr
             && let Some(ip) = parse_reverse(name)
             && let Some(hosts) = self.node_rev.get(&ip)
         {
-            steps.push(Step::new(
-                Stage::NodeHosts,
-                format!("NodeHosts maps {ip} to {}", hosts.join(", ")),
-            ));
+            t.add(Stage::NodeHosts, || {
+                format!("NodeHosts maps {ip} to {}", hosts.join(", "))
+            });
             let answers = hosts
                 .iter()
                 .map(|h| Record::new(name, RData::Ptr(h.clone())))
@@ -353,24 +376,33 @@ impl Resolver {
             .filter_map(|ip| ip_record(name, *ip, qtype))
             .collect();
         if answers.is_empty() {
-            steps.push(Step::new(
-                Stage::NodeHosts,
-                format!("virtual node {name} is in NodeHosts but has no {qtype} address; falls through"),
-            ));
+            t.add(Stage::NodeHosts, || {
+                format!(
+                    "virtual node {name} is in NodeHosts but has no {qtype} address; falls through"
+                )
+            });
             return None;
         }
-        steps.push(Step::new(
-            Stage::NodeHosts,
+        t.add(Stage::NodeHosts, || {
             format!(
                 "virtual node {name} (NodeHosts entry from its InternalIP) → {}",
-                ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
-        ));
+                ips.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
         Some(Partial::records(answers, Vec::new(), None))
     }
 
     /// Match the query against `networking.resolveDNS`; first matching active rule wins.
-    fn rules_stage(&self, name: &str, qtype: RecordType, depth: u8, steps: &mut Vec<Step>) -> Option<Partial> {
+    fn rules_stage(
+        &self,
+        name: &str,
+        qtype: RecordType,
+        depth: u8,
+        t: &mut Trace,
+    ) -> Option<Partial> {
         for rule in &self.rules {
             let Ok((source, target)) = &rule.rule else {
                 continue;
@@ -379,21 +411,17 @@ impl Resolver {
                 continue;
             };
             if !self.embedded {
-                steps.push(Step::new(
-                    Stage::ResolveDns,
-                    format!(
+                t.add(Stage::ResolveDns, || format!(
                         "rule #{} ({}) matches {name} but is inactive: controlPlane.coredns.embedded is false, so the vcluster plugin is not loaded",
                         rule.index,
                         rule.describe()
-                    ),
-                ));
+                    ));
                 continue;
             }
-            steps.push(Step::new(
-                Stage::ResolveDns,
-                format!("rule #{} ({}) matches {name}", rule.index, rule.describe()),
-            ));
-            return Some(self.apply_rule(name, qtype, &capture, target, depth, steps));
+            t.add(Stage::ResolveDns, || {
+                format!("rule #{} ({}) matches {name}", rule.index, rule.describe())
+            });
+            return Some(self.apply_rule(name, qtype, &capture, target, depth, t));
         }
         None
     }
@@ -436,20 +464,19 @@ impl Resolver {
         capture: &str,
         target: &RuleTarget,
         depth: u8,
-        steps: &mut Vec<Step>,
+        t: &mut Trace,
     ) -> Partial {
         let zone_of = |n: &str| self.forward_zone(n).map(str::to_string);
         match target {
             RuleTarget::Ip(ip) => {
                 let answers: Vec<Record> = ip_record(name, *ip, qtype).into_iter().collect();
-                steps.push(Step::new(
-                    Stage::ResolveDns,
+                t.add(Stage::ResolveDns, || {
                     if answers.is_empty() {
                         format!("fixed address {ip} has no {qtype} record: NODATA")
                     } else {
                         format!("answered with the fixed address {ip}")
-                    },
-                ));
+                    }
+                });
                 let zone = zone_of(name);
                 let mut p = Partial::records(answers, Vec::new(), zone.as_deref());
                 p.soa_zone = Some(zone.unwrap_or_else(|| name.to_string()));
@@ -458,17 +485,15 @@ impl Resolver {
             }
             RuleTarget::Hostname(pattern) => {
                 let target_name = pattern.substitute(capture);
-                steps.push(Step::new(
-                    Stage::ResolveDns,
-                    format!("answered with the records of {target_name}"),
-                ));
-                let mut p = self.resolve(&target_name, qtype, depth + 1, steps);
+                t.add(Stage::ResolveDns, || {
+                    format!("answered with the records of {target_name}")
+                });
+                let mut p = self.resolve(&target_name, qtype, depth + 1, t);
                 p.rename(&target_name, name);
                 if !p.positive() && p.rcode != Rcode::Refused {
-                    steps.push(Step::new(
-                        Stage::ResolveDns,
-                        format!("rule target {target_name} does not resolve"),
-                    ));
+                    t.add(Stage::ResolveDns, || {
+                        format!("rule target {target_name} does not resolve")
+                    });
                 }
                 if p.soa_zone.is_none() {
                     p.soa_zone = Some(name.to_string());
@@ -478,7 +503,16 @@ impl Resolver {
             RuleTarget::HostService {
                 namespace,
                 name: svc,
-            } => self.host_target(name, qtype, capture, svc, namespace, "host service", depth, steps),
+            } => self.host_target(
+                name,
+                qtype,
+                capture,
+                svc,
+                namespace,
+                "host service",
+                depth,
+                t,
+            ),
             RuleTarget::VClusterService {
                 host_namespace,
                 vcluster,
@@ -486,21 +520,26 @@ impl Resolver {
                 name: svc,
             } => {
                 let twin = naming::host_name(svc, namespace, vcluster);
-                steps.push(Step::new(
-                    Stage::ResolveDns,
-                    format!(
+                t.add(Stage::ResolveDns, || format!(
                         "vCluster {vcluster}'s service {namespace}/{svc} has host twin {host_namespace}/{twin}"
-                    ),
-                ));
-                self.host_target(name, qtype, capture, &twin, host_namespace, "host twin", depth, steps)
+                    ));
+                self.host_target(
+                    name,
+                    qtype,
+                    capture,
+                    &twin,
+                    host_namespace,
+                    "host twin",
+                    depth,
+                    t,
+                )
             }
             RuleTarget::HostNamespace(hns) => {
                 let host_name = format!("{capture}.{hns}.svc.{HOST_DOMAIN}");
-                steps.push(Step::new(
-                    Stage::ResolveDns,
-                    format!("looked up as {host_name} on the host"),
-                ));
-                self.host_lookup(name, &host_name, qtype, depth, steps)
+                t.add(Stage::ResolveDns, || {
+                    format!("looked up as {host_name} on the host")
+                });
+                self.host_lookup(name, &host_name, qtype, depth, t)
             }
         }
     }
@@ -515,7 +554,7 @@ impl Resolver {
         ns: &str,
         what: &str,
         depth: u8,
-        steps: &mut Vec<Step>,
+        t: &mut Trace,
     ) -> Partial {
         let base = format!("{svc}.{ns}.svc.{HOST_DOMAIN}");
         let host_name = if prefix.is_empty() {
@@ -523,20 +562,25 @@ impl Resolver {
         } else {
             format!("{prefix}.{base}")
         };
-        steps.push(Step::new(
-            Stage::ResolveDns,
-            format!("answered from {what} {ns}/{svc} ({host_name})"),
-        ));
-        self.host_lookup(name, &host_name, qtype, depth, steps)
+        t.add(Stage::ResolveDns, || {
+            format!("answered from {what} {ns}/{svc} ({host_name})")
+        });
+        self.host_lookup(name, &host_name, qtype, depth, t)
     }
 
-    fn host_lookup(&self, name: &str, host_name: &str, qtype: RecordType, depth: u8, steps: &mut Vec<Step>) -> Partial {
-        let mut p = self.expand(&self.host_view(), host_name, HOST_DOMAIN, qtype, depth, steps);
+    fn host_lookup(
+        &self,
+        name: &str,
+        host_name: &str,
+        qtype: RecordType,
+        depth: u8,
+        t: &mut Trace,
+    ) -> Partial {
+        let mut p = self.expand(&self.host_view(), host_name, HOST_DOMAIN, qtype, depth, t);
         if p.rcode == Rcode::NxDomain {
-            steps.push(Step::new(
-                Stage::ResolveDns,
-                format!("rule target {host_name} is missing on the host: NXDOMAIN"),
-            ));
+            t.add(Stage::ResolveDns, || {
+                format!("rule target {host_name} is missing on the host: NXDOMAIN")
+            });
         }
         p.rename(host_name, name);
         p.soa_zone = Some(self.forward_zone(name).unwrap_or(name).to_string());
@@ -552,7 +596,7 @@ impl Resolver {
         zone: &str,
         qtype: RecordType,
         depth: u8,
-        steps: &mut Vec<Step>,
+        t: &mut Trace,
     ) -> Partial {
         let stage = if view.label == "host" {
             Stage::HostFallback
@@ -565,11 +609,11 @@ impl Resolver {
                 RecordType::Ns => vec![Record::new(name, RData::Ns(format!("ns.dns.{zone}")))],
                 _ => Vec::new(),
             };
-            steps.push(Step::new(stage, format!("{name} is the zone apex")));
+            t.add(stage, || format!("{name} is the zone apex"));
             return Partial::records(answers, Vec::new(), Some(zone));
         }
         if qtype == RecordType::Txt && name == format!("dns-version.{zone}") {
-            steps.push(Step::new(stage, "schema version of the Kubernetes DNS spec"));
+            t.add(stage, || "schema version of the Kubernetes DNS spec");
             return Partial::records(
                 vec![Record::new(name, RData::Txt("1.1.0".into()))],
                 Vec::new(),
@@ -579,19 +623,20 @@ impl Resolver {
         let entries = match view.records(name, zone) {
             Ok(e) => e,
             Err(miss) => {
-                steps.push(Step::new(stage, format!("{}: NXDOMAIN", miss.0)));
+                t.add(stage, || format!("{}: NXDOMAIN", miss.0));
                 return Partial::negative(Rcode::NxDomain, Some(zone));
             }
         };
         let mut seen_origin: Vec<&str> = Vec::new();
-        for e in &entries {
+        let explain = t.enabled;
+        for e in entries.iter().filter(|_| explain) {
             if !seen_origin.contains(&e.origin.as_str()) {
                 seen_origin.push(&e.origin);
-                steps.push(Step::new(stage, e.origin.clone()));
+                t.add(stage, || e.origin.clone());
             }
         }
-        if view.label == "virtual" {
-            self.explain_twins(&entries, steps);
+        if view.label == "virtual" && t.enabled {
+            self.explain_twins(&entries, t);
         }
         let mut answers = Vec::new();
         let mut additionals = Vec::new();
@@ -602,7 +647,7 @@ impl Resolver {
                     match &e.host {
                         Host::Ip(ip) => answers.extend(ip_record(name, *ip, qtype)),
                         Host::Name(target) => {
-                            let (recs, fwd) = self.chase(view, name, target, zone, qtype, depth, steps);
+                            let (recs, fwd) = self.chase(view, name, target, zone, qtype, depth, t);
                             answers.extend(recs);
                             if forward.is_none() {
                                 forward = fwd;
@@ -626,7 +671,9 @@ impl Resolver {
                 }
             }
             RecordType::Srv => {
-                let weight = u16::try_from(100 / entries.len().max(1)).unwrap_or(1).max(1);
+                let weight = u16::try_from(100 / entries.len().max(1))
+                    .unwrap_or(1)
+                    .max(1);
                 for e in &entries {
                     if e.port < 0 {
                         continue;
@@ -662,10 +709,9 @@ impl Resolver {
         dedup(&mut answers);
         dedup(&mut additionals);
         if answers.is_empty() && forward.is_none() {
-            steps.push(Step::new(
-                stage,
-                format!("{name} exists but has no {qtype} record: NOERROR/NODATA"),
-            ));
+            t.add(stage, || {
+                format!("{name} exists but has no {qtype} record: NOERROR/NODATA")
+            });
         }
         let mut p = Partial::records(answers, additionals, Some(zone));
         p.forward = forward;
@@ -684,27 +730,26 @@ impl Resolver {
         zone: &str,
         qtype: RecordType,
         depth: u8,
-        steps: &mut Vec<Step>,
+        t: &mut Trace,
     ) -> (Vec<Record>, Option<Forward>) {
         if target == name || depth >= MAX_DEPTH - 1 {
-            steps.push(Step::new(Stage::Kubernetes, format!("CNAME {name} → {target} loops; dropped")));
+            t.add(Stage::Kubernetes, || {
+                format!("CNAME {name} → {target} loops; dropped")
+            });
             return (Vec::new(), None);
         }
         let cname = Record::new(name, RData::Cname(target.to_string()));
         if in_zone(target, zone) {
-            let sub = self.expand(view, target, zone, qtype, depth + 1, steps);
+            let sub = self.expand(view, target, zone, qtype, depth + 1, t);
             if sub.positive() {
                 let mut out = vec![cname];
                 out.extend(sub.answers);
                 return (out, None);
             }
-            steps.push(Step::new(
-                Stage::Kubernetes,
-                format!("ExternalName target {target} has no {qtype} record in {zone}; CoreDNS drops the CNAME"),
-            ));
+            t.add(Stage::Kubernetes, || format!("ExternalName target {target} has no {qtype} record in {zone}; CoreDNS drops the CNAME"));
             return (Vec::new(), None);
         }
-        let sub = self.resolve(target, qtype, depth + 1, steps);
+        let sub = self.resolve(target, qtype, depth + 1, t);
         if sub.rcode == Rcode::ServFail {
             return (Vec::new(), None);
         }
@@ -718,7 +763,7 @@ impl Resolver {
     }
 
     /// Compare a ClusterIP answer with the host twin's ClusterIP (they must be equal, §4.2).
-    fn explain_twins(&self, entries: &[Entry], steps: &mut Vec<Step>) {
+    fn explain_twins(&self, entries: &[Entry], t: &mut Trace) {
         let mut done: Vec<&ObjKey> = Vec::new();
         for e in entries {
             let Some(key) = e.cluster_ip_of.as_ref() else {
@@ -741,7 +786,9 @@ impl Resolver {
                 .and_then(|s| s.cluster_ip.clone())
                 .unwrap_or_default();
             let text = match self.snapshot.host.services.get(&twin) {
-                None => format!("host twin {twin} not found: host pods behind this IP may not exist"),
+                None => {
+                    format!("host twin {twin} not found: host pods behind this IP may not exist")
+                }
                 Some(h) => {
                     let host_ip = h
                         .spec
@@ -757,11 +804,11 @@ impl Resolver {
                     }
                 }
             };
-            steps.push(Step::new(Stage::Kubernetes, text));
+            t.add(Stage::Kubernetes, || text);
         }
     }
 
-    fn reverse_stage(&self, name: &str, qtype: RecordType, steps: &mut Vec<Step>) -> Option<Partial> {
+    fn reverse_stage(&self, name: &str, qtype: RecordType, t: &mut Trace) -> Option<Partial> {
         let zone = if in_zone(name, "in-addr.arpa") {
             "in-addr.arpa"
         } else {
@@ -769,16 +816,15 @@ impl Resolver {
         };
         let ip = parse_reverse(name).filter(|_| qtype == RecordType::Ptr);
         let Some(ip) = ip else {
-            steps.push(Step::new(
-                Stage::Kubernetes,
-                format!("{name} is not a full PTR query for an address; falls through ({zone})"),
-            ));
+            t.add(Stage::Kubernetes, || {
+                format!("{name} is not a full PTR query for an address; falls through ({zone})")
+            });
             return None;
         };
         let hits = self.virtual_view().reverse(&ip, &self.primary_zone);
         if !hits.is_empty() {
             for (_, why) in &hits {
-                steps.push(Step::new(Stage::Kubernetes, why.clone()));
+                t.add(Stage::Kubernetes, || why.clone());
             }
             let answers = hits
                 .into_iter()
@@ -788,26 +834,23 @@ impl Resolver {
         }
         let pods = self.virtual_index.pods_with_ip(&ip);
         if pods.is_empty() {
-            steps.push(Step::new(
-                Stage::Kubernetes,
-                format!("no virtual service or ready endpoint has {ip}; falls through (fallthrough {zone})"),
-            ));
+            t.add(Stage::Kubernetes, || format!("no virtual service or ready endpoint has {ip}; falls through (fallthrough {zone})"));
         } else {
             let names: Vec<String> = pods.iter().map(ToString::to_string).collect();
-            steps.push(Step::new(
-                Stage::Kubernetes,
-                format!(
+            t.add(Stage::Kubernetes, || format!(
                     "{ip} belongs to pod {} but to no service's ready endpoints, so CoreDNS has no PTR for it; falls through",
                     names.join(", ")
-                ),
-            ));
+                ));
         }
         if self.fallback {
             let hits = self.host_view().reverse(&ip, HOST_DOMAIN);
             if !hits.is_empty() {
-                steps.push(Step::new(Stage::HostFallback, "fallbackHostCluster: answered by the host cluster's DNS"));
+                t.add(
+                    Stage::HostFallback,
+                    || "fallbackHostCluster: answered by the host cluster's DNS",
+                );
                 for (_, why) in &hits {
-                    steps.push(Step::new(Stage::HostFallback, why.clone()));
+                    t.add(Stage::HostFallback, || why.clone());
                 }
                 let answers = hits
                     .into_iter()
@@ -821,16 +864,13 @@ impl Resolver {
         None
     }
 
-    fn forward_stage(&self, name: &str, qtype: RecordType, steps: &mut Vec<Step>) -> Partial {
+    fn forward_stage(&self, name: &str, qtype: RecordType, t: &mut Trace) -> Partial {
         let upstream = if self.fallback {
             "the host cluster's DNS (fallbackHostCluster)"
         } else {
             "the nameserver in the CoreDNS pod's /etc/resolv.conf"
         };
-        steps.push(Step::new(
-            Stage::Forward,
-            format!("{name} is outside the cluster zones: vCluster's CoreDNS forwards it to {upstream}; vinspect asks an upstream only with --upstream"),
-        ));
+        t.add(Stage::Forward, || format!("{name} is outside the cluster zones: vCluster's CoreDNS forwards it to {upstream}; vinspect asks an upstream only with --upstream"));
         let mut p = Partial::negative(Rcode::Refused, None);
         p.forward = Some(Forward {
             name: name.to_string(),
@@ -882,7 +922,11 @@ fn node_hosts(snapshot: &Snapshot) -> (HashMap<String, Vec<IpAddr>>, HashMap<IpA
     for (key, node) in &snapshot.virtual_side.nodes {
         let mut ip = None;
         let mut hostname = key.name.clone();
-        for a in node.status.iter().flat_map(|s| s.addresses.iter().flatten()) {
+        for a in node
+            .status
+            .iter()
+            .flat_map(|s| s.addresses.iter().flatten())
+        {
             match a.type_.as_str() {
                 "InternalIP" => ip = a.address.parse::<IpAddr>().ok(),
                 "Hostname" => hostname = a.address.clone(),

@@ -28,7 +28,9 @@ impl HostPattern {
             return Err(format!("{raw:?} has more than one '*'"));
         }
         if stars == 1 && !(text.starts_with('*') || text.ends_with('*')) {
-            return Err(format!("{raw:?}: '*' is only allowed as first or last character"));
+            return Err(format!(
+                "{raw:?}: '*' is only allowed as first or last character"
+            ));
         }
         let (prefix, suffix, wildcard) = match text.find('*') {
             Some(i) => (text[..i].to_string(), text[i + 1..].to_string(), true),
@@ -81,7 +83,10 @@ impl HostPattern {
 pub enum RuleSource {
     Hostname(HostPattern),
     /// Virtual service `namespace/name`.
-    Service { namespace: String, name: String },
+    Service {
+        namespace: String,
+        name: String,
+    },
     /// Virtual namespace.
     Namespace(String),
 }
@@ -101,7 +106,10 @@ pub enum RuleTarget {
     Hostname(HostPattern),
     Ip(IpAddr),
     /// Host service `namespace/name`.
-    HostService { namespace: String, name: String },
+    HostService {
+        namespace: String,
+        name: String,
+    },
     /// Another vCluster's service: its host twin lives in `host_namespace`.
     VClusterService {
         host_namespace: String,
@@ -172,7 +180,11 @@ pub fn compile_rule(index: usize, rule: &ResolveDnsRule) -> CompiledRule {
 }
 
 fn compile_inner(i: usize, rule: &ResolveDnsRule) -> Result<(RuleSource, RuleTarget), String> {
-    let sources = count_set(&[set(&rule.hostname), set(&rule.service), set(&rule.namespace)]);
+    let sources = count_set(&[
+        set(&rule.hostname),
+        set(&rule.service),
+        set(&rule.namespace),
+    ]);
     if sources == 0 {
         return Err(format!(
             "at least one option required for networking.resolveDNS[{i}]"
@@ -186,7 +198,8 @@ fn compile_inner(i: usize, rule: &ResolveDnsRule) -> Result<(RuleSource, RuleTar
     let target_err = |why: &str| format!("error validating networking.resolveDNS[{i}].to: {why}");
     let target = compile_target(&rule.target).map_err(|e| target_err(&e))?;
     let source = if let Some(h) = rule.hostname.as_deref().filter(|s| !s.is_empty()) {
-        let p = HostPattern::parse(h).map_err(|e| format!("networking.resolveDNS[{i}].hostname: {e}"))?;
+        let p = HostPattern::parse(h)
+            .map_err(|e| format!("networking.resolveDNS[{i}].hostname: {e}"))?;
         match &target {
             RuleTarget::Hostname(t) => {
                 if p.is_wildcard() != t.is_wildcard() {
@@ -197,10 +210,16 @@ fn compile_inner(i: usize, rule: &ResolveDnsRule) -> Result<(RuleSource, RuleTar
             }
             RuleTarget::Ip(_) => {
                 if p.is_wildcard() {
-                    return Err(target_err("a wildcard hostname needs a target hostname with exactly one '*'"));
+                    return Err(target_err(
+                        "a wildcard hostname needs a target hostname with exactly one '*'",
+                    ));
                 }
             }
-            _ => return Err(target_err("hostname rules take target.hostname or target.ip")),
+            _ => {
+                return Err(target_err(
+                    "hostname rules take target.hostname or target.ip",
+                ));
+            }
         }
         RuleSource::Hostname(p)
     } else if let Some(s) = rule.service.as_deref().filter(|s| !s.is_empty()) {
@@ -219,7 +238,12 @@ fn compile_inner(i: usize, rule: &ResolveDnsRule) -> Result<(RuleSource, RuleTar
             name: parts[1].to_ascii_lowercase(),
         }
     } else {
-        let ns = rule.namespace.as_deref().unwrap_or_default().trim().to_ascii_lowercase();
+        let ns = rule
+            .namespace
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if !matches!(target, RuleTarget::HostNamespace(_)) {
             return Err(target_err("a namespace rule requires target.hostNamespace"));
         }
@@ -253,7 +277,8 @@ fn compile_target(t: &ResolveDnsTarget) -> Result<RuleTarget, String> {
             .map_err(|_| format!("ip {ip:?} is not an IP address"));
     }
     if let Some(hs) = t.host_service.as_deref().filter(|s| !s.is_empty()) {
-        let p = split_exact(hs, 2).ok_or_else(|| format!("hostService {hs:?} must be hostNamespace/name"))?;
+        let p = split_exact(hs, 2)
+            .ok_or_else(|| format!("hostService {hs:?} must be hostNamespace/name"))?;
         return Ok(RuleTarget::HostService {
             namespace: p[0].to_ascii_lowercase(),
             name: p[1].to_ascii_lowercase(),
@@ -272,13 +297,22 @@ fn compile_target(t: &ResolveDnsTarget) -> Result<RuleTarget, String> {
             name: p[3].to_ascii_lowercase(),
         });
     }
-    let hn = t.host_namespace.as_deref().unwrap_or_default().trim().to_ascii_lowercase();
+    let hn = t
+        .host_namespace
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     Ok(RuleTarget::HostNamespace(hn))
 }
 
 /// All rules of a config, in order.
 pub fn compile_rules(rules: &[ResolveDnsRule]) -> Vec<CompiledRule> {
-    rules.iter().enumerate().map(|(i, r)| compile_rule(i, r)).collect()
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| compile_rule(i, r))
+        .collect()
 }
 
 #[cfg(test)]
@@ -339,8 +373,13 @@ mod tests {
             "only a single option allowed for networking.resolveDNS[3]"
         );
         // wildcard source needs wildcard target
-        let e = compile_rule(1, &host_rule("*.a.com", "b.com")).rule.unwrap_err();
-        assert!(e.starts_with("error validating networking.resolveDNS[1].to"), "{e}");
+        let e = compile_rule(1, &host_rule("*.a.com", "b.com"))
+            .rule
+            .unwrap_err();
+        assert!(
+            e.starts_with("error validating networking.resolveDNS[1].to"),
+            "{e}"
+        );
         let vcs = ResolveDnsRule {
             service: Some("ns/svc".into()),
             target: ResolveDnsTarget {
@@ -368,6 +407,10 @@ mod tests {
             ..Default::default()
         };
         assert!(compile_rule(0, &ns_without).rule.is_err());
-        assert!(compile_rule(0, &host_rule("*.a.com", "*.b.com")).rule.is_ok());
+        assert!(
+            compile_rule(0, &host_rule("*.a.com", "*.b.com"))
+                .rule
+                .is_ok()
+        );
     }
 }

@@ -146,7 +146,11 @@ impl Handler {
             rcode: rcode(answer.rcode),
             authoritative: answer.authoritative,
             answers: to_wire_all(&answer.answers),
-            authorities: answer.soa.as_ref().map(|s| to_wire_all(std::slice::from_ref(s))).unwrap_or_default(),
+            authorities: answer
+                .soa
+                .as_ref()
+                .map(|s| to_wire_all(std::slice::from_ref(s)))
+                .unwrap_or_default(),
             additionals: to_wire_all(&answer.additionals),
         };
         let (Some(fwd), Some(up)) = (answer.forward.as_ref(), self.upstream) else {
@@ -158,7 +162,10 @@ impl Handler {
                 if let Some(to) = fwd.rename_to.as_deref().and_then(wire_name) {
                     let from = wire_name(&fwd.name);
                     for r in msg.answers.iter_mut() {
-                        if from.as_ref().is_some_and(|f| r.name.eq_case(f) || r.name == *f) {
+                        if from
+                            .as_ref()
+                            .is_some_and(|f| r.name.eq_case(f) || r.name == *f)
+                        {
                             r.name = to.clone();
                         }
                     }
@@ -225,7 +232,7 @@ impl RequestHandler for Handler {
                 let q = &queries[0];
                 let qtype = RecordType::from_code(u16::from(q.query_type()));
                 let name = q.name().to_string();
-                let answer = read(&self.current).query(&name, qtype);
+                let answer = read(&self.current).query_quiet(&name, qtype);
                 tracing::debug!(%name, %qtype, rcode = %answer.rcode, "dns query");
                 self.complete(answer).await
             }
@@ -354,11 +361,13 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsErro
     let attempts = if addr.port() == 0 { 8 } else { 1 };
     let mut last = None;
     for _ in 0..attempts {
-        let udp = UdpSocket::bind(addr).await.map_err(|source| DnsError::Bind {
-            addr,
-            proto: "udp",
-            source,
-        })?;
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| DnsError::Bind {
+                addr,
+                proto: "udp",
+                source,
+            })?;
         let bound = udp.local_addr().map_err(|source| DnsError::Bind {
             addr,
             proto: "udp",
@@ -418,7 +427,10 @@ pub async fn serve(
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = stop_rx.await;
-        server.shutdown_gracefully().await.map_err(|e| e.to_string())
+        server
+            .shutdown_gracefully()
+            .await
+            .map_err(|e| e.to_string())
     });
     Ok(DnsServer {
         udp_addr,
@@ -448,7 +460,8 @@ where
         server.tcp_addr,
         match upstream {
             Some(u) => format!("names outside the cluster forwarded to {u}"),
-            None => "names outside the cluster answered REFUSED; --upstream ADDR forwards them".into(),
+            None =>
+                "names outside the cluster answered REFUSED; --upstream ADDR forwards them".into(),
         }
     );
     shutdown.await;

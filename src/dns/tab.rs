@@ -287,7 +287,12 @@ fn host_ns_exists(snap: &Snapshot, ns: &str) -> bool {
             .is_some_and(|(k, _)| k.namespace == ns)
 }
 
-fn target_problems(snap: &Snapshot, subject: &str, target: &RuleTarget, problems: &mut Vec<DnsProblem>) {
+fn target_problems(
+    snap: &Snapshot,
+    subject: &str,
+    target: &RuleTarget,
+    problems: &mut Vec<DnsProblem>,
+) {
     let missing = |what: String, hint: &str| DnsProblem {
         kind: ProblemKind::RuleTargetMissing,
         severity: Severity::Error,
@@ -297,7 +302,11 @@ fn target_problems(snap: &Snapshot, subject: &str, target: &RuleTarget, problems
     };
     match target {
         RuleTarget::HostService { namespace, name } => {
-            if !snap.host.services.contains_key(&ObjKey::new(namespace.clone(), name.clone())) {
+            if !snap
+                .host
+                .services
+                .contains_key(&ObjKey::new(namespace.clone(), name.clone()))
+            {
                 problems.push(missing(
                     format!("target host service {namespace}/{name} not found on the host"),
                     "create the host service or fix target.hostService (hostNamespace/name); vinspect's host cache may only hold vCluster-managed objects",
@@ -311,7 +320,11 @@ fn target_problems(snap: &Snapshot, subject: &str, target: &RuleTarget, problems
             name,
         } => {
             let twin = naming::host_name(name, namespace, vcluster);
-            if !snap.host.services.contains_key(&ObjKey::new(host_namespace.clone(), twin.clone())) {
+            if !snap
+                .host
+                .services
+                .contains_key(&ObjKey::new(host_namespace.clone(), twin.clone()))
+            {
                 problems.push(missing(
                     format!(
                         "target service {namespace}/{name} of vCluster {vcluster}: its host twin {host_namespace}/{twin} was not found"
@@ -323,7 +336,9 @@ fn target_problems(snap: &Snapshot, subject: &str, target: &RuleTarget, problems
         RuleTarget::HostNamespace(ns) => {
             if !host_ns_exists(snap, ns) {
                 problems.push(missing(
-                    format!("target host namespace {ns} not found (no namespace and no services in it)"),
+                    format!(
+                        "target host namespace {ns} not found (no namespace and no services in it)"
+                    ),
                     "create the host namespace or fix target.hostNamespace",
                 ));
             }
@@ -335,7 +350,9 @@ fn target_problems(snap: &Snapshot, subject: &str, target: &RuleTarget, problems
 fn kube_dns_view(snap: &Snapshot) -> KubeDnsView {
     let host_name = naming::kube_dns_host_name(&snap.vcluster);
     let host_key = ObjKey::new(snap.host_namespace.clone(), host_name.clone());
-    let first_ip = |svc: &k8s_openapi::api::core::v1::Service| cluster_ips(svc).first().map(|s| (*s).to_string());
+    let first_ip = |svc: &k8s_openapi::api::core::v1::Service| {
+        cluster_ips(svc).first().map(|s| (*s).to_string())
+    };
     KubeDnsView {
         virtual_cluster_ip: snap
             .virtual_side
@@ -378,8 +395,13 @@ fn kube_dns_problems(snap: &Snapshot, v: &KubeDnsView, problems: &mut Vec<DnsPro
             kind: ProblemKind::KubeDnsMissing,
             severity: Severity::Error,
             subject,
-            message: format!("kube-dns has no host twin {}/{}: host pods cannot reach the virtual cluster's DNS", snap.host_namespace, v.host_name),
-            hint: "check the service syncer (sync.toHost.services) and SyncError events on kube-dns".into(),
+            message: format!(
+                "kube-dns has no host twin {}/{}: host pods cannot reach the virtual cluster's DNS",
+                snap.host_namespace, v.host_name
+            ),
+            hint:
+                "check the service syncer (sync.toHost.services) and SyncError events on kube-dns"
+                    .into(),
         });
         return;
     };
@@ -412,7 +434,9 @@ fn kube_dns_problems(snap: &Snapshot, v: &KubeDnsView, problems: &mut Vec<DnsPro
 /// `(service, namespace)` named by an in-cluster service FQDN (`svc.ns.svc.<zone>`) or by
 /// the zone-less `svc.ns.svc` form.
 fn in_cluster_service(target: &str, domain: &str) -> Option<(String, String)> {
-    let zone = [domain, "cluster.local"].into_iter().find(|z| in_zone(target, z));
+    let zone = [domain, "cluster.local"]
+        .into_iter()
+        .find(|z| in_zone(target, z));
     let base = match zone {
         Some(z) => strip_zone(target, z)?,
         None => target,
@@ -433,7 +457,10 @@ fn external_name_problems(snap: &Snapshot, domain: &str, problems: &mut Vec<DnsP
         let Some((name, ns)) = in_cluster_service(&target, domain) else {
             continue;
         };
-        let host_verbatim = snap.host.services.contains_key(&ObjKey::new(ns.clone(), name.clone()));
+        let host_verbatim = snap
+            .host
+            .services
+            .contains_key(&ObjKey::new(ns.clone(), name.clone()));
         if host_verbatim {
             continue;
         }
@@ -442,7 +469,10 @@ fn external_name_problems(snap: &Snapshot, domain: &str, problems: &mut Vec<DnsP
             .host
             .services
             .contains_key(&ObjKey::new(snap.host_namespace.clone(), twin.clone()));
-        let virtual_exists = snap.virtual_side.services.contains_key(&ObjKey::new(ns.clone(), name.clone()));
+        let virtual_exists = snap
+            .virtual_side
+            .services
+            .contains_key(&ObjKey::new(ns.clone(), name.clone()));
         if twin_exists || virtual_exists {
             let host_fqdn = format!("{twin}.{}.svc.cluster.local", snap.host_namespace);
             problems.push(DnsProblem {

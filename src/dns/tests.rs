@@ -26,7 +26,11 @@ fn snapshot() -> Snapshot {
             "10.96.0.1",
             vec![port("https", 443, "TCP")],
         ))
-        .virtual_service(headless_service("db", "pg", vec![port("postgres", 5432, "TCP")]))
+        .virtual_service(headless_service(
+            "db",
+            "pg",
+            vec![port("postgres", 5432, "TCP")],
+        ))
         .virtual_endpoints(endpoints(
             "db",
             "pg",
@@ -35,15 +39,32 @@ fn snapshot() -> Snapshot {
         ))
         .virtual_service(headless_service("db", "empty", vec![port("x", 1, "TCP")]))
         .virtual_service(external_name_service("web", "ext", "Example.COM."))
-        .virtual_service(external_name_service("web", "alias", "nginx.web.svc.cluster.local"))
-        .virtual_service(external_name_service("web", "broken", "missing.web.svc.cluster.local"))
-        .virtual_service(external_name_service("web", "loop", "loop.web.svc.cluster.local"))
+        .virtual_service(external_name_service(
+            "web",
+            "alias",
+            "nginx.web.svc.cluster.local",
+        ))
+        .virtual_service(external_name_service(
+            "web",
+            "broken",
+            "missing.web.svc.cluster.local",
+        ))
+        .virtual_service(external_name_service(
+            "web",
+            "loop",
+            "loop.web.svc.cluster.local",
+        ))
         .virtual_pod(pod("db", "pg-0", "10.244.0.5"))
         .virtual_pod(pod("web", "lonely", "10.244.1.9"))
         .virtual_node(node("node-1", "10.100.0.5", None))
         .virtual_node(node("node-2", "10.100.0.6", Some("worker-2.example")))
         .virtual_namespace("legacy")
-        .host_service(cluster_ip_service("team-x", "api", "10.96.5.5", vec![port("http", 80, "TCP")]))
+        .host_service(cluster_ip_service(
+            "team-x",
+            "api",
+            "10.96.5.5",
+            vec![port("http", 80, "TCP")],
+        ))
         .host_service(cluster_ip_service(
             "vcluster-other",
             &naming::host_name("backend", "prod", "other"),
@@ -73,7 +94,12 @@ fn explained(ans: &Answer, needle: &str) -> bool {
     ans.explanation.iter().any(|s| s.text.contains(needle))
 }
 
-fn rule(hostname: Option<&str>, service: Option<&str>, namespace: Option<&str>, target: ResolveDnsTarget) -> ResolveDnsRule {
+fn rule(
+    hostname: Option<&str>,
+    service: Option<&str>,
+    namespace: Option<&str>,
+    target: ResolveDnsTarget,
+) -> ResolveDnsRule {
     ResolveDnsRule {
         hostname: hostname.map(Into::into),
         service: service.map(Into::into),
@@ -108,10 +134,18 @@ fn cluster_ip_service_answers_a_equal_to_host_twin() {
     let ans = default_resolver().query("nginx.web.svc.cluster.local.", RecordType::A);
     assert_eq!(ans.rcode, Rcode::NoError);
     assert!(ans.authoritative);
-    assert_eq!(data(&ans), vec![a("10.96.0.10")], "two ports, one deduplicated A");
+    assert_eq!(
+        data(&ans),
+        vec![a("10.96.0.10")],
+        "two ports, one deduplicated A"
+    );
     assert_eq!(ans.answers[0].ttl, types::RECORD_TTL);
     assert!(ans.soa.is_none());
-    assert!(explained(&ans, "equal to host twin"), "{:?}", ans.explanation);
+    assert!(
+        explained(&ans, "equal to host twin"),
+        "{:?}",
+        ans.explanation
+    );
 }
 
 #[test]
@@ -160,8 +194,14 @@ fn zone_apex_answers_soa_and_ns() {
 #[test]
 fn portless_service_resolves_without_srv() {
     let r = default_resolver();
-    assert_eq!(data(&r.query("portless.web.svc.cluster.local", RecordType::A)), vec![a("10.96.0.11")]);
-    assert!(r.query("portless.web.svc.cluster.local", RecordType::Srv).is_nodata());
+    assert_eq!(
+        data(&r.query("portless.web.svc.cluster.local", RecordType::A)),
+        vec![a("10.96.0.11")]
+    );
+    assert!(
+        r.query("portless.web.svc.cluster.local", RecordType::Srv)
+            .is_nodata()
+    );
 }
 
 #[test]
@@ -174,9 +214,16 @@ fn headless_answers_ready_virtual_endpoints() {
     assert_eq!(data(&host), vec![a("10.244.0.5")]);
     let dashed = r.query("10-244-0-6.pg.db.svc.cluster.local", RecordType::A);
     assert_eq!(data(&dashed), vec![a("10.244.0.6")]);
-    assert_eq!(r.query("pg-9.pg.db.svc.cluster.local", RecordType::A).rcode, Rcode::NxDomain);
+    assert_eq!(
+        r.query("pg-9.pg.db.svc.cluster.local", RecordType::A).rcode,
+        Rcode::NxDomain
+    );
     let empty = r.query("empty.db.svc.cluster.local", RecordType::A);
-    assert_eq!(empty.rcode, Rcode::NxDomain, "headless without ready endpoints");
+    assert_eq!(
+        empty.rcode,
+        Rcode::NxDomain,
+        "headless without ready endpoints"
+    );
 }
 
 #[test]
@@ -196,7 +243,11 @@ fn srv_for_named_ports_with_additionals() {
     assert_eq!(ans.additionals[0].data, a("10.96.0.10"));
     let all = r.query("nginx.web.svc.cluster.local", RecordType::Srv);
     assert_eq!(all.answers.len(), 2);
-    assert!(all.answers.iter().all(|r| matches!(r.data, RData::Srv { weight: 50, .. })));
+    assert!(
+        all.answers
+            .iter()
+            .all(|r| matches!(r.data, RData::Srv { weight: 50, .. }))
+    );
     let pg = r.query("_postgres._tcp.pg.db.svc.cluster.local", RecordType::Srv);
     let targets: Vec<String> = pg
         .answers
@@ -206,13 +257,21 @@ fn srv_for_named_ports_with_additionals() {
             _ => String::new(),
         })
         .collect();
-    assert_eq!(targets, vec!["pg-0.pg.db.svc.cluster.local", "10-244-0-6.pg.db.svc.cluster.local"]);
     assert_eq!(
-        r.query("_nope._tcp.nginx.web.svc.cluster.local", RecordType::Srv).rcode,
+        targets,
+        vec![
+            "pg-0.pg.db.svc.cluster.local",
+            "10-244-0-6.pg.db.svc.cluster.local"
+        ]
+    );
+    assert_eq!(
+        r.query("_nope._tcp.nginx.web.svc.cluster.local", RecordType::Srv)
+            .rcode,
         Rcode::NxDomain
     );
     assert_eq!(
-        r.query("_http._udp.nginx.web.svc.cluster.local", RecordType::Srv).rcode,
+        r.query("_http._udp.nginx.web.svc.cluster.local", RecordType::Srv)
+            .rcode,
         Rcode::NxDomain
     );
 }
@@ -228,27 +287,52 @@ fn external_name_is_a_cname_chased_like_coredns() {
     let alias = r.query("alias.web.svc.cluster.local", RecordType::A);
     assert_eq!(
         data(&alias),
-        vec![RData::Cname("nginx.web.svc.cluster.local".into()), a("10.96.0.10")]
+        vec![
+            RData::Cname("nginx.web.svc.cluster.local".into()),
+            a("10.96.0.10")
+        ]
     );
     let broken = r.query("broken.web.svc.cluster.local", RecordType::A);
-    assert!(broken.is_nodata(), "in-zone target missing: CNAME dropped, NOERROR");
+    assert!(
+        broken.is_nodata(),
+        "in-zone target missing: CNAME dropped, NOERROR"
+    );
     assert!(explained(&broken, "drops the CNAME"));
     let looped = r.query("loop.web.svc.cluster.local", RecordType::A);
     assert!(looped.is_nodata());
     let cname = r.query("ext.web.svc.cluster.local", RecordType::Cname);
     assert_eq!(data(&cname), vec![RData::Cname("example.com".into())]);
-    assert_eq!(r.query("x.ext.web.svc.cluster.local", RecordType::A).rcode, Rcode::NxDomain);
+    assert_eq!(
+        r.query("x.ext.web.svc.cluster.local", RecordType::A).rcode,
+        Rcode::NxDomain
+    );
 }
 
 #[test]
 fn pod_names_are_ips_in_insecure_mode() {
     let r = default_resolver();
-    assert_eq!(data(&r.query("10-1-2-3.db.pod.cluster.local", RecordType::A)), vec![a("10.1.2.3")]);
+    assert_eq!(
+        data(&r.query("10-1-2-3.db.pod.cluster.local", RecordType::A)),
+        vec![a("10.1.2.3")]
+    );
     let v6 = r.query("fd00--1.db.pod.cluster.local", RecordType::Aaaa);
-    assert_eq!(data(&v6), vec![RData::Aaaa("fd00::1".parse::<Ipv6Addr>().unwrap())]);
-    assert!(r.query("10-1-2-3.db.pod.cluster.local", RecordType::Aaaa).is_nodata());
-    assert_eq!(r.query("pg-0.db.pod.cluster.local", RecordType::A).rcode, Rcode::NxDomain);
-    assert_eq!(r.query("10-1-2-3.nons.pod.cluster.local", RecordType::A).rcode, Rcode::NxDomain);
+    assert_eq!(
+        data(&v6),
+        vec![RData::Aaaa("fd00::1".parse::<Ipv6Addr>().unwrap())]
+    );
+    assert!(
+        r.query("10-1-2-3.db.pod.cluster.local", RecordType::Aaaa)
+            .is_nodata()
+    );
+    assert_eq!(
+        r.query("pg-0.db.pod.cluster.local", RecordType::A).rcode,
+        Rcode::NxDomain
+    );
+    assert_eq!(
+        r.query("10-1-2-3.nons.pod.cluster.local", RecordType::A)
+            .rcode,
+        Rcode::NxDomain
+    );
     assert!(r.query("db.pod.cluster.local", RecordType::A).is_nodata());
 }
 
@@ -256,15 +340,28 @@ fn pod_names_are_ips_in_insecure_mode() {
 fn ptr_for_services_endpoints_and_nodes() {
     let r = default_resolver();
     let svc = r.query("10.0.96.10.in-addr.arpa", RecordType::Ptr);
-    assert_eq!(data(&svc), vec![RData::Ptr("nginx.web.svc.cluster.local".into())]);
+    assert_eq!(
+        data(&svc),
+        vec![RData::Ptr("nginx.web.svc.cluster.local".into())]
+    );
     let ep = r.query("5.0.244.10.in-addr.arpa", RecordType::Ptr);
-    assert_eq!(data(&ep), vec![RData::Ptr("pg-0.pg.db.svc.cluster.local".into())]);
+    assert_eq!(
+        data(&ep),
+        vec![RData::Ptr("pg-0.pg.db.svc.cluster.local".into())]
+    );
     let dashed = r.query("6.0.244.10.in-addr.arpa", RecordType::Ptr);
-    assert_eq!(data(&dashed), vec![RData::Ptr("10-244-0-6.pg.db.svc.cluster.local".into())]);
+    assert_eq!(
+        data(&dashed),
+        vec![RData::Ptr("10-244-0-6.pg.db.svc.cluster.local".into())]
+    );
     let node = r.query("5.0.100.10.in-addr.arpa", RecordType::Ptr);
     assert_eq!(data(&node), vec![RData::Ptr("node-1".into())]);
     let lonely = r.query("9.1.244.10.in-addr.arpa", RecordType::Ptr);
-    assert_eq!(lonely.rcode, Rcode::Refused, "kubernetes falls through for reverse misses");
+    assert_eq!(
+        lonely.rcode,
+        Rcode::Refused,
+        "kubernetes falls through for reverse misses"
+    );
     assert!(explained(&lonely, "web/lonely"));
     let partial = r.query("244.10.in-addr.arpa", RecordType::Ptr);
     assert!(!partial.resolves());
@@ -273,20 +370,40 @@ fn ptr_for_services_endpoints_and_nodes() {
 #[test]
 fn node_hosts_and_nodes_vcluster_com() {
     let r = default_resolver();
-    assert_eq!(data(&r.query("node-1", RecordType::A)), vec![a("10.100.0.5")]);
-    assert_eq!(data(&r.query("worker-2.example", RecordType::A)), vec![a("10.100.0.6")]);
-    assert_eq!(r.query("node-2", RecordType::A).rcode, Rcode::Refused, "Hostname address replaces the name");
+    assert_eq!(
+        data(&r.query("node-1", RecordType::A)),
+        vec![a("10.100.0.5")]
+    );
+    assert_eq!(
+        data(&r.query("worker-2.example", RecordType::A)),
+        vec![a("10.100.0.6")]
+    );
+    assert_eq!(
+        r.query("node-2", RecordType::A).rcode,
+        Rcode::Refused,
+        "Hostname address replaces the name"
+    );
     let via_search = r.lookup("node-1", RecordType::A, Some("web"));
     assert_eq!(via_search.qname, "node-1");
     assert_eq!(data(&via_search), vec![a("10.100.0.5")]);
     let rewritten = r.query("node-1.nodes.vcluster.com", RecordType::A);
     assert_eq!(data(&rewritten), vec![a("10.96.0.1")]);
     assert_eq!(rewritten.answers[0].name, "node-1.nodes.vcluster.com");
-    assert!(rewritten.explanation.iter().any(|s| s.stage == Stage::Rewrite));
+    assert!(
+        rewritten
+            .explanation
+            .iter()
+            .any(|s| s.stage == Stage::Rewrite)
+    );
     let mut off = VClusterConfig::default();
     off.networking.advanced.proxy_kubelets.by_hostname = false;
     let r_off = resolver(&off);
-    assert_eq!(r_off.query("node-1.nodes.vcluster.com", RecordType::A).rcode, Rcode::Refused);
+    assert_eq!(
+        r_off
+            .query("node-1.nodes.vcluster.com", RecordType::A)
+            .rcode,
+        Rcode::Refused
+    );
 }
 
 #[test]
@@ -294,10 +411,19 @@ fn custom_cluster_domain_serves_both_zones() {
     let mut c = VClusterConfig::default();
     c.networking.advanced.cluster_domain = "corp.internal".into();
     let r = resolver(&c);
-    assert_eq!(data(&r.query("nginx.web.svc.corp.internal", RecordType::A)), vec![a("10.96.0.10")]);
-    assert_eq!(data(&r.query("nginx.web.svc.cluster.local", RecordType::A)), vec![a("10.96.0.10")]);
+    assert_eq!(
+        data(&r.query("nginx.web.svc.corp.internal", RecordType::A)),
+        vec![a("10.96.0.10")]
+    );
+    assert_eq!(
+        data(&r.query("nginx.web.svc.cluster.local", RecordType::A)),
+        vec![a("10.96.0.10")]
+    );
     let ptr = r.query("10.0.96.10.in-addr.arpa", RecordType::Ptr);
-    assert_eq!(data(&ptr), vec![RData::Ptr("nginx.web.svc.corp.internal".into())]);
+    assert_eq!(
+        data(&ptr),
+        vec![RData::Ptr("nginx.web.svc.corp.internal".into())]
+    );
     let short = r.lookup("nginx", RecordType::A, Some("web"));
     assert_eq!(short.qname, "nginx.web.svc.corp.internal");
 }
@@ -317,31 +443,55 @@ fn search_list_and_ndots() {
     let nodata = r.lookup("nginx", RecordType::Aaaa, Some("web"));
     assert!(nodata.is_nodata());
     assert_eq!(nodata.qname, "nginx.web.svc.cluster.local");
-    let fqdn = r.lookup("nginx.web.svc.cluster.local.", RecordType::A, Some("default"));
+    let fqdn = r.lookup(
+        "nginx.web.svc.cluster.local.",
+        RecordType::A,
+        Some("default"),
+    );
     assert!(fqdn.resolves());
 }
 
 #[test]
 fn fallback_host_cluster_only_for_cluster_local_misses() {
     let r = default_resolver();
-    assert!(!r.lookup("api.team-x", RecordType::A, Some("default")).resolves());
+    assert!(
+        !r.lookup("api.team-x", RecordType::A, Some("default"))
+            .resolves()
+    );
     let mut c = VClusterConfig::default();
     c.networking.advanced.fallback_host_cluster = true;
     let f = resolver(&c);
     let ans = f.lookup("api.team-x", RecordType::A, Some("default"));
     assert_eq!(data(&ans), vec![a("10.96.5.5")]);
-    assert!(ans.explanation.iter().any(|s| s.stage == Stage::HostFallback));
+    assert!(
+        ans.explanation
+            .iter()
+            .any(|s| s.stage == Stage::HostFallback)
+    );
     // NODATA does not fall through
-    assert!(f.query("nginx.web.svc.cluster.local", RecordType::Aaaa).is_nodata());
+    assert!(
+        f.query("nginx.web.svc.cluster.local", RecordType::Aaaa)
+            .is_nodata()
+    );
     // a custom domain is not in the fallthrough list
     let mut cd = c.clone();
     cd.networking.advanced.cluster_domain = "corp.internal".into();
     let fc = resolver(&cd);
-    assert_eq!(fc.query("api.team-x.svc.corp.internal", RecordType::A).rcode, Rcode::NxDomain);
-    assert!(fc.query("api.team-x.svc.cluster.local", RecordType::A).resolves());
+    assert_eq!(
+        fc.query("api.team-x.svc.corp.internal", RecordType::A)
+            .rcode,
+        Rcode::NxDomain
+    );
+    assert!(
+        fc.query("api.team-x.svc.cluster.local", RecordType::A)
+            .resolves()
+    );
     // reverse misses reach the host too
     let ptr = f.query("5.5.96.10.in-addr.arpa", RecordType::Ptr);
-    assert_eq!(data(&ptr), vec![RData::Ptr("api.team-x.svc.cluster.local".into())]);
+    assert_eq!(
+        data(&ptr),
+        vec![RData::Ptr("api.team-x.svc.cluster.local".into())]
+    );
 }
 
 #[test]
@@ -356,19 +506,31 @@ fn rule_hostname_to_hostname_exact() {
     assert_eq!(data(&ans), vec![a("10.96.0.10")]);
     assert_eq!(ans.answers[0].name, "wikipedia.com");
     assert!(ans.explanation.iter().any(|s| s.stage == Stage::ResolveDns));
-    assert_eq!(r.query("en.wikipedia.com", RecordType::A).rcode, Rcode::Refused);
+    assert_eq!(
+        r.query("en.wikipedia.com", RecordType::A).rcode,
+        Rcode::Refused
+    );
 }
 
 #[test]
 fn rule_hostname_wildcards() {
     let r = resolver(&embedded(vec![
-        rule(Some("*.svc.kubernetes"), None, None, to_host("*.svc.cluster.local")),
+        rule(
+            Some("*.svc.kubernetes"),
+            None,
+            None,
+            to_host("*.svc.cluster.local"),
+        ),
         rule(Some("db.*"), None, None, to_host("*.db.svc.cluster.local")),
     ]));
     let ans = r.query("nginx.web.svc.kubernetes", RecordType::A);
     assert_eq!(data(&ans), vec![a("10.96.0.10")]);
     assert_eq!(ans.answers[0].name, "nginx.web.svc.kubernetes");
-    assert_eq!(r.query("svc.kubernetes", RecordType::A).rcode, Rcode::Refused, "* never matches empty");
+    assert_eq!(
+        r.query("svc.kubernetes", RecordType::A).rcode,
+        Rcode::Refused,
+        "* never matches empty"
+    );
     let pre = r.query("db.pg", RecordType::A);
     assert_eq!(data(&pre), vec![a("10.244.0.5"), a("10.244.0.6")]);
     let missing = r.query("nope.web.svc.kubernetes", RecordType::A);
@@ -378,7 +540,12 @@ fn rule_hostname_wildcards() {
 
 #[test]
 fn rule_hostname_to_outside_name_forwards_with_rename() {
-    let r = resolver(&embedded(vec![rule(Some("wiki.local"), None, None, to_host("en.wikipedia.org"))]));
+    let r = resolver(&embedded(vec![rule(
+        Some("wiki.local"),
+        None,
+        None,
+        to_host("en.wikipedia.org"),
+    )]));
     let ans = r.query("wiki.local", RecordType::A);
     let f = ans.forward.unwrap();
     assert_eq!(f.name, "en.wikipedia.org");
@@ -387,8 +554,16 @@ fn rule_hostname_to_outside_name_forwards_with_rename() {
 
 #[test]
 fn rule_hostname_to_ip() {
-    let r = resolver(&embedded(vec![rule(Some("db.example"), None, None, to_ip("192.168.1.5"))]));
-    assert_eq!(data(&r.query("db.example", RecordType::A)), vec![a("192.168.1.5")]);
+    let r = resolver(&embedded(vec![rule(
+        Some("db.example"),
+        None,
+        None,
+        to_ip("192.168.1.5"),
+    )]));
+    assert_eq!(
+        data(&r.query("db.example", RecordType::A)),
+        vec![a("192.168.1.5")]
+    );
     let v6 = r.query("db.example", RecordType::Aaaa);
     assert!(v6.is_nodata());
     assert!(v6.soa.is_some());
@@ -406,7 +581,11 @@ fn rule_service_to_host_service_takes_precedence() {
         },
     )]));
     let ans = r.query("nginx.web.svc.cluster.local", RecordType::A);
-    assert_eq!(data(&ans), vec![a("10.96.5.5")], "rule wins over the virtual service");
+    assert_eq!(
+        data(&ans),
+        vec![a("10.96.5.5")],
+        "rule wins over the virtual service"
+    );
     assert_eq!(ans.answers[0].name, "nginx.web.svc.cluster.local");
     let srv = r.query("_http._tcp.nginx.web.svc.cluster.local", RecordType::Srv);
     assert!(srv.resolves());
@@ -441,11 +620,18 @@ fn rule_namespace_to_host_namespace() {
             ..Default::default()
         },
     )]));
-    assert_eq!(data(&r.query("api.legacy.svc.cluster.local", RecordType::A)), vec![a("10.96.5.5")]);
+    assert_eq!(
+        data(&r.query("api.legacy.svc.cluster.local", RecordType::A)),
+        vec![a("10.96.5.5")]
+    );
     let missing = r.query("nope.legacy.svc.cluster.local", RecordType::A);
     assert_eq!(missing.rcode, Rcode::NxDomain);
     assert!(explained(&missing, "missing on the host"));
-    assert!(r.query("legacy.svc.cluster.local", RecordType::A).is_nodata(), "namespace name itself is not mapped");
+    assert!(
+        r.query("legacy.svc.cluster.local", RecordType::A)
+            .is_nodata(),
+        "namespace name itself is not mapped"
+    );
 }
 
 #[test]
@@ -477,7 +663,11 @@ fn rules_are_inactive_without_embedded_coredns() {
     )]);
     c.control_plane.coredns.embedded = false;
     let ans = resolver(&c).query("nginx.web.svc.cluster.local", RecordType::A);
-    assert_eq!(data(&ans), vec![a("10.96.0.10")], "kubernetes plugin answers");
+    assert_eq!(
+        data(&ans),
+        vec![a("10.96.0.10")],
+        "kubernetes plugin answers"
+    );
     assert!(explained(&ans, "inactive"));
     assert!(explained(&ans, "controlPlane.coredns.embedded is false"));
 }
@@ -488,18 +678,37 @@ fn first_matching_rule_wins() {
         rule(Some("db.example"), None, None, to_ip("10.0.0.1")),
         rule(Some("db.example"), None, None, to_ip("10.0.0.2")),
     ]));
-    assert_eq!(data(&r.query("db.example", RecordType::A)), vec![a("10.0.0.1")]);
+    assert_eq!(
+        data(&r.query("db.example", RecordType::A)),
+        vec![a("10.0.0.1")]
+    );
     let r2 = resolver(&embedded(vec![
         rule(Some("db.example"), None, None, to_ip("10.0.0.2")),
-        rule(Some("*.example"), None, None, to_host("*.web.svc.cluster.local")),
+        rule(
+            Some("*.example"),
+            None,
+            None,
+            to_host("*.web.svc.cluster.local"),
+        ),
     ]));
-    assert_eq!(data(&r2.query("db.example", RecordType::A)), vec![a("10.0.0.2")]);
-    assert_eq!(data(&r2.query("nginx.example", RecordType::A)), vec![a("10.96.0.10")]);
+    assert_eq!(
+        data(&r2.query("db.example", RecordType::A)),
+        vec![a("10.0.0.2")]
+    );
+    assert_eq!(
+        data(&r2.query("nginx.example", RecordType::A)),
+        vec![a("10.96.0.10")]
+    );
 }
 
 #[test]
 fn invalid_rules_never_match() {
-    let r = resolver(&embedded(vec![rule(Some("*.a.com"), None, None, to_host("b.com"))]));
+    let r = resolver(&embedded(vec![rule(
+        Some("*.a.com"),
+        None,
+        None,
+        to_host("b.com"),
+    )]));
     assert!(r.rules()[0].rule.is_err());
     assert_eq!(r.query("x.a.com", RecordType::A).rcode, Rcode::Refused);
 }
@@ -524,17 +733,35 @@ mod check_and_tab {
         let c = VClusterConfig::default();
         let ok = check_dns(&snap, &c, "nginx", None, Some("web"));
         assert_eq!(ok.exit_code, EXIT_RESOLVES);
-        assert!(ok.text.contains("nginx.web.svc.cluster.local.\t5\tIN\tA\t10.96.0.10"), "{}", ok.text);
+        assert!(
+            ok.text
+                .contains("nginx.web.svc.cluster.local.\t5\tIN\tA\t10.96.0.10"),
+            "{}",
+            ok.text
+        );
         assert!(ok.text.contains("why:") && ok.text.contains("[kubernetes]"));
         let miss = check_dns(&snap, &c, "nginx", None, None);
-        assert_eq!(miss.exit_code, EXIT_DOES_NOT_RESOLVE, "default namespace has no nginx");
-        let nodata = check_dns(&snap, &c, "nginx.web.svc.cluster.local", Some(RecordType::Aaaa), None);
+        assert_eq!(
+            miss.exit_code, EXIT_DOES_NOT_RESOLVE,
+            "default namespace has no nginx"
+        );
+        let nodata = check_dns(
+            &snap,
+            &c,
+            "nginx.web.svc.cluster.local",
+            Some(RecordType::Aaaa),
+            None,
+        );
         assert_eq!(nodata.exit_code, EXIT_DOES_NOT_RESOLVE);
         assert!(nodata.text.contains("NODATA"));
         assert!(nodata.text.contains("authority:"));
         let ptr = check_dns(&snap, &c, "10.96.0.10", None, None);
         assert_eq!(ptr.exit_code, EXIT_RESOLVES);
-        assert!(ptr.text.contains("PTR\tnginx.web.svc.cluster.local."), "{}", ptr.text);
+        assert!(
+            ptr.text.contains("PTR\tnginx.web.svc.cluster.local."),
+            "{}",
+            ptr.text
+        );
         let srv = check_dns(&snap, &c, "_http._tcp.nginx.web", None, None);
         assert_eq!(srv.exit_code, EXIT_RESOLVES, "{}", srv.text);
         let bad = check_dns(&snap, &c, "bad name!", None, None);
@@ -549,7 +776,12 @@ mod check_and_tab {
         snap = {
             let b = SnapshotBuilder::new(VC, HNS);
             let mut s = b
-                .synced_service(cluster_ip_service("kube-system", "kube-dns", "10.96.0.53", vec![port("dns", 53, "UDP")]))
+                .synced_service(cluster_ip_service(
+                    "kube-system",
+                    "kube-dns",
+                    "10.96.0.53",
+                    vec![port("dns", 53, "UDP")],
+                ))
                 .build();
             for (k, v) in s.virtual_side.services.iter() {
                 snap.virtual_side.services.insert(k.clone(), v.clone());
@@ -561,18 +793,31 @@ mod check_and_tab {
         };
         let mut c = VClusterConfig::default();
         c.networking.resolve_dns = vec![
-            rule(None, Some("web/portless"), None, ResolveDnsTarget {
-                host_service: Some("team-x/gone".into()),
-                ..Default::default()
-            }),
-            rule(Some("wikipedia.com"), None, None, to_host("nginx.web.svc.cluster.local")),
+            rule(
+                None,
+                Some("web/portless"),
+                None,
+                ResolveDnsTarget {
+                    host_service: Some("team-x/gone".into()),
+                    ..Default::default()
+                },
+            ),
+            rule(
+                Some("wikipedia.com"),
+                None,
+                None,
+                to_host("nginx.web.svc.cluster.local"),
+            ),
             rule(Some("*.bad"), None, None, to_ip("1.2.3.4")),
         ];
         let tab = dns_tab(&snap, &c);
         let nginx = tab.services.iter().find(|r| r.name == "nginx").unwrap();
         assert_eq!(nginx.answers, vec!["10.96.0.10"]);
         assert!(nginx.host_exists);
-        assert_eq!(nginx.host_name, "nginx-x-web-x-my-vc.vcluster-my-vc.svc.cluster.local");
+        assert_eq!(
+            nginx.host_name,
+            "nginx-x-web-x-my-vc.vcluster-my-vc.svc.cluster.local"
+        );
         assert_eq!(nginx.virtual_names[0], "nginx.web.svc.cluster.local");
         let ext = tab.services.iter().find(|r| r.name == "ext").unwrap();
         assert_eq!(ext.kind, "ExternalName");
@@ -582,8 +827,15 @@ mod check_and_tab {
         let r1 = &tab.rules[1];
         assert!(r1.valid && !r1.active);
         assert_eq!(r1.test_name, "wikipedia.com");
-        assert_eq!(r1.answer.as_ref().unwrap().rcode, Rcode::Refused, "inactive rule: not answered now");
-        assert_eq!(r1.answer_if_embedded.as_ref().unwrap().short(), vec!["10.96.0.10"]);
+        assert_eq!(
+            r1.answer.as_ref().unwrap().rcode,
+            Rcode::Refused,
+            "inactive rule: not answered now"
+        );
+        assert_eq!(
+            r1.answer_if_embedded.as_ref().unwrap().short(),
+            vec!["10.96.0.10"]
+        );
         assert!(!tab.rules[2].valid);
 
         let kinds: Vec<ProblemKind> = tab.problems.iter().map(|p| p.kind).collect();
@@ -598,7 +850,11 @@ mod check_and_tab {
             .find(|p| p.kind == ProblemKind::ExternalNameNeedsHostName)
             .unwrap();
         assert_eq!(alias.subject, "service web/alias");
-        assert!(alias.message.contains("nginx-x-web-x-my-vc.vcluster-my-vc.svc.cluster.local"));
+        assert!(
+            alias
+                .message
+                .contains("nginx-x-web-x-my-vc.vcluster-my-vc.svc.cluster.local")
+        );
         // web/broken points at a service that exists nowhere
         assert!(kinds.contains(&ProblemKind::ExternalNameDangling));
     }
@@ -606,12 +862,46 @@ mod check_and_tab {
     #[test]
     fn tab_has_no_kube_dns_problem_when_twin_has_endpoints() {
         let snap = SnapshotBuilder::new(VC, HNS)
-            .synced_service(cluster_ip_service("kube-system", "kube-dns", "10.96.0.53", vec![port("dns", 53, "UDP")]))
-            .host_endpoints(endpoints(HNS, &naming::kube_dns_host_name(VC), &[("10.244.0.2", None)], &[("dns", 1053)]))
+            .synced_service(cluster_ip_service(
+                "kube-system",
+                "kube-dns",
+                "10.96.0.53",
+                vec![port("dns", 53, "UDP")],
+            ))
+            .host_endpoints(endpoints(
+                HNS,
+                &naming::kube_dns_host_name(VC),
+                &[("10.244.0.2", None)],
+                &[("dns", 1053)],
+            ))
             .build();
         let tab = dns_tab(&snap, &VClusterConfig::default());
         assert!(tab.problems.is_empty(), "{:?}", tab.problems);
         assert_eq!(tab.settings.kube_dns.host_ready_endpoints, 1);
-        assert_eq!(tab.settings.kube_dns.host_cluster_ip.as_deref(), Some("10.96.0.53"));
+        assert_eq!(
+            tab.settings.kube_dns.host_cluster_ip.as_deref(),
+            Some("10.96.0.53")
+        );
+    }
+}
+
+#[test]
+fn quiet_queries_answer_the_same_without_explanation() {
+    let r = default_resolver();
+    for (n, t) in [
+        ("nginx.web.svc.cluster.local", RecordType::A),
+        ("pg.db.svc.cluster.local", RecordType::Srv),
+        ("nope.web.svc.cluster.local", RecordType::A),
+        ("ext.web.svc.cluster.local", RecordType::A),
+        ("10.0.96.10.in-addr.arpa", RecordType::Ptr),
+    ] {
+        let loud = r.query(n, t);
+        let quiet = r.query_quiet(n, t);
+        assert!(!loud.explanation.is_empty());
+        assert!(quiet.explanation.is_empty());
+        assert_eq!(
+            (loud.rcode, loud.answers, loud.additionals, loud.soa, loud.forward),
+            (quiet.rcode, quiet.answers, quiet.additionals, quiet.soa, quiet.forward)
+        );
     }
 }
