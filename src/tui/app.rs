@@ -609,7 +609,16 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 && v.key == key
             {
                 v.load = match result {
-                    Ok(src) => Load::Ready(diff::build(&src)),
+                    Ok(src) => {
+                        let model = diff::build(&src);
+                        // Open at the first difference, with a little context above it.
+                        v.scroll = model
+                            .lines
+                            .iter()
+                            .position(|l| l.kind != diff::LineKind::Same)
+                            .map_or(0, |i| i.saturating_sub(3));
+                        Load::Ready(model)
+                    }
                     Err(e) => Load::Failed(e),
                 };
             }
@@ -662,6 +671,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                         .iter()
                         .position(|c| *c == state.data.virtual_context)
                         .unwrap_or(0);
+                    state.toast = None;
                     state.popup = Some(Popup::Picker { contexts, selected });
                 }
                 Err(e) => state.toast(format!("cannot list contexts: {e}"), true),

@@ -39,11 +39,15 @@ impl Query {
 
     /// Whether a field contains the pattern as a subsequence (smart case).
     pub fn field_matches(&self, field: &str) -> bool {
+        self.subsequence(field.chars())
+    }
+
+    fn subsequence(&self, chars: impl Iterator<Item = char>) -> bool {
         let mut pat = self.pattern.chars();
         let Some(mut want) = pat.next() else {
             return true;
         };
-        for c in field.chars() {
+        for c in chars {
             let eq = if self.case_sensitive {
                 c == want
             } else {
@@ -64,7 +68,15 @@ impl Query {
         if self.is_empty() {
             return true;
         }
-        row_fields(row).any(|f| self.field_matches(f)) != self.invert
+        // `namespace/name` counts as one more field, so `shopcart` or `shop/cart` find the pair.
+        let qualified = || {
+            row.namespace
+                .chars()
+                .chain(std::iter::once('/'))
+                .chain(row.name.chars())
+        };
+        (row_fields(row).any(|f| self.field_matches(f)) || self.subsequence(qualified()))
+            != self.invert
     }
 
     pub fn keeps_dns(&self, row: &DnsRow) -> bool {
@@ -101,6 +113,10 @@ impl Query {
 }
 
 /// The fields the filter looks at, in the order a human scans them.
+///
+/// DNS names count without what every row shares: the `.svc.<cluster domain>` suffix, and for
+/// host names the host namespace. Shared text makes every row a subsequence match for short
+/// patterns (`crt` is in `vcluster`), which turns the filter into noise.
 pub fn row_fields(row: &PairRow) -> impl Iterator<Item = &str> {
     [
         row.namespace.as_str(),
@@ -108,8 +124,20 @@ pub fn row_fields(row: &PairRow) -> impl Iterator<Item = &str> {
         row.host.name.as_str(),
     ]
     .into_iter()
-    .chain(row.dns.virtual_names.iter().map(String::as_str))
-    .chain(row.dns.host_names.iter().map(String::as_str))
+    .chain(row.dns.virtual_names.iter().map(|n| dns_stem(n)))
+    .chain(
+        row.dns
+            .host_names
+            .iter()
+            .map(|n| n.split('.').next().unwrap_or(n)),
+    )
     .chain(row.virtual_side.ip.as_deref())
     .chain(row.host.ip.as_deref())
+}
+
+/// `web.shop.svc.cluster.local` → `web.shop`.
+pub fn dns_stem(name: &str) -> &str {
+    name.find(".svc.")
+        .map_or(name, |i| &name[..i])
+        .trim_end_matches(".svc")
 }

@@ -574,6 +574,8 @@ fn short_hint(cmd: Cmd) -> &'static str {
         Cmd::ToggleProblems => "problems",
         Cmd::SortNext => "sort",
         Cmd::PageDown => "page",
+        Cmd::Up => "up",
+        Cmd::Down => "down",
         Cmd::OtherSide => "side",
         Cmd::Confirm => "apply · any other key cancels",
         Cmd::Submit => "ok",

@@ -31,6 +31,38 @@ fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
+/// Line one. `compact` drops the virtual context name (a `vcluster_<vc>_<hns>_<host>` name
+/// repeats the other fields) so narrow terminals keep both connection states.
+fn context_line<'a>(state: &'a AppState, theme: &Theme, compact: bool) -> Line<'a> {
+    let d = &state.data;
+    let h = theme.header;
+    let mut spans = vec![Span::styled(" vinspect ", h.patch(theme.accent))];
+    if compact {
+        spans.push(Span::styled("│ vc ", h));
+        spans.push(Span::styled(or_dash(&d.vcluster), h.patch(theme.accent)));
+    } else {
+        spans.push(Span::styled("│ virtual ", h));
+        spans.push(Span::styled(or_dash(&d.virtual_context), h.patch(theme.accent)));
+    }
+    spans.extend([
+        Span::styled(" ", h),
+        Span::styled(conn_word(&d.virtual_conn), h.patch(conn_style(&d.virtual_conn, theme))),
+        Span::styled(" ⇄ host ", h),
+        Span::styled(or_dash(&d.host_context), h.patch(theme.accent)),
+        Span::styled(" ", h),
+        Span::styled(conn_word(&d.host_conn), h.patch(conn_style(&d.host_conn, theme))),
+    ]);
+    if compact {
+        spans.push(Span::styled(" │ in ", h));
+    } else {
+        spans.push(Span::styled(" │ vcluster ", h));
+        spans.push(Span::styled(or_dash(&d.vcluster), h.patch(theme.accent)));
+        spans.push(Span::styled(" in ", h));
+    }
+    spans.push(Span::styled(or_dash(&d.host_namespace), h.patch(theme.accent)));
+    Line::from(spans)
+}
+
 pub fn render(buf: &mut Buffer, area: Rect, banner: Rect, state: &AppState, theme: &Theme) {
     if area.height == 0 {
         return;
@@ -38,33 +70,10 @@ pub fn render(buf: &mut Buffer, area: Rect, banner: Rect, state: &AppState, them
     buf.set_style(area, theme.header);
     let d = &state.data;
     let h = theme.header;
-    let line1 = Line::from(vec![
-        Span::styled(" vinspect ", h.patch(theme.accent)),
-        Span::styled("│ virtual ", h),
-        Span::styled(
-            or_dash(&d.virtual_context).to_string(),
-            h.patch(theme.accent),
-        ),
-        Span::styled(" ", h),
-        Span::styled(
-            conn_word(&d.virtual_conn),
-            h.patch(conn_style(&d.virtual_conn, theme)),
-        ),
-        Span::styled(" ⇄ host ", h),
-        Span::styled(or_dash(&d.host_context).to_string(), h.patch(theme.accent)),
-        Span::styled(" ", h),
-        Span::styled(
-            conn_word(&d.host_conn),
-            h.patch(conn_style(&d.host_conn, theme)),
-        ),
-        Span::styled(" │ vcluster ", h),
-        Span::styled(or_dash(&d.vcluster).to_string(), h.patch(theme.accent)),
-        Span::styled(" in ", h),
-        Span::styled(
-            or_dash(&d.host_namespace).to_string(),
-            h.patch(theme.accent),
-        ),
-    ]);
+    let mut line1 = context_line(state, theme, false);
+    if line1.width() > area.width as usize {
+        line1 = context_line(state, theme, true);
+    }
     buf.set_line(area.x, area.y, &line1, area.width);
 
     if area.height > 1 {

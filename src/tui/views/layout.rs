@@ -84,11 +84,11 @@ pub fn layout(area: Rect, state: &AppState) -> Regions {
 /// AGE below 70; the free columns share what is left by weight.
 pub fn columns(width: u16) -> Vec<(Column, u16, u16)> {
     let mut cols: Vec<(Column, u16)> = vec![
-        (Column::Namespace, 2),
-        (Column::Name, 4),
+        (Column::Namespace, 3),
+        (Column::Name, 5),
         (Column::Status, 0),
         (Column::Virtual, 0),
-        (Column::HostTwin, 5),
+        (Column::HostTwin, 6),
         (Column::Host, 0),
     ];
     if width >= 110 {
@@ -97,9 +97,11 @@ pub fn columns(width: u16) -> Vec<(Column, u16, u16)> {
     if width >= 70 {
         cols.push((Column::Age, 0));
     }
+    // IPv4 needs 15 columns; narrow screens give 12 (most pod and service IPs fit).
+    let ip_w = if width >= 100 { 15 } else { 12 };
     let fixed = |c: Column| match c {
         Column::Status => 8,
-        Column::Virtual | Column::Host => 15,
+        Column::Virtual | Column::Host => ip_w,
         Column::Age => 4,
         _ => 0,
     };

@@ -87,6 +87,30 @@ pub fn confirm_lines<'a>(
     skipped: &'a [String],
 ) -> Vec<Line<'a>> {
     let mut out = Vec::new();
+    if fixes.len() > 1 {
+        // Several pairs: the list first, so what `y` touches is visible without scrolling.
+        for fix in fixes {
+            let verbs: Vec<String> = fix
+                .plan
+                .changes
+                .iter()
+                .map(|c| format!("{} {} {}", c.action.verb(), c.target.side, c.target.kind))
+                .collect();
+            out.push(Line::from(vec![
+                Span::styled("• ", theme.accent),
+                Span::styled(fix.key.to_string(), theme.dialog),
+                Span::styled(format!("  {}", verbs.join(", ")), theme.muted),
+            ]));
+        }
+        if !skipped.is_empty() {
+            out.push(Line::styled(
+                format!("• {} more problem pair(s) skipped (listed at the end)", skipped.len()),
+                theme.muted,
+            ));
+        }
+        out.push(Line::raw(""));
+        out.push(Line::styled("Changes and patches:", theme.muted));
+    }
     for fix in fixes {
         out.push(Line::from(vec![
             Span::styled("▸ ", theme.accent),
