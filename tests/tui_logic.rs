@@ -729,3 +729,59 @@ fn fake_backend_records_calls() {
     assert!(rt.block_on(b.switch_context("nope".into())).is_err());
     assert_eq!(b.calls(), ["diff shop/cart", "object virtual shop/cart", "switch nope"]);
 }
+
+// ---------- the shell's wiring, without a terminal ----------
+
+/// Drive `update` the way `run_tui` does: every effect goes to the backend and its answer comes
+/// back as an action.
+#[test]
+fn effects_round_trip_through_the_fake_backend() {
+    use vinspect::tui::run::effect_future;
+    let backend = fixtures::backend();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mut s = state(false);
+    let drive = |s: &mut AppState, a: Action| {
+        let mut queue = vec![a];
+        let mut quit = false;
+        while let Some(a) = queue.pop() {
+            for e in update(s, a) {
+                if e == Effect::Quit {
+                    quit = true;
+                } else if let Some(f) = effect_future(&backend, e) {
+                    queue.push(rt.block_on(f));
+                }
+            }
+        }
+        quit
+    };
+    drive(&mut s, key('2'));
+    select(&mut s, "shop", "cart");
+    drive(&mut s, key('d'));
+    assert!(matches!(&s.screen, Screen::Diff(v) if matches!(v.load, Load::Ready(_))));
+    drive(&mut s, special(KeyCode::Esc));
+    drive(&mut s, key('Y'));
+    assert!(matches!(&s.screen, Screen::Yaml(v) if matches!(v.load, Load::Ready(Some(_)))));
+    drive(&mut s, special(KeyCode::Esc));
+    drive(&mut s, key('f'));
+    drive(&mut s, key('y'));
+    assert!(s.toast.as_ref().unwrap().text.starts_with("applied 1 change"));
+    for c in ":ctx".chars() {
+        drive(&mut s, key(c));
+    }
+    drive(&mut s, special(KeyCode::Enter));
+    assert_eq!(s.mode(), Mode::Picker);
+    drive(&mut s, key('j'));
+    drive(&mut s, special(KeyCode::Enter));
+    assert!(s.toast.as_ref().unwrap().text.starts_with("switched to vcluster_team-b"));
+    assert!(drive(&mut s, key('q')));
+    assert_eq!(
+        backend.calls(),
+        [
+            "diff shop/cart",
+            "object host shop/cart",
+            "fix shop/cart",
+            "contexts",
+            "switch vcluster_team-b_vcluster-team-b_prod-eu1"
+        ]
+    );
+}

@@ -157,6 +157,17 @@ impl Signals {
 
 type Pending<'a> = FuturesUnordered<Pin<Box<dyn Future<Output = Action> + 'a>>>;
 
+/// The backend call for an effect, resolving to the action that carries its answer back into
+/// `update`. `None` for effects the shell handles itself (quit).
+pub fn effect_future<'a, B: Backend>(
+    backend: &'a B,
+    effect: Effect,
+) -> Option<Pin<Box<dyn Future<Output = Action> + 'a>>> {
+    let mut pending: Pending<'a> = FuturesUnordered::new();
+    dispatch(backend, effect, &mut pending);
+    pending.into_iter().next()
+}
+
 /// Turn an effect into a backend call whose answer comes back as an action.
 fn dispatch<'a, B: Backend>(backend: &'a B, effect: Effect, pending: &mut Pending<'a>) {
     match effect {

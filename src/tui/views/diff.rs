@@ -2,16 +2,61 @@
 
 use super::text::{boxed, put};
 use crate::tui::app::{DiffView, Load};
-use crate::tui::diff::LineKind;
+use crate::tui::diff::{DiffModel, LineKind};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
+/// Below this width two columns cut every interesting line; one column with `-`/`+` rows
+/// (old above new) shows them whole.
+const UNIFIED_BELOW: u16 = 100;
+
+fn unified(buf: &mut Buffer, inner: Rect, model: &DiffModel, scroll: usize, body_h: usize, theme: &Theme) {
+    let max = model.lines.len().saturating_sub(body_h);
+    let mut rows: Vec<(char, usize, &str, ratatui::style::Style)> = Vec::new();
+    for line in model.lines.iter().skip(scroll.min(max)) {
+        if rows.len() >= body_h {
+            break;
+        }
+        match line.kind {
+            LineKind::Same => {
+                if let Some((n, t)) = &line.right {
+                    rows.push((' ', *n, t, theme.diff.context));
+                }
+            }
+            _ => {
+                if let Some((n, t)) = &line.left {
+                    rows.push(('-', *n, t, theme.diff.removed));
+                }
+                if let Some((n, t)) = &line.right {
+                    rows.push(('+', *n, t, theme.diff.added));
+                }
+            }
+        }
+    }
+    for (i, (mark, n, text, style)) in rows.into_iter().take(body_h).enumerate() {
+        let y = inner.y + i as u16;
+        if mark != ' ' {
+            buf.set_style(Rect::new(inner.x, y, inner.width, 1), style);
+        }
+        put(buf, inner.x, y, 4.min(inner.width), &format!("{n:>3}"), theme.diff.gutter);
+        put(buf, inner.x + 4, y, 2.min(inner.width.saturating_sub(4)), &format!("{mark} "), style);
+        put(buf, inner.x + 6, y, inner.width.saturating_sub(6), text, style);
+    }
+}
+
 pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
-    let title = format!(
-        "diff {}/{} · left: desired (what the engine would write) · right: actual host object",
-        v.key.namespace, v.key.name
-    );
+    let title = if area.width < UNIFIED_BELOW + 2 {
+        format!(
+            "diff {}/{} · -: desired (what the engine would write) · +: actual host object",
+            v.key.namespace, v.key.name
+        )
+    } else {
+        format!(
+            "diff {}/{} · left: desired (what the engine would write) · right: actual host object",
+            v.key.namespace, v.key.name
+        )
+    };
     let inner = boxed(buf, area, &title, theme.base, theme.border);
     if inner.height == 0 {
         return;
@@ -55,6 +100,11 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
         s
     };
     let body_h = inner.height.saturating_sub(1) as usize;
+    if inner.width < UNIFIED_BELOW {
+        unified(buf, inner, model, v.scroll, body_h, theme);
+        put(buf, inner.x, inner.y + inner.height - 1, inner.width, &status_line, theme.muted);
+        return;
+    }
     let half = inner.width.saturating_sub(1) / 2;
     let num_w = 4u16;
     let max = model.lines.len().saturating_sub(body_h);
