@@ -6,4 +6,5 @@ pub mod dns;
 pub mod engine;
 pub mod inspect;
 pub mod sandbox;
+pub mod tui;
 pub mod vcluster;
