@@ -248,14 +248,14 @@ fn bad_names_and_missing_vcluster() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    let out = vinspect().args(["translate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = vinspect()
-        .args(["translate", "-o", "yaml", "--vcluster", "v", "a/b"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+fn usage_errors_are_one_line_and_exit_2() {
+    fails(&["translate"], &["required", "<REF>", "--help"]);
+    fails(
+        &["translate", "-o", "yaml", "--vcluster", "v", "a/b"],
+        &["invalid value 'yaml'", "-o"],
+    );
+    fails(&["translate", "--bogus", "a/b"], &["--bogus"]);
+    fails(&["frobnicate"], &["frobnicate"]);
 }
 
 #[test]
