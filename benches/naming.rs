@@ -14,7 +14,13 @@ const N: usize = 10_000;
 /// Realistic names: pods with ReplicaSet suffixes and services, in a few namespaces; every
 /// fifth name is a long generated one that crosses 63 bytes once joined.
 fn mix() -> Vec<(String, String)> {
-    let namespaces = ["default", "kube-system", "payments", "team-a-staging", "monitoring"];
+    let namespaces = [
+        "default",
+        "kube-system",
+        "payments",
+        "team-a-staging",
+        "monitoring",
+    ];
     (0..N)
         .map(|i| {
             let ns = namespaces[i % namespaces.len()].to_string();
@@ -46,7 +52,12 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    let keys = ["app", "release", "pod-template-hash", "vcluster.loft.sh/managed-by"];
+    let keys = [
+        "app",
+        "release",
+        "pod-template-hash",
+        "vcluster.loft.sh/managed-by",
+    ];
     let mut group = c.benchmark_group("host_label_key");
     group.throughput(Throughput::Elements(keys.len() as u64));
     group.bench_function("two_of_four_reserved", |b| {
