@@ -900,8 +900,20 @@ fn quiet_queries_answer_the_same_without_explanation() {
         assert!(!loud.explanation.is_empty());
         assert!(quiet.explanation.is_empty());
         assert_eq!(
-            (loud.rcode, loud.answers, loud.additionals, loud.soa, loud.forward),
-            (quiet.rcode, quiet.answers, quiet.additionals, quiet.soa, quiet.forward)
+            (
+                loud.rcode,
+                loud.answers,
+                loud.additionals,
+                loud.soa,
+                loud.forward
+            ),
+            (
+                quiet.rcode,
+                quiet.answers,
+                quiet.additionals,
+                quiet.soa,
+                quiet.forward
+            )
         );
     }
 }
