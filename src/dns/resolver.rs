@@ -339,10 +339,10 @@ impl Resolver {
             }
             return p;
         }
-        if in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa") {
-            if let Some(p) = self.reverse_stage(name, qtype, t) {
-                return p;
-            }
+        if (in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa"))
+            && let Some(p) = self.reverse_stage(name, qtype, t)
+        {
+            return p;
         }
         self.forward_stage(name, qtype, t)
     }
