@@ -164,6 +164,10 @@ impl Resolver {
         &self.snapshot
     }
 
+    pub fn snapshot_arc(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
     pub fn cluster_domain(&self) -> &str {
         &self.primary_zone
     }
