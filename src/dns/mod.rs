@@ -3,6 +3,7 @@
 //! hickory-based server that serves it from live snapshots.
 
 pub mod check;
+pub mod corefile;
 pub mod fixture;
 mod kube;
 pub mod names;
