@@ -508,9 +508,8 @@ impl Resolver {
                         format!("rule target {target_name} does not resolve")
                     });
                 }
-                if p.soa_zone.is_none() {
-                    p.soa_zone = Some(name.to_string());
-                }
+                // the negative SOA must own an ancestor of the queried name, not of the target
+                p.soa_zone = Some(self.forward_zone(name).unwrap_or(name).to_string());
                 p
             }
             RuleTarget::HostService {

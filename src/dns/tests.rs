@@ -938,3 +938,40 @@ fn answers_serialise_for_json_output() {
     let t = serde_json::to_value(&tab).unwrap();
     assert!(t["services"].as_array().unwrap().len() >= 5);
 }
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn any_name_and_type_gets_an_answer(
+            labels in proptest::collection::vec("[a-z0-9_*\\-]{0,12}|svc|pod|web|db|cluster|local|in-addr|arpa|ß", 0..9),
+            code in 0u16..300,
+            ns in proptest::option::of("[a-z]{1,6}"),
+        ) {
+            let name = labels.join(".");
+            let r = resolver(&embedded(vec![
+                rule(Some("*.svc.kubernetes"), None, None, to_host("*.svc.cluster.local")),
+                rule(Some("loop.a"), None, None, to_host("loop.a")),
+                rule(None, None, Some("legacy"), ResolveDnsTarget { host_namespace: Some("team-x".into()), ..Default::default() }),
+            ]));
+            let t = RecordType::from_code(code);
+            let a = r.query(&name, t);
+            prop_assert!(a.rcode != Rcode::NoError || a.answers.iter().all(|x| !x.name.is_empty() || name.is_empty()));
+            let _ = r.lookup(&name, t, ns.as_deref());
+        }
+    }
+
+    #[test]
+    fn self_referencing_rule_terminates() {
+        let r = resolver(&embedded(vec![rule(
+            Some("loop.a"),
+            None,
+            None,
+            to_host("loop.a"),
+        )]));
+        assert_eq!(r.query("loop.a", RecordType::A).rcode, Rcode::ServFail);
+    }
+}
