@@ -350,6 +350,9 @@ impl Resolver {
                 h.authoritative = false;
                 return h;
             }
+            if p.rcode == Rcode::NxDomain && !self.fallback && t.enabled {
+                self.hint_host_service(name, zone, t);
+            }
             return p;
         }
         if (in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa"))
@@ -779,6 +782,25 @@ impl Resolver {
             ..f
         });
         (out, fwd)
+    }
+
+    /// A miss that names a service existing only on the host: say how it could resolve.
+    fn hint_host_service(&self, name: &str, zone: &str, t: &mut Trace) {
+        let Some(base) = strip_zone(name, zone).and_then(|b| b.strip_suffix(".svc")) else {
+            return;
+        };
+        let parts: Vec<&str> = base.split('.').collect();
+        let [svc, ns] = parts.as_slice() else {
+            return;
+        };
+        let key = ObjKey::new(*ns, *svc);
+        if self.snapshot.host.services.contains_key(&key) {
+            t.add(Stage::HostFallback, || {
+                format!(
+                    "host service {key} exists: it resolves from inside the vCluster only with networking.advanced.fallbackHostCluster: true or a resolveDNS rule"
+                )
+            });
+        }
     }
 
     /// Compare a ClusterIP answer with the host twin's ClusterIP (they must be equal, §4.2).

@@ -454,9 +454,12 @@ fn search_list_and_ndots() {
 #[test]
 fn fallback_host_cluster_only_for_cluster_local_misses() {
     let r = default_resolver();
+    let off = r.lookup("api.team-x", RecordType::A, Some("default"));
+    assert!(!off.resolves());
     assert!(
-        !r.lookup("api.team-x", RecordType::A, Some("default"))
-            .resolves()
+        explained(&off, "fallbackHostCluster: true"),
+        "{:?}",
+        off.explanation
     );
     let mut c = VClusterConfig::default();
     c.networking.advanced.fallback_host_cluster = true;
