@@ -233,7 +233,7 @@ impl Resolver {
                     },
                     a.explanation
                         .last()
-                        .map(|s| s.text.clone())
+                        .map(|s| s.text.trim_end_matches(": NXDOMAIN").to_string())
                         .unwrap_or_default()
                 ),
             ));
