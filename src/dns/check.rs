@@ -17,7 +17,7 @@ pub const EXIT_RESOLVES: i32 = 0;
 pub const EXIT_DOES_NOT_RESOLVE: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DnsCheck {
     /// The answer that decided the outcome (`None` only for bad input).
     pub answer: Option<Answer>,
@@ -104,13 +104,13 @@ fn report(input: &str, ns: &str, answer: Answer, earlier: &[Answer]) -> DnsCheck
     let _ = writeln!(t, "name:   {}.", answer.qname);
     let resolves = answer.resolves();
     let status = if resolves {
-        "resolves".to_string()
+        "resolves"
     } else if answer.is_nodata() {
-        "NODATA: the name exists but has no record of this type".to_string()
+        "NODATA: the name exists but has no record of this type"
     } else {
-        format!("{}: does not resolve", answer.rcode)
+        "does not resolve"
     };
-    let _ = writeln!(t, "status: {} ({status})", answer.rcode);
+    let _ = writeln!(t, "status: {} — {status}", answer.rcode);
     if !answer.answers.is_empty() {
         let _ = writeln!(t, "answer:");
         for r in &answer.answers {

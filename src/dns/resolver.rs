@@ -164,6 +164,10 @@ impl Resolver {
         &self.snapshot
     }
 
+    pub fn snapshot_arc(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
     pub fn cluster_domain(&self) -> &str {
         &self.primary_zone
     }
@@ -229,7 +233,7 @@ impl Resolver {
                     },
                     a.explanation
                         .last()
-                        .map(|s| s.text.clone())
+                        .map(|s| s.text.trim_end_matches(": NXDOMAIN").to_string())
                         .unwrap_or_default()
                 ),
             ));
@@ -285,19 +289,21 @@ impl Resolver {
         }
     }
 
-    fn virtual_view(&self) -> KubeView<'_> {
+    fn virtual_view(&self, explain: bool) -> KubeView<'_> {
         KubeView {
             side: &self.snapshot.virtual_side,
             index: &self.virtual_index,
             label: "virtual",
+            explain,
         }
     }
 
-    fn host_view(&self) -> KubeView<'_> {
+    fn host_view(&self, explain: bool) -> KubeView<'_> {
         KubeView {
             side: &self.snapshot.host,
             index: &self.host_index,
             label: "host",
+            explain,
         }
     }
 
@@ -327,22 +333,32 @@ impl Resolver {
             return p;
         }
         if let Some(zone) = self.forward_zone(name) {
-            let p = self.expand(&self.virtual_view(), name, zone, qtype, depth, t);
+            let p = self.expand(&self.virtual_view(t.enabled), name, zone, qtype, depth, t);
             if p.rcode == Rcode::NxDomain && self.fallback && zone == DEFAULT_DOMAIN {
                 t.add(Stage::HostFallback, || "fallbackHostCluster: the miss in cluster.local falls through to the host cluster's DNS");
-                let mut h = self.expand(&self.host_view(), name, HOST_DOMAIN, qtype, depth, t);
+                let mut h = self.expand(
+                    &self.host_view(t.enabled),
+                    name,
+                    HOST_DOMAIN,
+                    qtype,
+                    depth,
+                    t,
+                );
                 if h.rcode == Rcode::NxDomain {
                     t.add(Stage::HostFallback, || "not found on the host either (vinspect's host cache may hold only objects this vCluster manages)");
                 }
                 h.authoritative = false;
                 return h;
             }
+            if p.rcode == Rcode::NxDomain && !self.fallback && t.enabled {
+                self.hint_host_service(name, zone, t);
+            }
             return p;
         }
-        if in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa") {
-            if let Some(p) = self.reverse_stage(name, qtype, t) {
-                return p;
-            }
+        if (in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa"))
+            && let Some(p) = self.reverse_stage(name, qtype, t)
+        {
+            return p;
         }
         self.forward_stage(name, qtype, t)
     }
@@ -495,9 +511,8 @@ impl Resolver {
                         format!("rule target {target_name} does not resolve")
                     });
                 }
-                if p.soa_zone.is_none() {
-                    p.soa_zone = Some(name.to_string());
-                }
+                // the negative SOA must own an ancestor of the queried name, not of the target
+                p.soa_zone = Some(self.forward_zone(name).unwrap_or(name).to_string());
                 p
             }
             RuleTarget::HostService {
@@ -576,7 +591,14 @@ impl Resolver {
         depth: u8,
         t: &mut Trace,
     ) -> Partial {
-        let mut p = self.expand(&self.host_view(), host_name, HOST_DOMAIN, qtype, depth, t);
+        let mut p = self.expand(
+            &self.host_view(t.enabled),
+            host_name,
+            HOST_DOMAIN,
+            qtype,
+            depth,
+            t,
+        );
         if p.rcode == Rcode::NxDomain {
             t.add(Stage::ResolveDns, || {
                 format!("rule target {host_name} is missing on the host: NXDOMAIN")
@@ -762,6 +784,25 @@ impl Resolver {
         (out, fwd)
     }
 
+    /// A miss that names a service existing only on the host: say how it could resolve.
+    fn hint_host_service(&self, name: &str, zone: &str, t: &mut Trace) {
+        let Some(base) = strip_zone(name, zone).and_then(|b| b.strip_suffix(".svc")) else {
+            return;
+        };
+        let parts: Vec<&str> = base.split('.').collect();
+        let [svc, ns] = parts.as_slice() else {
+            return;
+        };
+        let key = ObjKey::new(*ns, *svc);
+        if self.snapshot.host.services.contains_key(&key) {
+            t.add(Stage::HostFallback, || {
+                format!(
+                    "host service {key} exists: it resolves from inside the vCluster only with networking.advanced.fallbackHostCluster: true or a resolveDNS rule"
+                )
+            });
+        }
+    }
+
     /// Compare a ClusterIP answer with the host twin's ClusterIP (they must be equal, §4.2).
     fn explain_twins(&self, entries: &[Entry], t: &mut Trace) {
         let mut done: Vec<&ObjKey> = Vec::new();
@@ -821,7 +862,9 @@ impl Resolver {
             });
             return None;
         };
-        let hits = self.virtual_view().reverse(&ip, &self.primary_zone);
+        let hits = self
+            .virtual_view(t.enabled)
+            .reverse(&ip, &self.primary_zone);
         if !hits.is_empty() {
             for (_, why) in &hits {
                 t.add(Stage::Kubernetes, || why.clone());
@@ -843,7 +886,7 @@ impl Resolver {
                 ));
         }
         if self.fallback {
-            let hits = self.host_view().reverse(&ip, HOST_DOMAIN);
+            let hits = self.host_view(t.enabled).reverse(&ip, HOST_DOMAIN);
             if !hits.is_empty() {
                 t.add(
                     Stage::HostFallback,
