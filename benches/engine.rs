@@ -107,6 +107,26 @@ fn world(n: usize) -> Snapshot {
     s
 }
 
+/// CPU time of this thread (ns), from the scheduler's accounting: on a shared machine wall time
+/// mostly measures the neighbours, so the bench also reports what plan() itself costs.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+fn report_cpu_time(name: &str, mut f: impl FnMut()) {
+    let mut samples = Vec::new();
+    for _ in 0..15 {
+        let Some(start) = thread_cpu_ns() else { return };
+        f();
+        let Some(end) = thread_cpu_ns() else { return };
+        samples.push(end.saturating_sub(start));
+    }
+    samples.sort_unstable();
+    let median = samples[samples.len() / 2] as f64 / 1e6;
+    println!("{name}: median CPU time {median:.1} ms per iteration (15 runs)");
+}
+
 fn bench(c: &mut Criterion) {
     let s = world(5_000);
     let cfg = VClusterConfig::default();
@@ -115,6 +135,14 @@ fn bench(c: &mut Criterion) {
     assert!(all.len() >= 10_000);
     // The world is synced: every plan is empty (a non-empty one would measure something else).
     assert!(all.iter().all(|p| plan(&ctx, p, None).changes.is_empty()));
+    report_cpu_time("plan_10k_pairs", || {
+        for p in &all {
+            black_box(plan(&ctx, p, None));
+        }
+    });
+    report_cpu_time("pairs_10k", || {
+        black_box(pairs(&ctx));
+    });
     let mut g = c.benchmark_group("engine");
     g.sample_size(20);
     g.bench_function("plan_10k_pairs", |b| {

@@ -603,8 +603,8 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     }
 
     let old = old_pair(memory, any_meta);
-    let ms = sync_meta(ctx, ObjKind::Service, vm, hm, old);
-    let mut ann = ms.host_annotations.clone();
+    let mut ms = sync_meta(ctx, ObjKind::Service, vm, hm, old);
+    let mut ann = std::mem::take(&mut ms.host_annotations);
     if vip == hip {
         ann.remove(naming::ANNOTATION_BLOCK_DELETION);
     }
@@ -814,11 +814,11 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         return out;
     }
     let old = old_pair(memory, any_meta);
-    let ms = sync_meta(ctx, ObjKind::Pod, vm, hm, old);
+    let mut ms = sync_meta(ctx, ObjKind::Pod, vm, hm, old);
     let vns = vm.namespace.as_deref().unwrap_or("");
-    let mut labels = ms.host_labels.clone();
+    let mut labels = std::mem::take(&mut ms.host_labels);
     labels.extend(pod::namespace_labels(ctx, vns));
-    let mut ann = ms.host_annotations.clone();
+    let mut ann = std::mem::take(&mut ms.host_annotations);
     ann.extend(pod::pod_annotations(v));
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {
