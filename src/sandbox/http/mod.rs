@@ -2,6 +2,7 @@
 //! same port) around the catch-all handler in [`router`].
 
 pub mod discovery;
+pub mod protobuf;
 pub mod router;
 
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ pub use router::User;
 pub struct Shared {
     pub cluster: Arc<Cluster>,
     pub users: HashMap<String, User>,
+    /// Who a request without credentials is; None answers it with 401.
+    pub anonymous: Option<User>,
     faults: Mutex<Faults>,
     drop_tx: watch::Sender<u64>,
     pub bookmark_every: Duration,
@@ -37,6 +40,7 @@ impl Shared {
         Self {
             cluster,
             users,
+            anonymous: None,
             faults: Mutex::new(Faults::default()),
             drop_tx,
             bookmark_every,
