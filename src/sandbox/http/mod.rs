@@ -26,6 +26,7 @@ pub struct Shared {
     pub anonymous: Option<User>,
     faults: Mutex<Faults>,
     drop_tx: watch::Sender<u64>,
+    serving: std::sync::atomic::AtomicBool,
     pub bookmark_every: Duration,
     address: Mutex<String>,
 }
@@ -43,6 +44,7 @@ impl Shared {
             anonymous: None,
             faults: Mutex::new(Faults::default()),
             drop_tx,
+            serving: std::sync::atomic::AtomicBool::new(true),
             bookmark_every,
             address: Mutex::new(String::new()),
         }
@@ -59,6 +61,12 @@ impl Shared {
     /// Ends every open watch stream.
     pub fn drop_watches(&self) {
         self.drop_tx.send_modify(|g| *g += 1);
+    }
+
+    /// False between stop and restart: requests on connections that outlive the listener are
+    /// refused and their connection closed.
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn server_address(&self) -> String {
@@ -127,8 +135,11 @@ impl Listener {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(r) = running {
-            self.shared.drop_watches();
             let _ = r.shutdown.send(());
+            self.shared
+                .serving
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.shared.drop_watches();
             let abort = r.task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(2), r.task)
                 .await
@@ -149,6 +160,9 @@ impl Listener {
         for _ in 0..50 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
+                    self.shared
+                        .serving
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                     self.serve(l);
                     return Ok(());
                 }

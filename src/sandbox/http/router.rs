@@ -56,6 +56,16 @@ pub fn error_response(e: &ApiError) -> Response {
 }
 
 pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    if !sh.is_serving() {
+        let mut r = error_response(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "the sandbox server is stopped",
+        ));
+        r.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        return r;
+    }
     let latency = sh.faults().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
