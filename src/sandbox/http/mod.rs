@@ -77,6 +77,13 @@ impl Shared {
     }
 }
 
+/// The request handler as a router, for serving or for driving in-process (fuzzing).
+pub fn app(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .fallback(router::handle)
+        .with_state(shared)
+}
+
 struct Running {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -105,9 +112,7 @@ impl Listener {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let app = axum::Router::new()
-            .fallback(router::handle)
-            .with_state(self.shared.clone());
+        let app = app(self.shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
