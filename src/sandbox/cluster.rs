@@ -558,12 +558,11 @@ impl Cluster {
                     return Err(ApiError::invalid(kind, &name, "spec", POD_UPDATE_FORBIDDEN));
                 }
             }
-            if kind.id == "pods" {
-                if merged.pointer("/spec/nodeName").is_none()
-                    && let Some(n) = old.pointer("/spec/nodeName")
-                {
-                    merged["spec"]["nodeName"] = n.clone();
-                }
+            if kind.id == "pods"
+                && merged.pointer("/spec/nodeName").is_none()
+                && let Some(n) = old.pointer("/spec/nodeName")
+            {
+                merged["spec"]["nodeName"] = n.clone();
             }
             if kind.id == "services" {
                 self.allocate_service(kind, &name, Some(old), &mut merged, &mut alloc)?;

@@ -115,7 +115,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
     };
     match rest {
         ["namespaces", ns, res, tail @ ..]
-            if group != "" || !matches!(*res, "status" | "finalize") =>
+            if !group.is_empty() || !matches!(*res, "status" | "finalize") =>
         {
             let kind = lookup(res)?;
             if !kind.namespaced {
