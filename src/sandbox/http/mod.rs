@@ -94,11 +94,16 @@ pub struct Listener {
     pub shared: Arc<Shared>,
     pub addr: SocketAddr,
     running: Mutex<Option<Running>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Listener {
     /// Binds `addr` (port 0 picks a free port) and starts serving.
-    pub async fn bind(shared: Arc<Shared>, addr: SocketAddr) -> std::io::Result<Self> {
+    pub async fn bind(
+        shared: Arc<Shared>,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         *shared.address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -106,6 +111,7 @@ impl Listener {
             shared,
             addr,
             running: Mutex::new(None),
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
         };
         me.serve(listener);
         Ok(me)
@@ -114,13 +120,25 @@ impl Listener {
     fn serve(&self, listener: TcpListener) {
         let app = app(self.shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        let task = match self.tls.clone() {
+            Some(acceptor) => {
+                let tls = crate::sandbox::tls::TlsListener {
+                    tcp: listener,
+                    acceptor,
+                };
+                tokio::spawn(async move {
+                    let _ = axum::serve(tls, app).with_graceful_shutdown(shutdown).await;
                 })
-                .await;
-        });
+            }
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            }),
+        };
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(Running { shutdown: tx, task });
     }
