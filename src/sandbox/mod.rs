@@ -174,6 +174,11 @@ impl SandboxServer {
         self.listener.shared.drop_watches();
     }
 
+    /// How often watches that asked for bookmarks get one (default 60 s, as the apiserver).
+    pub fn set_bookmark_interval(&self, every: Duration) {
+        self.listener.shared.set_bookmark_every(every);
+    }
+
     /// Adds this much latency to every request.
     pub fn set_latency(&self, latency: Duration) {
         self.listener.shared.faults().latency = latency;

@@ -27,7 +27,7 @@ pub struct Shared {
     faults: Mutex<Faults>,
     drop_tx: watch::Sender<u64>,
     serving: std::sync::atomic::AtomicBool,
-    pub bookmark_every: Duration,
+    bookmark_every_ms: std::sync::atomic::AtomicU64,
     address: Mutex<String>,
 }
 
@@ -45,7 +45,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             drop_tx,
             serving: std::sync::atomic::AtomicBool::new(true),
-            bookmark_every,
+            bookmark_every_ms: std::sync::atomic::AtomicU64::new(bookmark_every.as_millis() as u64),
             address: Mutex::new(String::new()),
         }
     }
@@ -67,6 +67,20 @@ impl Shared {
     /// refused and their connection closed.
     pub fn is_serving(&self) -> bool {
         self.serving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How often open watches that asked for bookmarks get one.
+    pub fn bookmark_every(&self) -> Duration {
+        Duration::from_millis(
+            self.bookmark_every_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_bookmark_every(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.bookmark_every_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn server_address(&self) -> String {

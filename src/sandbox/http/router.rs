@@ -428,7 +428,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                     send_initial_events: send_initial,
                     bookmarks: params.flag("allowWatchBookmarks"),
                     timeout,
-                    bookmark_every: sh.bookmark_every,
+                    bookmark_every: sh.bookmark_every(),
                     render,
                 };
                 let rx = watch::start(cluster, spec, sh.drop_rx());
