@@ -247,3 +247,30 @@ async fn unknown_scenarios_are_an_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn kube_discovery_legacy_and_aggregated() {
+    let sb = sandbox().await;
+    for aggregated in [false, true] {
+        let d = kube::discovery::Discovery::new(sb.virtual_client());
+        let d = if aggregated {
+            d.run_aggregated().await.unwrap()
+        } else {
+            d.run().await.unwrap()
+        };
+        let groups: Vec<String> = d.groups().map(|g| g.name().to_string()).collect();
+        assert!(
+            groups.contains(&"".to_string()) && groups.contains(&"networking.k8s.io".to_string()),
+            "{aggregated}: {groups:?}"
+        );
+        let (ing, _) = d
+            .resolve_gvk(&kube::core::GroupVersionKind::gvk(
+                "networking.k8s.io",
+                "v1",
+                "Ingress",
+            ))
+            .unwrap();
+        assert_eq!(ing.plural, "ingresses");
+    }
+    sb.shutdown().await;
+}

@@ -322,6 +322,22 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     );
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
 
+    if method == Method::GET && matches!(segs.as_slice(), ["api"] | ["apis"]) {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if discovery::wants_aggregated(accept) {
+            let body = discovery::aggregated(segs.as_slice() == ["api"]);
+            let mut r = json_response(200, &body, &[]);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+            );
+            return Ok(r);
+        }
+    }
     if method == Method::GET {
         let found = match segs.as_slice() {
             ["version"] => Some(discovery::version()),
