@@ -274,3 +274,43 @@ async fn kube_discovery_legacy_and_aggregated() {
     }
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn pods_are_bound_through_the_binding_subresource() {
+    let sb = sandbox().await;
+    let client = sb.virtual_client();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "b"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})).unwrap()).await.unwrap();
+    let e = pods
+        .patch(
+            "b",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"nodeName": "n1"}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, kube::Error::Api(s) if s.code == 422));
+    let bind = |node: &str| {
+        let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"}, "target": {"kind": "Node", "name": node}})).unwrap();
+        http::Request::post("/api/v1/namespaces/default/pods/b/binding")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+    client.request_text(bind("n1")).await.unwrap();
+    assert_eq!(
+        pods.get("b")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .node_name
+            .as_deref(),
+        Some("n1")
+    );
+    match client.request_text(bind("n2")).await {
+        Err(kube::Error::Api(s)) => assert!(s.is_conflict()),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    sb.shutdown().await;
+}

@@ -87,6 +87,12 @@ fn resource_entries(k: &KindInfo) -> Vec<Value> {
             "verbs": ["get", "patch", "update"],
         }));
     }
+    if k.id == "pods" {
+        out.push(json!({
+            "name": "pods/binding", "singularName": "", "namespaced": true,
+            "kind": "Binding", "verbs": ["create"],
+        }));
+    }
     if k.id == "namespaces" {
         out.push(json!({
             "name": "namespaces/finalize", "singularName": "", "namespaced": false,
@@ -234,6 +240,9 @@ fn resource_discovery(k: &KindInfo) -> Value {
     let mut subs = Vec::new();
     if k.status {
         subs.push(json!({"subresource": "status", "responseKind": gvk, "verbs": ["get", "patch", "update"]}));
+    }
+    if k.id == "pods" {
+        subs.push(json!({"subresource": "binding", "responseKind": {"group": "", "version": "v1", "kind": "Binding"}, "verbs": ["create"]}));
     }
     if k.id == "namespaces" {
         subs.push(json!({"subresource": "finalize", "responseKind": gvk, "verbs": ["update"]}));

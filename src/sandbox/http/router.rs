@@ -105,6 +105,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
     let sub_of = |kind: &KindInfo, s: &str| match s {
         "status" if kind.status => Ok(Sub::Status),
         "finalize" if kind.id == "namespaces" => Ok(Sub::Finalize),
+        "binding" if kind.id == "pods" => Ok(Sub::Binding),
         _ => Err(nf()),
     };
     let t = |kind, namespace: Option<&str>, name: Option<&str>, sub| Target {
@@ -365,12 +366,13 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     let target = parse_target(group, version, rest)?;
     let is_watch = params.flag("watch");
     let verb = match (&method, target.name.is_some()) {
-        (&Method::GET, true) => "get",
+        (&Method::GET, true) if target.sub != Sub::Binding => "get",
         (&Method::GET, false) if is_watch => "watch",
         (&Method::GET, false) => "list",
         (&Method::POST, false) if target.sub == Sub::Main => "create",
-        (&Method::PUT, true) => "update",
-        (&Method::PATCH, true) => "patch",
+        (&Method::POST, true) if target.sub == Sub::Binding => "create",
+        (&Method::PUT, true) if target.sub != Sub::Binding => "update",
+        (&Method::PATCH, true) if target.sub != Sub::Binding => "patch",
         (&Method::DELETE, true) if target.sub == Sub::Main => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
@@ -504,6 +506,14 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 ));
             }
             Ok(respond(200, list_body(kind, &r, want, include), &[]))
+        }
+        "create" if target.sub == Sub::Binding => {
+            let o = write_opts(&params)?;
+            let body = read_body(req).await?;
+            let obj: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?;
+            let out = cluster.bind(&ns_str, &name, &obj, o.dry_run)?;
+            Ok(json_response(201, &out, &[]))
         }
         "create" => {
             let protobuf = is_protobuf(req.headers())?;
