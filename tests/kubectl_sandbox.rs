@@ -319,9 +319,15 @@ async fn strict_validation_rejects_unknown_fields() {
     // --sort-by asks for full objects in the Table rows.
     k.ok(&["create", "configmap", "aaa", "--from-literal=k=v"]);
     let out = k.ok(&["get", "cm", "--sort-by=.metadata.name", "-o", "name"]);
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["configmap/aaa", "configmap/bad"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["configmap/aaa", "configmap/bad"]
+    );
     let out = k.ok(&["get", "cm", "--sort-by=.metadata.name"]);
-    assert!(out.lines().nth(1).unwrap_or("").starts_with("aaa "), "{out}");
+    assert!(
+        out.lines().nth(1).unwrap_or("").starts_with("aaa "),
+        "{out}"
+    );
     sb.shutdown().await;
 }
 
