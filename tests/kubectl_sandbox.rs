@@ -293,7 +293,10 @@ async fn create_get_columns_and_describe() {
         "{d}"
     );
     let d = k.ok(&["describe", "ns", "default"]);
-    assert!(d.contains("Status:       Active"), "{d}");
+    assert!(
+        d.contains("Status:       Active") && d.contains("No resource quota."),
+        "{d}"
+    );
     sb.shutdown().await;
 }
 
