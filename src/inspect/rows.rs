@@ -240,6 +240,11 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
         origin_exists,
     };
     let status = status_of(&plan, &facts, inputs.unreadable.as_deref());
+    // A squatter is not a twin: comparing its IPs or selector with the virtual object says nothing.
+    let ip_mismatch = ip_mismatch && status != Status::Squatter;
+    if status == Status::Squatter {
+        notes.clear();
+    }
     let mut reason = headline(ctx, pair, &plan, &status, &virtual_side, &host);
     for n in notes {
         reason.push_str("; ");
