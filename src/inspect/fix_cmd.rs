@@ -324,8 +324,7 @@ enum Step {
     Failed(String),
 }
 
-/// One change through `engine::apply`. A server without the `pods/binding` subresource gets the
-/// node set by a merge patch instead (what the binding stores), recorded the same way.
+/// One change through `engine::apply`.
 async fn apply_one(clients: &engine_apply::Clients, opts: &ApplyOptions, c: &Change) -> Step {
     let single = Plan {
         changes: vec![c.clone()],
@@ -339,29 +338,6 @@ async fn apply_one(clients: &engine_apply::Clients, opts: &ApplyOptions, c: &Cha
         ),
         Err(ApplyError::Conflict { reason, .. }) => Step::Conflict(reason),
         Err(e @ ApplyError::Audit { .. }) => Step::Warn("applied".to_string(), e.to_string()),
-        Err(ApplyError::Api {
-            verb: "bind",
-            source: kube::Error::Api(status),
-            ..
-        }) if status.code == 404 || status.code == 405 => {
-            let Action::Bind { node } = &c.action else {
-                return Step::Failed(format!("bind failed: {}", status.message));
-            };
-            let fallback = Change {
-                target: c.target.clone(),
-                action: Action::Patch {
-                    patch: serde_json::json!({"spec": {"nodeName": node}}),
-                    subresource: None,
-                    resource_version: None,
-                },
-                reason: format!(
-                    "{} (server has no pods/binding: node set by patch)",
-                    c.reason
-                ),
-                fields: vec!["spec.nodeName".to_string()],
-            };
-            Box::pin(apply_one(clients, opts, &fallback)).await
-        }
         Err(e) => Step::Failed(crate::cluster::fetch::one_line(&e.to_string())),
     }
 }
