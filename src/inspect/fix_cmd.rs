@@ -12,7 +12,7 @@ use crate::engine::apply::{self as engine_apply, ApplyError, ApplyOptions, Audit
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::{Pair, pairs};
 use crate::engine::plan::plan;
-use crate::engine::{Action, Blocked, Change, Plan};
+use crate::engine::{Blocked, Change, Plan};
 use crate::inspect::model::{PairRow, Status};
 use crate::inspect::report::{RefFilter, change_body};
 use crate::inspect::rows::pair_rows;
