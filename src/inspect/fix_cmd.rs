@@ -8,11 +8,11 @@
 
 use crate::cluster::session::{self, ConnectOptions};
 use crate::cluster::snapshot::Snapshot;
+use crate::engine::apply::{self as engine_apply, ApplyError, ApplyOptions, AuditLog};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::{Pair, pairs};
 use crate::engine::plan::plan;
-use crate::engine::{Blocked, Plan};
-use crate::inspect::fix_apply::{Audit, Outcome, apply_change};
+use crate::engine::{Blocked, Change, Plan};
 use crate::inspect::model::{PairRow, Status};
 use crate::inspect::report::{RefFilter, change_body};
 use crate::inspect::rows::pair_rows;
@@ -23,6 +23,9 @@ use std::path::PathBuf;
 /// Plan → apply → re-plan rounds per pair (a new twin can need the virtual Service re-created
 /// with the host ClusterIP in a second round).
 pub const MAX_ROUNDS: usize = 3;
+
+/// Pause between a round's writes and the re-read.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
 #[derive(Debug, Clone, Default)]
 pub struct FixOptions {
@@ -134,11 +137,15 @@ pub async fn run_fix_to(
     // Show every plan; collect the pairs there is something to do for.
     let mut actionable: Vec<Pair> = Vec::new();
     let mut change_count = 0usize;
+    // Waiting pairs can become actionable once what they wait for is fixed in an earlier round.
+    let mut deferred: Vec<Pair> = Vec::new();
     for (pair, row) in &chosen {
         print_plan(out, row)?;
         if !row.plan.is_empty() && !matches!(row.status, Status::Error { .. }) {
             actionable.push(pair.clone());
             change_count += row.plan.changes.len();
+        } else if matches!(row.status, Status::Waiting { .. }) {
+            deferred.push(pair.clone());
         }
     }
     if actionable.is_empty() {
@@ -171,16 +178,46 @@ pub async fn run_fix_to(
         }
     }
 
-    let audit = Audit::new(opts.audit_log.clone());
+    let eclients = engine_apply::Clients {
+        virtual_client: session.clients.virtual_.client.clone(),
+        host_client: session.clients.host.client.clone(),
+        virtual_context: session.clients.virtual_.context.clone(),
+        host_context: session.clients.host.context.clone(),
+    };
+    // A dry run applies nothing, so it writes no audit lines.
+    let audit = if opts.dry_run {
+        None
+    } else {
+        opts.audit_log
+            .clone()
+            .or_else(AuditLog::default_path)
+            .map(AuditLog::new)
+    };
+    let apply_opts = ApplyOptions {
+        dry_run: opts.dry_run,
+        audit: audit.clone(),
+    };
+    let mut candidates = actionable.clone();
+    candidates.extend(deferred);
     let mut failures: Vec<(Pair, String)> = Vec::new();
     let mut applied_any = false;
     let mut snap = snap;
-    for round in 1..=MAX_ROUNDS {
+    // Rounds count per pair: a pair that waited for another one starts its own count when it
+    // first gets changes. The loop ends when no pair has changes left in its budget.
+    let mut rounds_used: Vec<(Pair, usize)> = Vec::new();
+    for round in 1..=MAX_ROUNDS * 2 {
         let ctx = Ctx::new(&snap, &config);
         let current = pairs(&ctx);
         let mut work: Vec<(Pair, Plan)> = Vec::new();
-        for p in &actionable {
+        for p in &candidates {
             if failures.iter().any(|(f, _)| f == p) || !current.contains(p) {
+                continue;
+            }
+            let used = rounds_used
+                .iter()
+                .find(|(q, _)| q == p)
+                .map_or(0, |(_, n)| *n);
+            if used >= MAX_ROUNDS {
                 continue;
             }
             let pl = plan(&ctx, p, None);
@@ -199,25 +236,33 @@ pub async fn run_fix_to(
             )?;
         }
         for (p, pl) in work {
+            match rounds_used.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, n)) => *n += 1,
+                None => rounds_used.push((p.clone(), 1)),
+            }
             for c in &pl.changes {
-                let outcome = apply_change(&session.clients, c, opts.dry_run).await;
-                if !opts.dry_run
-                    && let Err(e) = audit.record(&session.clients, c, &outcome)
-                {
-                    writeln!(err, "warning: {e}")?;
-                }
-                writeln!(
-                    out,
-                    "  {} {}: {}",
-                    c.action.verb(),
-                    c.target,
-                    outcome.word()
-                )?;
-                match outcome {
-                    Outcome::Applied | Outcome::DryRun => applied_any = true,
+                match apply_one(&eclients, &apply_opts, c).await {
+                    Step::Done(outcome) => {
+                        applied_any = true;
+                        writeln!(out, "  {} {}: {outcome}", c.action.verb(), c.target)?;
+                    }
+                    Step::Warn(outcome, warning) => {
+                        applied_any = true;
+                        writeln!(out, "  {} {}: {outcome}", c.action.verb(), c.target)?;
+                        writeln!(err, "warning: {warning}")?;
+                    }
                     // The object moved on: the next round re-reads and re-plans.
-                    Outcome::Conflict(_) => break,
-                    Outcome::Failed(m) => {
+                    Step::Conflict(m) => {
+                        writeln!(
+                            out,
+                            "  {} {}: conflict, re-planning ({m})",
+                            c.action.verb(),
+                            c.target
+                        )?;
+                        break;
+                    }
+                    Step::Failed(m) => {
+                        writeln!(out, "  {} {}: failed: {m}", c.action.verb(), c.target)?;
                         failures.push((p.clone(), m));
                         break;
                     }
@@ -228,6 +273,8 @@ pub async fn run_fix_to(
             // Nothing changed on the servers: another round would plan the same again.
             break;
         }
+        // Let the servers' own controllers (IP allocation, kubelet) catch up before re-reading.
+        tokio::time::sleep(SETTLE).await;
         snap = session.snapshot().await;
         if !session::side_errors(&snap).is_empty() {
             break;
@@ -245,7 +292,7 @@ pub async fn run_fix_to(
     let final_rows = pair_rows(&snap, &config);
     let mut unfixed = 0;
     writeln!(out, "Outcome:")?;
-    for pair in &actionable {
+    for pair in &candidates {
         let row = final_rows.iter().find(|(p, _)| p == pair).map(|(_, r)| r);
         let failed = failures.iter().find(|(f, _)| f == pair).map(|(_, m)| m);
         let line = match (row, failed) {
@@ -263,10 +310,36 @@ pub async fn run_fix_to(
         let name = describe_pair(pair);
         writeln!(out, "  {name}: {line}")?;
     }
-    if let Some(p) = audit.path() {
-        writeln!(out, "Audit log: {}", p.display())?;
+    if let Some(a) = &audit {
+        writeln!(out, "Audit log: {}", a.path().display())?;
     }
     Ok(if unfixed > 0 || !applied_any { 1 } else { 0 })
+}
+
+enum Step {
+    Done(String),
+    /// Applied, but something around it (the audit log) did not work.
+    Warn(String, String),
+    Conflict(String),
+    Failed(String),
+}
+
+/// One change through `engine::apply`.
+async fn apply_one(clients: &engine_apply::Clients, opts: &ApplyOptions, c: &Change) -> Step {
+    let single = Plan {
+        changes: vec![c.clone()],
+        blocked: None,
+    };
+    match engine_apply::apply(clients, &single, opts).await {
+        Ok(done) => Step::Done(
+            done.first()
+                .map(|a| a.outcome.clone())
+                .unwrap_or_else(|| "applied".to_string()),
+        ),
+        Err(ApplyError::Conflict { reason, .. }) => Step::Conflict(reason),
+        Err(e @ ApplyError::Audit { .. }) => Step::Warn("applied".to_string(), e.to_string()),
+        Err(e) => Step::Failed(crate::cluster::fetch::one_line(&e.to_string())),
+    }
 }
 
 fn describe_pair(p: &Pair) -> String {
