@@ -407,14 +407,13 @@ impl AppState {
         };
         self.applied = Query::default();
         self.refilter();
-        if let Some(key) = keep {
-            if let Some(pos) = self
+        if let Some(key) = keep
+            && let Some(pos) = self
                 .visible
                 .iter()
                 .position(|&i| key.matches(&self.data.rows[i as usize]))
-            {
-                self.selected = pos;
-            }
+        {
+            self.selected = pos;
         }
         self.clamp();
     }
