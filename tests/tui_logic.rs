@@ -1077,3 +1077,73 @@ fn effects_round_trip_through_the_fake_backend() {
         ]
     );
 }
+
+// ---------- robustness ----------
+
+#[test]
+fn columns_fit_every_width() {
+    for w in 0..=300u16 {
+        let cols = layout::columns(w);
+        let end = cols.iter().map(|(_, x, cw)| x + cw).max().unwrap_or(0);
+        assert!(end <= w, "width {w}: columns end at {end}");
+        if w >= 60 {
+            assert_eq!(
+                cols.len(),
+                if w >= 110 {
+                    8
+                } else if w >= 70 {
+                    7
+                } else {
+                    6
+                }
+            );
+            assert!(cols.iter().all(|(_, _, cw)| *cw > 0), "width {w}: {cols:?}");
+        }
+    }
+}
+
+fn arb_action() -> impl proptest::strategy::Strategy<Value = Action> {
+    use proptest::prelude::*;
+    let keys = prop::sample::select(vec![
+        'q', 'j', 'k', 'g', 'G', '1', '2', '3', '4', '5', 'd', 'y', 'Y', '/', ':', 'p', 's', 'S',
+        'f', 'F', '?', 'n', '!', 'a', 'c', ' ',
+    ]);
+    let specials = prop::sample::select(vec![
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Tab,
+        KeyCode::BackTab,
+        KeyCode::Backspace,
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+    ]);
+    prop_oneof![
+        6 => keys.prop_map(key),
+        3 => specials.prop_map(special),
+        1 => (0u16..130, 0u16..45).prop_map(|(x, y)| Action::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left), column: x, row: y, modifiers: KeyModifiers::NONE })),
+        1 => (0u16..200, 0u16..60).prop_map(|(w, h)| Action::Resize(w, h)),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any sequence of input leaves a consistent state that draws without panicking.
+    #[test]
+    fn random_input_never_breaks_the_state(actions in proptest::collection::vec(arb_action(), 1..60)) {
+        let mut s = state(false);
+        let theme = Theme::dark();
+        for a in actions {
+            update(&mut s, a);
+            let n = s.visible().len();
+            proptest::prop_assert!(n == 0 || s.selected < n);
+            proptest::prop_assert!(s.offset <= s.selected.max(s.offset));
+        }
+        let (w, h) = s.size;
+        let area = ratatui::layout::Rect::new(0, 0, w, h);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        vinspect::tui::views::render(&mut buf, area, &s, &theme);
+    }
+}
