@@ -3,3 +3,4 @@ pub mod change;
 pub use change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
 pub mod queue;
 pub mod lease;
+pub mod events;
