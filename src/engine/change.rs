@@ -112,6 +112,8 @@ pub enum Action {
         object: serde_json::Value,
         uid: Option<String>,
     },
+    /// Bind a virtual pod to a node (`pods/binding`): the host scheduler chose it.
+    Bind { node: String },
 }
 
 impl Action {
@@ -121,6 +123,7 @@ impl Action {
             Action::Patch { .. } => "patch",
             Action::Delete { .. } => "delete",
             Action::Recreate { .. } => "recreate",
+            Action::Bind { .. } => "bind",
         }
     }
 }
@@ -131,6 +134,9 @@ pub struct Change {
     pub target: Target,
     pub action: Action,
     pub reason: String,
+    /// Dotted paths a patch changes (`spec.selector`, `metadata.labels`); empty for other actions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 /// Ordered writes for one pair. Empty = in line. `blocked` explains an empty plan that is not

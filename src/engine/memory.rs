@@ -1,0 +1,131 @@
+//! What the engine saw last time, per pair: the "old" objects of vCluster's three-way rule (§8.3).
+//!
+//! Without memory the engine behaves like vCluster after a restart: spec follows the virtual
+//! object, status follows the host. With memory it can tell which side changed, let a host-side
+//! edit of a bidirectional field flow back, and delete a virtual object whose twin it saw vanish.
+
+use crate::cluster::snapshot::{ObjKey, ObjMap};
+use crate::engine::ctx::Ctx;
+use crate::engine::pair::Pair;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One object of any synced kind, shared with the snapshot it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    Pod(Arc<Pod>),
+    Service(Arc<Service>),
+    Endpoints(Arc<Endpoints>),
+    Ingress(Arc<Ingress>),
+}
+
+impl Seen {
+    pub fn as_pod(&self) -> Option<&Pod> {
+        match self {
+            Seen::Pod(p) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn as_service(&self) -> Option<&Service> {
+        match self {
+            Seen::Service(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_endpoints(&self) -> Option<&Endpoints> {
+        match self {
+            Seen::Endpoints(e) => Some(e),
+            _ => None,
+        }
+    }
+    pub fn as_ingress(&self) -> Option<&Ingress> {
+        match self {
+            Seen::Ingress(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// The last-seen virtual and host object of one pair (`None` = not seen / did not exist).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LastSeen {
+    pub virtual_obj: Option<Seen>,
+    pub host_obj: Option<Seen>,
+}
+
+impl LastSeen {
+    /// Record both sides of `pair` as they are in the context's snapshot.
+    pub fn observe(ctx: &Ctx, pair: &Pair) -> Self {
+        let v = &ctx.snapshot.virtual_side;
+        let h = &ctx.snapshot.host;
+        let pick = |vk: &Option<ObjKey>, hk: &Option<ObjKey>| -> (Option<Seen>, Option<Seen>) {
+            use crate::engine::change::ObjKind;
+            fn get<K>(m: &ObjMap<K>, k: &Option<ObjKey>, f: fn(Arc<K>) -> Seen) -> Option<Seen> {
+                k.as_ref().and_then(|k| m.get(k)).cloned().map(f)
+            }
+            match pair.obj_kind() {
+                ObjKind::Pod => (get(&v.pods, vk, Seen::Pod), get(&h.pods, hk, Seen::Pod)),
+                ObjKind::Service | ObjKind::Namespace => (
+                    get(&v.services, vk, Seen::Service),
+                    get(&h.services, hk, Seen::Service),
+                ),
+                ObjKind::Endpoints => (
+                    get(&v.endpoints, vk, Seen::Endpoints),
+                    get(&h.endpoints, hk, Seen::Endpoints),
+                ),
+                ObjKind::Ingress => (
+                    get(&v.ingresses, vk, Seen::Ingress),
+                    get(&h.ingresses, hk, Seen::Ingress),
+                ),
+            }
+        };
+        let (virtual_obj, host_obj) = pick(&pair.virtual_key, &pair.host_key);
+        Self {
+            virtual_obj,
+            host_obj,
+        }
+    }
+
+    pub fn virtual_service(&self) -> Option<&Service> {
+        self.virtual_obj.as_ref()?.as_service()
+    }
+    pub fn host_service(&self) -> Option<&Service> {
+        self.host_obj.as_ref()?.as_service()
+    }
+}
+
+/// Memory for all pairs: what the controller keeps between reconciles.
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    seen: HashMap<Pair, LastSeen>,
+}
+
+impl Memory {
+    pub fn get(&self, pair: &Pair) -> Option<&LastSeen> {
+        self.seen.get(pair)
+    }
+
+    /// Remember the pair as the snapshot shows it now (call after a reconcile settles).
+    pub fn observe(&mut self, ctx: &Ctx, pair: &Pair) {
+        let seen = LastSeen::observe(ctx, pair);
+        if seen.virtual_obj.is_none() && seen.host_obj.is_none() {
+            self.seen.remove(pair);
+        } else {
+            self.seen.insert(pair.clone(), seen);
+        }
+    }
+
+    pub fn forget(&mut self, pair: &Pair) {
+        self.seen.remove(pair);
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}

@@ -1,0 +1,102 @@
+//! Who owns a host object (§8.1): the only gate between the engine and a write on the host.
+
+use crate::engine::change::ObjKind;
+use crate::engine::ctx::Ctx;
+use crate::vcluster::naming;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// The `object-kind` annotation value vCluster writes for a kind.
+pub fn object_kind(kind: ObjKind) -> &'static str {
+    match kind {
+        ObjKind::Pod => naming::OBJECT_KIND_POD,
+        ObjKind::Service => naming::OBJECT_KIND_SERVICE,
+        ObjKind::Endpoints => naming::OBJECT_KIND_ENDPOINTS,
+        ObjKind::Ingress => naming::OBJECT_KIND_INGRESS,
+        ObjKind::Namespace => "/v1, Kind=Namespace",
+    }
+}
+
+/// Host name of a virtual object of `kind` (the `default/kubernetes` special case included).
+pub fn twin_name(ctx: &Ctx, kind: ObjKind, namespace: &str, name: &str) -> String {
+    match kind {
+        ObjKind::Service | ObjKind::Endpoints => {
+            naming::service_host_name(name, namespace, ctx.vcluster)
+        }
+        _ => naming::host_name(name, namespace, ctx.vcluster),
+    }
+}
+
+fn annotation<'m>(meta: &'m ObjectMeta, key: &str) -> Option<&'m str> {
+    meta.annotations.as_ref()?.get(key).map(String::as_str)
+}
+
+fn label<'m>(meta: &'m ObjectMeta, key: &str) -> Option<&'m str> {
+    meta.labels.as_ref()?.get(key).map(String::as_str)
+}
+
+/// Whether the object carries `vcluster.loft.sh/controlled-by` (regular syncers skip it).
+pub fn is_controlled(meta: &ObjectMeta) -> bool {
+    label(meta, naming::LABEL_CONTROLLED_BY).is_some()
+}
+
+/// `IsManaged` for a namespaced host object of `kind`.
+pub fn is_managed(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
+    if meta.namespace.as_deref() != Some(ctx.host_namespace) {
+        return false;
+    }
+    if label(meta, naming::LABEL_MANAGED_BY) != Some(ctx.vcluster) || is_controlled(meta) {
+        return false;
+    }
+    let Some(vname) = annotation(meta, naming::ANNOTATION_OBJECT_NAME).filter(|n| !n.is_empty())
+    else {
+        return false;
+    };
+    let vns = annotation(meta, naming::ANNOTATION_OBJECT_NAMESPACE).unwrap_or("");
+    let name = meta.name.as_deref().unwrap_or("");
+    if naming::host_name(vname, vns, ctx.vcluster) != name {
+        return false;
+    }
+    if let Some(k) = annotation(meta, naming::ANNOTATION_OBJECT_KIND)
+        && k != object_kind(kind)
+    {
+        return false;
+    }
+    if let Some(h) = annotation(meta, naming::ANNOTATION_OBJECT_HOST_NAME)
+        && h != name
+    {
+        return false;
+    }
+    if let Some(h) = annotation(meta, naming::ANNOTATION_OBJECT_HOST_NAMESPACE)
+        && h != ctx.host_namespace
+    {
+        return false;
+    }
+    true
+}
+
+/// The virtual `(namespace, name)` a managed host object says it mirrors.
+pub fn virtual_ref(meta: &ObjectMeta) -> Option<(String, String)> {
+    let name = annotation(meta, naming::ANNOTATION_OBJECT_NAME).filter(|n| !n.is_empty())?;
+    let ns = annotation(meta, naming::ANNOTATION_OBJECT_NAMESPACE).unwrap_or("");
+    Some((ns.to_string(), name.to_string()))
+}
+
+/// The virtual UID recorded on a host twin.
+pub fn recorded_uid(meta: &ObjectMeta) -> Option<&str> {
+    annotation(meta, naming::ANNOTATION_OBJECT_UID)
+}
+
+/// `ShouldDeleteHostObject`'s "clearly synced": all mapping annotations present and consistent.
+pub fn clearly_synced(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
+    let name = meta.name.as_deref().unwrap_or("");
+    annotation(meta, naming::ANNOTATION_OBJECT_KIND) == Some(object_kind(kind))
+        && annotation(meta, naming::ANNOTATION_OBJECT_HOST_NAME) == Some(name)
+        && annotation(meta, naming::ANNOTATION_OBJECT_HOST_NAMESPACE) == Some(ctx.host_namespace)
+        && annotation(meta, naming::ANNOTATION_OBJECT_NAMESPACE).is_some()
+        && is_managed(ctx, kind, meta)
+}
+
+/// `vcluster.loft.sh/skip-backsync: "true"`: never delete this host object for a missing virtual one.
+pub fn skip_backsync(meta: &ObjectMeta) -> bool {
+    annotation(meta, naming::ANNOTATION_SKIP_BACKSYNC) == Some("true")
+}

@@ -1,0 +1,150 @@
+//! Which virtual object goes with which host object.
+//!
+//! Pairing follows vCluster's mapper: a managed host object names its virtual object in the
+//! `vcluster.loft.sh/object-*` annotations, and `IsManaged` only accepts annotations that agree
+//! with the naming rule, so the annotation look-up and the name look-up meet at the same twin.
+//! Legacy (≤ 0.20) twins carry the same annotations and the same names, so they pair too.
+
+use crate::cluster::snapshot::{ObjKey, ObjMap};
+use crate::engine::change::{ObjKind, PairKind};
+use crate::engine::ctx::Ctx;
+use crate::engine::ownership::{is_controlled, is_managed, twin_name, virtual_ref};
+use crate::engine::replicate;
+use crate::vcluster::naming;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeSet;
+
+/// One row of the engine's world: a virtual object and its host twin.
+///
+/// Each key names its side's object whether or not it exists: a virtual object whose twin is
+/// missing has `host_key` = the twin's name; an orphan has `virtual_key` = the object its
+/// annotations name. A key is `None` only when that side cannot be named at all. Look the
+/// objects up in the snapshot (see [`Pair::kind`] for the collection).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pair {
+    pub kind: PairKind,
+    pub virtual_key: Option<ObjKey>,
+    pub host_key: Option<ObjKey>,
+}
+
+impl Pair {
+    pub fn new(kind: PairKind, virtual_key: Option<ObjKey>, host_key: Option<ObjKey>) -> Self {
+        Self {
+            kind,
+            virtual_key,
+            host_key,
+        }
+    }
+
+    /// The object kind on both sides (replicated pairs are services).
+    pub fn obj_kind(&self) -> ObjKind {
+        match self.kind {
+            PairKind::Pod => ObjKind::Pod,
+            PairKind::Service | PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost => {
+                ObjKind::Service
+            }
+            PairKind::Endpoints => ObjKind::Endpoints,
+            PairKind::Ingress => ObjKind::Ingress,
+        }
+    }
+}
+
+/// Every pair of the snapshot, each exactly once, in a stable order.
+pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
+    let v = &ctx.snapshot.virtual_side;
+    let h = &ctx.snapshot.host;
+    let mut out = BTreeSet::new();
+    regular(ctx, ObjKind::Pod, &v.pods, &h.pods, |_| true, &mut out);
+    regular(
+        ctx,
+        ObjKind::Service,
+        &v.services,
+        &h.services,
+        |_| true,
+        &mut out,
+    );
+    regular(
+        ctx,
+        ObjKind::Ingress,
+        &v.ingresses,
+        &h.ingresses,
+        |_| true,
+        &mut out,
+    );
+    regular(
+        ctx,
+        ObjKind::Endpoints,
+        &v.endpoints,
+        &h.endpoints,
+        |key| endpoints_synced(ctx, key),
+        &mut out,
+    );
+    out.extend(replicate::pairs(ctx));
+    out.into_iter().collect()
+}
+
+/// Virtual Endpoints get a host twin only when their Service has no selector (§4.4), plus the
+/// `default/kubernetes` endpoints that mirror the host `<vc>` endpoints.
+fn endpoints_synced(ctx: &Ctx, key: &ObjKey) -> bool {
+    if naming::is_default_kubernetes(&key.namespace, &key.name) {
+        return true;
+    }
+    match ctx.snapshot.virtual_side.services.get(key) {
+        Some(svc) => {
+            !is_controlled(&svc.metadata)
+                && svc
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.selector.as_ref())
+                    .is_none()
+        }
+        None => false,
+    }
+}
+
+fn regular<K: kube::Resource>(
+    ctx: &Ctx,
+    kind: ObjKind,
+    virt: &ObjMap<K>,
+    host: &ObjMap<K>,
+    wanted: impl Fn(&ObjKey) -> bool,
+    out: &mut BTreeSet<Pair>,
+) {
+    let pk = PairKind::from(kind);
+    for (key, obj) in virt {
+        if is_controlled(obj.meta()) || key.name.is_empty() {
+            continue;
+        }
+        let twin = ObjKey::new(
+            ctx.host_namespace,
+            twin_name(ctx, kind, &key.namespace, &key.name),
+        );
+        if !wanted(key) {
+            // Not synced, but a managed twin left behind (e.g. the service gained a selector)
+            // is still ours to clean up.
+            let managed = host
+                .get(&twin)
+                .is_some_and(|h| is_managed(ctx, kind, h.meta()));
+            if managed {
+                out.insert(Pair::new(pk, Some(key.clone()), Some(twin)));
+            }
+            continue;
+        }
+        out.insert(Pair::new(pk, Some(key.clone()), Some(twin)));
+    }
+    // Managed host objects whose virtual object is gone (or never paired): orphans.
+    let hns = ObjKey::new(ctx.host_namespace, "");
+    for (key, obj) in host.range(hns..) {
+        if key.namespace != ctx.host_namespace {
+            break;
+        }
+        let meta: &ObjectMeta = obj.meta();
+        if !is_managed(ctx, kind, meta) {
+            continue;
+        }
+        // IsManaged guarantees the annotations translate to this very name, so a live
+        // virtual object was already paired above with the same keys; the set dedups.
+        let vkey = virtual_ref(meta).map(|(ns, name)| ObjKey::new(ns, name));
+        out.insert(Pair::new(pk, vkey, Some(key.clone())));
+    }
+}

@@ -1,0 +1,993 @@
+//! `plan`: the writes that bring one pair in line. Pure: snapshot + config + memory in, data out.
+//!
+//! Order of decisions (vCluster's syncer, §8): kind disabled → squatter (never touch) →
+//! deletions both ways (§8.4) → create the missing twin → UID mismatch → per-field sync, host
+//! first, then the virtual spec, then virtual status.
+
+use crate::engine::backsync;
+use crate::engine::change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
+use crate::engine::ctx::{Ctx, cluster_ip};
+use crate::engine::diff::{merge_patch, patch_paths};
+use crate::engine::memory::{LastSeen, Seen};
+use crate::engine::ownership::{
+    clearly_synced, is_controlled, is_managed, recorded_uid, skip_backsync,
+};
+use crate::engine::pair::Pair;
+use crate::engine::replicate;
+use crate::engine::translate::metadata::{self, Labels};
+use crate::engine::translate::{endpoints, ingress, pod, service};
+use crate::vcluster::naming;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The plan of one pair. `memory = None` is stateless: spec follows the virtual object,
+/// status the host (vCluster right after a restart).
+pub fn plan(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
+    match pair.kind {
+        PairKind::ReplicatedFromHost => replicate::plan_from_host(ctx, pair, memory),
+        PairKind::ReplicatedToHost => replicate::plan_to_host(ctx, pair, memory),
+        _ => regular(ctx, pair, memory),
+    }
+}
+
+/// What the engine would make the host object look like (for the diff view): the current host
+/// object with the plan's host patches applied, or the object it would create. `None` when the
+/// engine writes nothing on the host for this pair (squatter, disabled, deletion, waiting).
+pub fn desired_host(ctx: &Ctx, pair: &Pair) -> Option<Value> {
+    let p = plan(ctx, pair, None);
+    let seen = LastSeen::observe(ctx, pair);
+    let mut current = seen.host_obj.as_ref().map(seen_json);
+    let mut any = false;
+    for c in &p.changes {
+        if c.target.side != SideName::Host {
+            continue;
+        }
+        match &c.action {
+            Action::Create { object } | Action::Recreate { object, .. } => {
+                current = Some(object.clone());
+                any = true;
+            }
+            Action::Patch { patch, .. } => {
+                if let Some(cur) = current.as_mut() {
+                    crate::engine::diff::apply_merge_patch(cur, patch);
+                    any = true;
+                }
+            }
+            Action::Delete { .. } => return None,
+            Action::Bind { .. } => {}
+        }
+    }
+    if p.blocked.is_some() && !any {
+        return None;
+    }
+    if !any && pair.kind == PairKind::ReplicatedFromHost {
+        return None;
+    }
+    current
+}
+
+pub(crate) fn seen_json(s: &Seen) -> Value {
+    match s {
+        Seen::Pod(o) => to_json(o.as_ref()),
+        Seen::Service(o) => to_json(o.as_ref()),
+        Seen::Endpoints(o) => to_json(o.as_ref()),
+        Seen::Ingress(o) => to_json(o.as_ref()),
+    }
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+pub(crate) fn target(side: SideName, kind: ObjKind, meta: &ObjectMeta) -> Target {
+    Target {
+        side,
+        kind,
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone().unwrap_or_default(),
+    }
+}
+
+pub(crate) fn target_key(side: SideName, kind: ObjKind, ns: &str, name: &str) -> Target {
+    Target {
+        side,
+        kind,
+        namespace: ns.to_string(),
+        name: name.to_string(),
+    }
+}
+
+pub(crate) fn change(target: Target, action: Action, reason: impl Into<String>) -> Change {
+    Change {
+        target,
+        action,
+        reason: reason.into(),
+        fields: Vec::new(),
+    }
+}
+
+pub(crate) fn create<T: Serialize>(
+    side: SideName,
+    kind: ObjKind,
+    obj: &T,
+    meta: &ObjectMeta,
+    reason: impl Into<String>,
+) -> Change {
+    change(
+        target(side, kind, meta),
+        Action::Create {
+            object: to_json(obj),
+        },
+        reason,
+    )
+}
+
+pub(crate) fn delete(
+    side: SideName,
+    kind: ObjKind,
+    meta: &ObjectMeta,
+    reason: impl Into<String>,
+) -> Change {
+    change(
+        target(side, kind, meta),
+        Action::Delete {
+            uid: meta.uid.clone(),
+        },
+        reason,
+    )
+}
+
+/// Merge patches turning `current` into `updated`: the spec/metadata part, and `status` as a
+/// separate change through the `/status` subresource.
+pub(crate) fn patches<T: Serialize + PartialEq>(
+    side: SideName,
+    kind: ObjKind,
+    current: &T,
+    updated: &T,
+    meta: &ObjectMeta,
+    what: &str,
+) -> Vec<Change> {
+    if current == updated {
+        return Vec::new();
+    }
+    let Some(Value::Object(mut patch)) = merge_patch(&to_json(current), &to_json(updated)) else {
+        return Vec::new();
+    };
+    let status = patch.remove("status");
+    let mut out = Vec::new();
+    let mut one = |p: Value, sub: Option<&str>| {
+        let fields = patch_paths(&p, 2);
+        let reason = match sub {
+            Some(_) => format!("{what}: status differs"),
+            None => format!(
+                "{what}: {} differ{}",
+                fields.join(", "),
+                if fields.len() == 1 { "s" } else { "" }
+            ),
+        };
+        out.push(Change {
+            target: target(side, kind, meta),
+            action: Action::Patch {
+                patch: p,
+                subresource: sub.map(str::to_string),
+                resource_version: meta.resource_version.clone(),
+            },
+            reason,
+            fields,
+        });
+    };
+    if !patch.is_empty() {
+        one(Value::Object(patch), None);
+    }
+    if let Some(s) = status {
+        let mut m = serde_json::Map::new();
+        m.insert("status".to_string(), s);
+        one(Value::Object(m), Some("status"));
+    }
+    out
+}
+
+fn disabled(ctx: &Ctx, kind: ObjKind) -> Option<String> {
+    let t = &ctx.config.sync.to_host;
+    let (on, key) = match kind {
+        ObjKind::Pod => (t.pods.enabled, "pods"),
+        ObjKind::Service => (t.services.enabled, "services"),
+        ObjKind::Endpoints => (t.endpoints.enabled, "endpoints"),
+        ObjKind::Ingress => (t.ingresses.enabled, "ingresses"),
+        ObjKind::Namespace => (true, "namespaces"),
+    };
+    (!on).then(|| format!("{kind} sync is disabled (sync.toHost.{key}.enabled: false)"))
+}
+
+/// The exact squatter message the inspector and events show.
+pub fn squatter_message(ctx: &Ctx, kind: ObjKind, ns: &str, name: &str) -> String {
+    format!(
+        "squatter: host {kind} {ns}/{name} exists and is not managed by vcluster {}",
+        ctx.vcluster
+    )
+}
+
+fn blocked(b: Blocked) -> Plan {
+    Plan {
+        changes: Vec::new(),
+        blocked: Some(b),
+    }
+}
+
+fn meta_of(s: &Seen) -> &ObjectMeta {
+    match s {
+        Seen::Pod(o) => &o.metadata,
+        Seen::Service(o) => &o.metadata,
+        Seen::Endpoints(o) => &o.metadata,
+        Seen::Ingress(o) => &o.metadata,
+    }
+}
+
+fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
+    let kind = pair.obj_kind();
+    let now = LastSeen::observe(ctx, pair);
+    let vkey_is_kubernetes = pair
+        .virtual_key
+        .as_ref()
+        .is_some_and(|k| naming::is_default_kubernetes(&k.namespace, &k.name));
+    if vkey_is_kubernetes && matches!(kind, ObjKind::Service | ObjKind::Endpoints) {
+        return kubernetes_special(ctx, &now);
+    }
+    // Objects owned by replicateServices are not the regular syncers' business.
+    let virt = now
+        .virtual_obj
+        .as_ref()
+        .filter(|v| !is_controlled(meta_of(v)));
+    let host = now.host_obj.as_ref();
+
+    if virt.is_some()
+        && let Some(msg) = disabled(ctx, kind)
+    {
+        return blocked(Blocked::Disabled { message: msg });
+    }
+    if let Some(h) = host {
+        let hm = meta_of(h);
+        if !is_managed(ctx, kind, hm) {
+            if virt.is_some() {
+                return blocked(Blocked::Squatter {
+                    message: squatter_message(
+                        ctx,
+                        kind,
+                        hm.namespace.as_deref().unwrap_or(""),
+                        hm.name.as_deref().unwrap_or(""),
+                    ),
+                });
+            }
+            return Plan::default();
+        }
+    }
+    match (virt, host) {
+        (None, None) => Plan::default(),
+        (None, Some(h)) => {
+            let hm = meta_of(h);
+            if skip_backsync(hm) {
+                return Plan::default();
+            }
+            let seen_virtual = memory.is_some_and(|m| m.virtual_obj.is_some());
+            if seen_virtual || clearly_synced(ctx, kind, hm) {
+                let vref = pair
+                    .virtual_key
+                    .as_ref()
+                    .map(|k| k.to_string())
+                    .unwrap_or_default();
+                let mut p = Plan::default();
+                p.changes.push(delete(
+                    SideName::Host,
+                    kind,
+                    hm,
+                    format!("orphan: virtual {kind} {vref} no longer exists"),
+                ));
+                return p;
+            }
+            Plan::default()
+        }
+        (Some(v), None) => {
+            let vm = meta_of(v);
+            if kind == ObjKind::Endpoints && !endpoints_wanted(ctx, vm) {
+                return Plan::default();
+            }
+            let seen_host = memory.is_some_and(|m| m.host_obj.is_some());
+            if seen_host {
+                let mut p = Plan::default();
+                let hname = pair
+                    .host_key
+                    .as_ref()
+                    .map(|k| k.to_string())
+                    .unwrap_or_default();
+                p.changes.push(delete(
+                    SideName::Virtual,
+                    kind,
+                    vm,
+                    format!("host {kind} {hname} was deleted"),
+                ));
+                return p;
+            }
+            create_host(ctx, v)
+        }
+        (Some(v), Some(h)) => {
+            let vm = meta_of(v);
+            let hm = meta_of(h);
+            if kind == ObjKind::Endpoints && !endpoints_wanted(ctx, vm) {
+                let mut p = Plan::default();
+                p.changes.push(delete(
+                    SideName::Host,
+                    kind,
+                    hm,
+                    "the virtual service has a selector: host endpoints come from the host's controller",
+                ));
+                return p;
+            }
+            let vuid = vm.uid.as_deref().unwrap_or("");
+            if kind != ObjKind::Service && recorded_uid(hm).is_some_and(|u| u != vuid) {
+                let created = create_host(ctx, v);
+                if created.blocked.is_some() {
+                    return created;
+                }
+                let mut p = Plan::default();
+                for c in created.changes {
+                    if let Action::Create { object } = c.action {
+                        p.changes.push(change(
+                            c.target,
+                            Action::Recreate {
+                                object,
+                                uid: hm.uid.clone(),
+                            },
+                            format!(
+                                "host twin belongs to an older virtual {kind} (uid {} ≠ {vuid})",
+                                recorded_uid(hm).unwrap_or("")
+                            ),
+                        ));
+                    }
+                }
+                return p;
+            }
+            update(ctx, v, h, memory)
+        }
+    }
+}
+
+fn endpoints_wanted(ctx: &Ctx, vm: &ObjectMeta) -> bool {
+    let key = crate::cluster::snapshot::ObjKey::new(
+        vm.namespace.clone().unwrap_or_default(),
+        vm.name.clone().unwrap_or_default(),
+    );
+    ctx.snapshot
+        .virtual_side
+        .services
+        .get(&key)
+        .is_some_and(|s| s.spec.as_ref().and_then(|s| s.selector.as_ref()).is_none())
+}
+
+fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
+    let mut p = Plan::default();
+    match v {
+        Seen::Pod(vp) => match pod::to_host(ctx, vp) {
+            Ok(h) => p.changes.push(create(
+                SideName::Host,
+                ObjKind::Pod,
+                &h,
+                &h.metadata,
+                "host twin is missing",
+            )),
+            Err(pod::Waiting(msg)) => return blocked(Blocked::Waiting { message: msg }),
+        },
+        Seen::Service(vs) => {
+            let h = service::to_host(ctx, vs);
+            p.changes.push(create(
+                SideName::Host,
+                ObjKind::Service,
+                &h,
+                &h.metadata,
+                "host twin is missing",
+            ));
+        }
+        Seen::Endpoints(ve) => {
+            let h = endpoints::to_host(ctx, ve);
+            p.changes.push(create(
+                SideName::Host,
+                ObjKind::Endpoints,
+                &h,
+                &h.metadata,
+                "host twin is missing",
+            ));
+        }
+        Seen::Ingress(vi) => {
+            let h = ingress::to_host(ctx, vi);
+            p.changes.push(create(
+                SideName::Host,
+                ObjKind::Ingress,
+                &h,
+                &h.metadata,
+                "host twin is missing",
+            ));
+        }
+    }
+    p
+}
+
+fn update(ctx: &Ctx, v: &Seen, h: &Seen, memory: Option<&LastSeen>) -> Plan {
+    let changes = match (v, h) {
+        (Seen::Service(v), Seen::Service(h)) => update_service(ctx, v, h, memory),
+        (Seen::Pod(v), Seen::Pod(h)) => update_pod(ctx, v, h, memory),
+        (Seen::Ingress(v), Seen::Ingress(h)) => update_ingress(ctx, v, h, memory),
+        (Seen::Endpoints(v), Seen::Endpoints(h)) => update_endpoints(ctx, v, h, memory),
+        _ => Vec::new(),
+    };
+    Plan {
+        changes,
+        blocked: None,
+    }
+}
+
+/// Labels/annotations under the three-way rule: which keys changed on the host since last seen
+/// (and not on the virtual side) flow back; everything else follows the virtual object.
+pub(crate) struct MetaSync {
+    pub host_labels: Labels,
+    pub host_annotations: Labels,
+    pub virtual_labels: Option<Labels>,
+    pub virtual_annotations: Option<Labels>,
+}
+
+pub(crate) fn sync_meta(
+    ctx: &Ctx,
+    kind: ObjKind,
+    vm: &ObjectMeta,
+    hm: &ObjectMeta,
+    old: Option<(&ObjectMeta, &ObjectMeta)>,
+) -> MetaSync {
+    let mut vm_eff = vm.clone();
+    let mut virtual_labels = None;
+    let mut virtual_annotations = None;
+    if let Some((ov, oh)) = old {
+        if ov.labels == vm.labels && oh.labels != hm.labels {
+            let changed = changed_keys(oh.labels.as_ref(), hm.labels.as_ref());
+            let mut labels = vm.labels.clone().unwrap_or_default();
+            for (k, val) in changed {
+                let Some(vk) = naming::virtual_label_key(&k, ctx.vcluster) else {
+                    continue;
+                };
+                if k.starts_with(naming::NS_LABEL_PREFIX) {
+                    continue;
+                }
+                match val {
+                    Some(val) => labels.insert(vk.into_owned(), val),
+                    None => labels.remove(vk.as_ref()),
+                };
+            }
+            if Some(&labels) != vm.labels.as_ref() && !(labels.is_empty() && vm.labels.is_none()) {
+                vm_eff.labels = Some(labels.clone());
+                virtual_labels = Some(labels);
+            }
+        }
+        if ov.annotations == vm.annotations && oh.annotations != hm.annotations {
+            let changed = changed_keys(oh.annotations.as_ref(), hm.annotations.as_ref());
+            let mut ann = vm.annotations.clone().unwrap_or_default();
+            for (k, val) in changed {
+                if k.starts_with("vcluster.loft.sh/")
+                    || metadata::excluded_annotations(kind).contains(&k.as_str())
+                {
+                    continue;
+                }
+                match val {
+                    Some(val) => ann.insert(k, val),
+                    None => ann.remove(&k),
+                };
+            }
+            if Some(&ann) != vm.annotations.as_ref()
+                && !(ann.is_empty() && vm.annotations.is_none())
+            {
+                vm_eff.annotations = Some(ann.clone());
+                virtual_annotations = Some(ann);
+            }
+        }
+    }
+    let hname = hm.name.as_deref().unwrap_or("");
+    let mut host_annotations = metadata::host_annotations(
+        kind,
+        &vm_eff,
+        hname,
+        ctx.host_namespace,
+        hm.annotations.as_ref(),
+    );
+    // A virtual change that removes a key the host also has: the bookkeeping already drops it.
+    host_annotations.retain(|_, _| true);
+    MetaSync {
+        host_labels: metadata::updated_labels(ctx, &vm_eff, hm.labels.as_ref()),
+        host_annotations,
+        virtual_labels,
+        virtual_annotations,
+    }
+}
+
+fn changed_keys(old: Option<&Labels>, new: Option<&Labels>) -> Vec<(String, Option<String>)> {
+    let empty = Labels::new();
+    let old = old.unwrap_or(&empty);
+    let new = new.unwrap_or(&empty);
+    let mut out = Vec::new();
+    for (k, v) in new {
+        if old.get(k) != Some(v) {
+            out.push((k.clone(), Some(v.clone())));
+        }
+    }
+    for k in old.keys() {
+        if !new.contains_key(k) {
+            out.push((k.clone(), None));
+        }
+    }
+    out
+}
+
+fn apply_virtual_meta(updated: &mut ObjectMeta, ms: &MetaSync) {
+    if let Some(l) = &ms.virtual_labels {
+        updated.labels = Some(l.clone());
+    }
+    if let Some(a) = &ms.virtual_annotations {
+        updated.annotations = Some(a.clone());
+    }
+}
+
+fn old_pair<'m>(
+    memory: Option<&'m LastSeen>,
+    f: fn(&Seen) -> Option<&ObjectMeta>,
+) -> Option<(&'m ObjectMeta, &'m ObjectMeta)> {
+    let m = memory?;
+    Some((f(m.virtual_obj.as_ref()?)?, f(m.host_obj.as_ref()?)?))
+}
+
+fn any_meta(s: &Seen) -> Option<&ObjectMeta> {
+    Some(meta_of(s))
+}
+
+fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>) -> Vec<Change> {
+    let mut out = Vec::new();
+    let vm = &v.metadata;
+    let hm = &h.metadata;
+    let vip = v
+        .spec
+        .as_ref()
+        .and_then(|s| s.cluster_ip.as_deref())
+        .filter(|s| !s.is_empty());
+    let hip = h
+        .spec
+        .as_ref()
+        .and_then(|s| s.cluster_ip.as_deref())
+        .filter(|s| !s.is_empty());
+    // §4.2: the virtual ClusterIP must be the host's; ClusterIP is immutable, so re-create.
+    if hip.is_some() && vip != hip {
+        let holder = hip.and_then(|ip| {
+            ctx.snapshot.virtual_side.services.values().find(|o| {
+                cluster_ip(o) == Some(ip)
+                    && (o.metadata.namespace != vm.namespace || o.metadata.name != vm.name)
+            })
+        });
+        let (ip, reason) = match holder {
+            // Another virtual service holds our IP (e.g. two services swapped IPs): step out of
+            // the way first; our old IP is freed for whoever wants it, and the holder moves on
+            // its own re-create, after which ours succeeds.
+            Some(o) if hip != Some("None") => (
+                None,
+                format!(
+                    "ClusterIP {} differs from host {}, which virtual service {}/{} holds: re-create with a fresh IP to free {}",
+                    vip.unwrap_or("<none>"),
+                    hip.unwrap_or(""),
+                    o.metadata.namespace.as_deref().unwrap_or(""),
+                    o.metadata.name.as_deref().unwrap_or(""),
+                    vip.unwrap_or("<none>")
+                ),
+            ),
+            _ => (
+                hip,
+                format!(
+                    "ClusterIP {} differs from host {}: re-create the virtual service with the host's IP",
+                    vip.unwrap_or("<none>"),
+                    hip.unwrap_or("")
+                ),
+            ),
+        };
+        let obj = backsync::recreated_service(v, h, ip);
+        out.push(change(
+            target(SideName::Virtual, ObjKind::Service, vm),
+            Action::Recreate {
+                object: to_json(&obj),
+                uid: vm.uid.clone(),
+            },
+            reason,
+        ));
+        return out;
+    }
+
+    let old = old_pair(memory, any_meta);
+    let ms = sync_meta(ctx, ObjKind::Service, vm, hm, old);
+    let mut hu = h.clone();
+    let mut vu = v.clone();
+    apply_virtual_meta(&mut vu.metadata, &ms);
+    hu.metadata.labels = Some(ms.host_labels);
+    let mut ann = ms.host_annotations;
+    if vip == hip {
+        ann.remove(naming::ANNOTATION_BLOCK_DELETION);
+    }
+    hu.metadata.annotations = Some(ann);
+
+    let vspec = v.spec.clone().unwrap_or_default();
+    let hspec = h.spec.clone().unwrap_or_default();
+    let old_v = memory
+        .and_then(|m| m.virtual_service())
+        .and_then(|s| s.spec.clone());
+    let old_h = memory
+        .and_then(|m| m.host_service())
+        .and_then(|s| s.spec.clone());
+    let hs = hu.spec.get_or_insert_with(Default::default);
+    let vs = vu.spec.get_or_insert_with(Default::default);
+    // Ports: nodePorts are the host's to allocate; fill the virtual side's blanks first.
+    let mut vports_filled = vspec.ports.clone();
+    if let Some(p) = vports_filled.as_mut() {
+        backsync::fill_node_ports(p, hspec.ports.as_deref().unwrap_or_default());
+    }
+    let mut veff = vspec.clone();
+    veff.ports = vports_filled.clone();
+    if vspec.health_check_node_port.is_none() {
+        veff.health_check_node_port = hspec.health_check_node_port;
+    }
+    fill_defaults(&mut veff, &hspec);
+    for field in service::BIDIRECTIONAL {
+        if service::field_eq(field, &veff, &hspec) {
+            continue;
+        }
+        let v_changed = match (&old_v, &old_h) {
+            (Some(ov), Some(_)) => !service::field_eq(field, ov, &vspec),
+            _ => true,
+        };
+        let h_changed = old_h
+            .as_ref()
+            .is_some_and(|oh| !service::field_eq(field, oh, &hspec));
+        if !v_changed && h_changed {
+            service::copy_field(field, &hspec, vs);
+        } else {
+            service::copy_field(field, &veff, hs);
+        }
+    }
+    // Host-allocated nodePorts flow back into virtual ports that have none.
+    if vs.ports == vspec.ports && vports_filled != vspec.ports {
+        vs.ports = vports_filled;
+    }
+    if vspec.health_check_node_port.is_none()
+        && hspec.health_check_node_port.is_some()
+        && vs.health_check_node_port.is_none()
+    {
+        vs.health_check_node_port = hspec.health_check_node_port;
+    }
+    // Selector (§4.3): the virtual one wins unless only the host changed.
+    let vns = vm.namespace.as_deref().unwrap_or("");
+    let v_sel_changed = match (&old_v, &old_h) {
+        (Some(ov), Some(_)) => ov.selector != vspec.selector,
+        _ => true,
+    };
+    let h_sel_changed = old_h
+        .as_ref()
+        .is_some_and(|oh| oh.selector != hspec.selector);
+    if v_sel_changed || !h_sel_changed {
+        let add_extras = hspec
+            .selector
+            .as_ref()
+            .is_none_or(|s| s.contains_key(naming::LABEL_MANAGED_BY));
+        hs.selector = if add_extras {
+            metadata::host_selector(ctx, vspec.selector.as_ref(), vns)
+        } else {
+            vspec.selector.as_ref().map(|s| {
+                s.iter()
+                    .map(|(k, v)| {
+                        (
+                            naming::host_label_key(k, ctx.vcluster).into_owned(),
+                            v.clone(),
+                        )
+                    })
+                    .collect()
+            })
+        };
+    } else {
+        vs.selector = hspec
+            .selector
+            .as_ref()
+            .map(|s| metadata::virtual_labels(ctx, Some(s)));
+    }
+    vu.status = backsync::service_status(h);
+    if vu.status.is_none() && v.status.as_ref().is_some_and(|s| *s == Default::default()) {
+        vu.status = v.status.clone();
+    }
+
+    out.extend(patches(
+        SideName::Host,
+        ObjKind::Service,
+        h,
+        &hu,
+        hm,
+        "host service",
+    ));
+    out.extend(patches(
+        SideName::Virtual,
+        ObjKind::Service,
+        v,
+        &vu,
+        vm,
+        "virtual service",
+    ));
+    out
+}
+
+/// API-server defaults the virtual object may lack when built by hand (or by an older server):
+/// an unset field is not a difference.
+fn fill_defaults(
+    v: &mut k8s_openapi::api::core::v1::ServiceSpec,
+    h: &k8s_openapi::api::core::v1::ServiceSpec,
+) {
+    if v.type_.is_none() {
+        v.type_ = h.type_.clone();
+    }
+    if v.session_affinity.is_none() {
+        v.session_affinity = h.session_affinity.clone();
+    }
+    if v.external_traffic_policy.is_none() {
+        v.external_traffic_policy = h.external_traffic_policy.clone();
+    }
+    if v.publish_not_ready_addresses.is_none() {
+        v.publish_not_ready_addresses = h.publish_not_ready_addresses;
+    }
+    if let (Some(vp), Some(hp)) = (v.ports.as_mut(), h.ports.as_ref()) {
+        for (a, b) in vp.iter_mut().zip(hp) {
+            if a.port != b.port {
+                continue;
+            }
+            if a.protocol.is_none() {
+                a.protocol = b.protocol.clone();
+            }
+            if a.target_port.is_none() {
+                a.target_port = b.target_port.clone();
+            }
+        }
+    }
+}
+
+fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Change> {
+    let mut out = Vec::new();
+    let vm = &v.metadata;
+    let hm = &h.metadata;
+    let vspec = v.spec.clone().unwrap_or_default();
+    let hspec = h.spec.clone().unwrap_or_default();
+    // Scheduled on different nodes: the virtual pod cannot follow, vCluster deletes it.
+    if let (Some(vn), Some(hn)) = (vspec.node_name.as_deref(), hspec.node_name.as_deref())
+        && vn != hn
+    {
+        out.push(delete(
+            SideName::Virtual,
+            ObjKind::Pod,
+            vm,
+            format!("virtual pod is bound to node {vn} but its host twin runs on {hn}"),
+        ));
+        return out;
+    }
+    let old = old_pair(memory, any_meta);
+    let ms = sync_meta(ctx, ObjKind::Pod, vm, hm, old);
+    let mut hu = h.clone();
+    let mut vu = v.clone();
+    apply_virtual_meta(&mut vu.metadata, &ms);
+    let vns = vm.namespace.as_deref().unwrap_or("");
+    let mut labels = ms.host_labels;
+    labels.extend(pod::namespace_labels(ctx, vns));
+    hu.metadata.labels = Some(labels);
+    let mut ann = ms.host_annotations;
+    let pa = pod::pod_annotations(v);
+    ann.extend(pa);
+    // Host-only pod bookkeeping vCluster wrote at creation stays.
+    for (k, val) in hm.annotations.iter().flatten() {
+        if k == naming::ANNOTATION_POD_HOSTS_REWRITTEN
+            || k.starts_with(naming::ANNOTATION_POD_TOKEN_PREFIX)
+        {
+            ann.insert(k.clone(), val.clone());
+        }
+    }
+    if !v
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| !o.is_empty())
+    {
+        ann.remove(naming::ANNOTATION_POD_OWNER_REFERENCES);
+        ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
+    }
+    hu.metadata.annotations = Some(ann);
+    // Spec fields the API server lets change on a running pod: images, activeDeadlineSeconds.
+    let hs = hu.spec.get_or_insert_with(Default::default);
+    hs.active_deadline_seconds = vspec
+        .active_deadline_seconds
+        .or(hspec.active_deadline_seconds);
+    for c in hs.containers.iter_mut() {
+        if let Some(vc) = vspec.containers.iter().find(|x| x.name == c.name)
+            && vc.image.is_some()
+        {
+            c.image = vc.image.clone();
+        }
+    }
+    for c in hs.init_containers.iter_mut().flatten() {
+        if let Some(vc) = vspec
+            .init_containers
+            .iter()
+            .flatten()
+            .find(|x| x.name == c.name)
+            && vc.image.is_some()
+        {
+            c.image = vc.image.clone();
+        }
+    }
+    vu.status = backsync::pod_status(v, h).or_else(|| v.status.clone());
+    out.extend(patches(
+        SideName::Host,
+        ObjKind::Pod,
+        h,
+        &hu,
+        hm,
+        "host pod",
+    ));
+    out.extend(patches(
+        SideName::Virtual,
+        ObjKind::Pod,
+        v,
+        &vu,
+        vm,
+        "virtual pod",
+    ));
+    if vspec.node_name.is_none()
+        && let Some(node) = hspec.node_name.as_deref().filter(|n| !n.is_empty())
+    {
+        out.push(change(
+            target(SideName::Virtual, ObjKind::Pod, vm),
+            Action::Bind {
+                node: node.to_string(),
+            },
+            format!("host scheduler placed the twin on node {node}"),
+        ));
+    }
+    out
+}
+
+fn update_ingress(ctx: &Ctx, v: &Ingress, h: &Ingress, memory: Option<&LastSeen>) -> Vec<Change> {
+    let vm = &v.metadata;
+    let hm = &h.metadata;
+    let vns = vm.namespace.as_deref().unwrap_or("");
+    let translated = ingress::translated_virtual_meta(ctx, vm);
+    let old = old_pair(memory, any_meta);
+    let old_t = old.map(|(ov, oh)| (ingress::translated_virtual_meta(ctx, ov), oh.clone()));
+    let ms = sync_meta(
+        ctx,
+        ObjKind::Ingress,
+        &translated,
+        hm,
+        old_t.as_ref().map(|(a, b)| (a, b)),
+    );
+    let mut hu = h.clone();
+    let mut vu = v.clone();
+    // Host-side annotation edits flow back untranslated only for keys the ingress syncer does
+    // not rewrite; labels flow back as usual.
+    if let Some(l) = ms.virtual_labels {
+        vu.metadata.labels = Some(l);
+    }
+    hu.metadata.labels = Some(ms.host_labels);
+    hu.metadata.annotations = Some(ms.host_annotations);
+    let mut desired = v.spec.as_ref().map(|s| ingress::host_spec(ctx, s, vns));
+    // ingressClassName is bidirectional.
+    let old_v = memory.and_then(|m| m.virtual_obj.as_ref()?.as_ingress().cloned());
+    let old_h = memory.and_then(|m| m.host_obj.as_ref()?.as_ingress().cloned());
+    let class = |i: &Ingress| i.spec.as_ref().and_then(|s| s.ingress_class_name.clone());
+    let (vc, hc) = (class(v), class(h));
+    if vc != hc
+        && let (Some(ov), Some(oh)) = (&old_v, &old_h)
+        && class(ov) == vc
+        && class(oh) != hc
+    {
+        vu.spec
+            .get_or_insert_with(Default::default)
+            .ingress_class_name = hc.clone();
+        if let Some(d) = desired.as_mut() {
+            d.ingress_class_name = hc;
+        }
+    }
+    hu.spec = desired;
+    vu.status = backsync::ingress_status(h).or_else(|| v.status.clone());
+    let mut out = patches(SideName::Host, ObjKind::Ingress, h, &hu, hm, "host ingress");
+    out.extend(patches(
+        SideName::Virtual,
+        ObjKind::Ingress,
+        v,
+        &vu,
+        vm,
+        "virtual ingress",
+    ));
+    out
+}
+
+fn update_endpoints(
+    ctx: &Ctx,
+    v: &Endpoints,
+    h: &Endpoints,
+    memory: Option<&LastSeen>,
+) -> Vec<Change> {
+    let vm = &v.metadata;
+    let hm = &h.metadata;
+    let vns = vm.namespace.as_deref().unwrap_or("");
+    let old = old_pair(memory, any_meta);
+    let ms = sync_meta(ctx, ObjKind::Endpoints, vm, hm, old);
+    let mut hu = h.clone();
+    hu.metadata.labels = Some(ms.host_labels);
+    hu.metadata.annotations = Some(ms.host_annotations);
+    hu.subsets = endpoints::host_subsets(ctx, v.subsets.as_deref(), vns);
+    patches(
+        SideName::Host,
+        ObjKind::Endpoints,
+        h,
+        &hu,
+        hm,
+        "host endpoints",
+    )
+}
+
+/// Virtual `default/kubernetes` follows host service `<vc>` (never the other way).
+fn kubernetes_special(_ctx: &Ctx, now: &LastSeen) -> Plan {
+    let mut p = Plan::default();
+    match (&now.virtual_obj, &now.host_obj) {
+        (Some(Seen::Service(v)), Some(Seen::Service(h))) => {
+            let want = backsync::kubernetes_service(v, h);
+            if backsync::kubernetes_needs_recreate(v, h) {
+                let mut obj = want.clone();
+                obj.metadata = backsync::clean_meta(&v.metadata);
+                obj.status = None;
+                p.changes.push(change(
+                    target(SideName::Virtual, ObjKind::Service, &v.metadata),
+                    Action::Recreate {
+                        object: to_json(&obj),
+                        uid: v.metadata.uid.clone(),
+                    },
+                    "default/kubernetes must have the ClusterIP of the vCluster's host service",
+                ));
+            } else {
+                p.changes.extend(patches(
+                    SideName::Virtual,
+                    ObjKind::Service,
+                    v.as_ref(),
+                    &want,
+                    &v.metadata,
+                    "default/kubernetes",
+                ));
+            }
+        }
+        (vep, Some(Seen::Endpoints(h))) => {
+            let v = vep.as_ref().and_then(|s| s.as_endpoints());
+            let want = backsync::kubernetes_endpoints(v, h);
+            match v {
+                Some(v) => p.changes.extend(patches(
+                    SideName::Virtual,
+                    ObjKind::Endpoints,
+                    v,
+                    &want,
+                    &v.metadata,
+                    "default/kubernetes endpoints",
+                )),
+                None => p.changes.push(create(
+                    SideName::Virtual,
+                    ObjKind::Endpoints,
+                    &want,
+                    &want.metadata,
+                    "default/kubernetes endpoints mirror the vCluster's host endpoints",
+                )),
+            }
+        }
+        _ => {}
+    }
+    p
+}

@@ -1,0 +1,6 @@
+//! Virtual object → desired host object, one module per kind. Pure functions over k8s-openapi types.
+pub mod endpoints;
+pub mod ingress;
+pub mod metadata;
+pub mod pod;
+pub mod service;
