@@ -252,7 +252,10 @@ mod tests {
 
     #[test]
     fn a_new_event_carries_the_reporter_and_the_object() {
-        let n = Notice::warning(inv(), "squatter: host service hns/web-x-default-x-vc exists");
+        let n = Notice::warning(
+            inv(),
+            "squatter: host service hns/web-x-default-x-vc exists",
+        );
         let e = build(&n, "web.0001".into(), "pod-1");
         assert_eq!(e.reporting_component.as_deref(), Some("vinspect-syncer"));
         assert_eq!(e.reporting_instance.as_deref(), Some("pod-1"));

@@ -467,7 +467,13 @@ mod tests {
     fn taking_over_counts_a_transition_and_keeps_the_resource_version() {
         let e = Elector::new(&opts("me"));
         let l = lease(Some("other"), "2026-01-01T00:00:00Z", 3);
-        let claimed = e.claim(Some(&l), "vinspect-sync-vc", "hns", Duration::from_secs(15), true);
+        let claimed = e.claim(
+            Some(&l),
+            "vinspect-sync-vc",
+            "hns",
+            Duration::from_secs(15),
+            true,
+        );
         let spec = claimed.spec.unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert_eq!(spec.lease_transitions, Some(4));

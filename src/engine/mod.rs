@@ -19,6 +19,7 @@ pub use memory::{LastSeen, Memory};
 pub use pair::{Pair, pairs};
 pub use plan::{desired_host, plan};
 
+pub mod controller;
 pub mod events;
 pub mod lease;
 pub mod queue;

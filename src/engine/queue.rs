@@ -330,9 +330,17 @@ mod tests {
         assert_eq!(q.pop(now), Some("a"));
         q.add("a");
         q.add("a");
-        assert_eq!(q.pop(now), None, "a second worker must not get the held key");
+        assert_eq!(
+            q.pop(now),
+            None,
+            "a second worker must not get the held key"
+        );
         q.done(&"a");
-        assert_eq!(q.pop(now), Some("a"), "the change that came in meanwhile runs once");
+        assert_eq!(
+            q.pop(now),
+            Some("a"),
+            "the change that came in meanwhile runs once"
+        );
         q.done(&"a");
         assert_eq!(q.pop(now), None);
         assert!(q.is_idle());
@@ -367,7 +375,11 @@ mod tests {
         assert_eq!(q.failures(&"a"), 0);
         q.add("a");
         let k = q.pop(t1).unwrap();
-        assert_eq!(q.retry(&k, t1), Duration::from_millis(10), "reset after success");
+        assert_eq!(
+            q.retry(&k, t1),
+            Duration::from_millis(10),
+            "reset after success"
+        );
     }
 
     #[test]
