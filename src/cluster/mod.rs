@@ -1,2 +1,6 @@
 //! kube-rs plumbing: clients per context, watch caches, and the [`snapshot::Snapshot`] they publish.
+pub mod clients;
+pub mod config_source;
+pub mod fetch;
 pub mod snapshot;
+pub mod watch;

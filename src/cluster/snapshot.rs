@@ -9,6 +9,9 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Event reasons vCluster's syncers record on virtual objects (the only events cached).
+pub const SYNC_EVENT_REASONS: [&str; 2] = ["SyncError", "SyncWarning"];
+
 /// `(namespace, name)`; namespace is empty for cluster-scoped objects.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjKey {
@@ -99,4 +102,99 @@ pub struct Snapshot {
     pub host_namespace: String,
     pub virtual_side: Side,
     pub host: Side,
+}
+
+/// Why an object could not be put into a [`Side`].
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("object has no kind; every object needs `apiVersion` and `kind`")]
+    NoKind,
+    #[error(
+        "kind {0:?} is not cached by vinspect (pods, services, endpoints, ingresses, ingressclasses, events, namespaces, nodes, secrets)"
+    )]
+    UnknownKind(String),
+    #[error("{kind} object does not parse: {source}")]
+    Parse {
+        kind: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Drop what is never read and only costs memory: managed fields and the last-applied blob.
+pub fn strip_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(ann) = meta.annotations.as_mut() {
+        ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+fn put<K>(map: &mut ObjMap<K>, v: serde_json::Value, kind: &str) -> Result<(), SnapshotError>
+where
+    K: kube::Resource + serde::de::DeserializeOwned,
+{
+    let mut obj: K = serde_json::from_value(v).map_err(|source| SnapshotError::Parse {
+        kind: kind.to_string(),
+        source,
+    })?;
+    strip_metadata(obj.meta_mut());
+    map.insert(ObjKey::of(&obj), Arc::new(obj));
+    Ok(())
+}
+
+impl Side {
+    /// Add one object given as JSON (`apiVersion`/`kind` decide the collection). Used by fixtures,
+    /// benches and the one-shot loader's tests; the watch caches insert typed objects directly.
+    pub fn insert_json(&mut self, v: serde_json::Value) -> Result<(), SnapshotError> {
+        let kind = v
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .ok_or(SnapshotError::NoKind)?
+            .to_string();
+        match kind.as_str() {
+            "Pod" => put(&mut self.pods, v, &kind),
+            "Service" => put(&mut self.services, v, &kind),
+            "Endpoints" => put(&mut self.endpoints, v, &kind),
+            "Ingress" => put(&mut self.ingresses, v, &kind),
+            "IngressClass" => put(&mut self.ingress_classes, v, &kind),
+            "Event" => put(&mut self.events, v, &kind),
+            "Namespace" => put(&mut self.namespaces, v, &kind),
+            "Node" => put(&mut self.nodes, v, &kind),
+            "Secret" => put(&mut self.secrets, v, &kind),
+            _ => Err(SnapshotError::UnknownKind(kind)),
+        }
+    }
+
+    /// Number of cached objects of every kind (for status lines and benches).
+    pub fn object_count(&self) -> usize {
+        self.namespaces.len()
+            + self.nodes.len()
+            + self.pods.len()
+            + self.services.len()
+            + self.endpoints.len()
+            + self.ingresses.len()
+            + self.ingress_classes.len()
+            + self.secrets.len()
+            + self.events.len()
+    }
+
+    /// One line for errors: `context "x" (https://…)`.
+    pub fn describe(&self) -> String {
+        if self.server.is_empty() {
+            format!("context {:?}", self.context)
+        } else {
+            format!("context {:?} ({})", self.context, self.server)
+        }
+    }
+}
+
+impl Snapshot {
+    /// An empty snapshot for one vCluster.
+    pub fn new(vcluster: impl Into<String>, host_namespace: impl Into<String>) -> Self {
+        Self {
+            vcluster: vcluster.into(),
+            host_namespace: host_namespace.into(),
+            ..Default::default()
+        }
+    }
 }

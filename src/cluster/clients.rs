@@ -1,0 +1,296 @@
+//! One kube client per kubeconfig context, loaded the way kubectl does.
+//!
+//! `--kubeconfig PATH` wins; else every file listed in `$KUBECONFIG` is merged (first file to set
+//! a key wins); else `~/.kube/config`. Exec credential plugins are forced non-interactive: with
+//! the TUI owning the terminal a plugin must neither read stdin nor write to stderr.
+
+use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A client and the names an error line needs.
+#[derive(Clone)]
+pub struct Target {
+    pub context: String,
+    pub server: String,
+    pub client: kube::Client,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("context", &self.context)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+/// The two clusters of one vCluster.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub virtual_: Target,
+    pub host: Target,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read kubeconfig {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("no kubeconfig found: none of {tried} exists; pass --kubeconfig or set KUBECONFIG")]
+    NotFound { tried: String },
+    #[error("context {context:?} not found in kubeconfig (available: {available})")]
+    NoContext { context: String, available: String },
+    #[error("kubeconfig has no current-context; pass --context")]
+    NoCurrentContext,
+    #[error("cannot build a client for context {context:?}: {message}")]
+    Build { context: String, message: String },
+}
+
+/// Where the kubeconfig comes from.
+#[derive(Debug, Clone, Default)]
+pub struct KubeconfigSource {
+    /// `--kubeconfig PATH`.
+    pub explicit: Option<PathBuf>,
+}
+
+/// The files to read, in merge order: `--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`.
+pub fn kubeconfig_paths(explicit: Option<&Path>, env: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    if let Some(value) = env {
+        let paths: Vec<PathBuf> = std::env::split_paths(value)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if !paths.is_empty() {
+            return paths;
+        }
+    }
+    dirs::home_dir()
+        .map(|h| vec![h.join(".kube").join("config")])
+        .unwrap_or_default()
+}
+
+/// Read and merge the kubeconfig, with every exec plugin made non-interactive.
+pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClientError> {
+    let env = std::env::var_os("KUBECONFIG");
+    let paths = kubeconfig_paths(explicit, env.as_deref());
+    let mut merged: Option<Kubeconfig> = None;
+    for path in &paths {
+        // kubectl skips listed files that do not exist; an explicit --kubeconfig must exist.
+        if explicit.is_none() && !path.exists() {
+            continue;
+        }
+        let kc = Kubeconfig::read_from(path).map_err(|e| ClientError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        merged = Some(match merged {
+            None => kc,
+            Some(m) => m.merge(kc).map_err(|e| ClientError::Read {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?,
+        });
+    }
+    let mut kc = merged.ok_or_else(|| ClientError::NotFound {
+        tried: paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    make_noninteractive(&mut kc);
+    Ok(kc)
+}
+
+/// Force `interactiveMode: Never` on every exec plugin (kube then pipes stdin and captures stderr).
+pub fn make_noninteractive(kc: &mut Kubeconfig) {
+    for ai in kc.auth_infos.iter_mut() {
+        if let Some(exec) = ai.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
+            exec.interactive_mode = Some(ExecInteractiveMode::Never);
+        }
+    }
+}
+
+/// Names of all contexts, for error lines.
+pub fn context_names(kc: &Kubeconfig) -> Vec<String> {
+    kc.contexts.iter().map(|c| c.name.clone()).collect()
+}
+
+/// The context to use: the given one (must exist) or the kubeconfig's current context.
+pub fn resolve_context(kc: &Kubeconfig, wanted: Option<&str>) -> Result<String, ClientError> {
+    let name = match wanted {
+        Some(n) => n.to_string(),
+        None => kc
+            .current_context
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or(ClientError::NoCurrentContext)?,
+    };
+    if kc.contexts.iter().any(|c| c.name == name) {
+        Ok(name)
+    } else {
+        Err(ClientError::NoContext {
+            context: name,
+            available: context_names(kc).join(", "),
+        })
+    }
+}
+
+/// Server URL of a context (for error lines), empty when the kubeconfig does not say.
+pub fn server_of(kc: &Kubeconfig, context: &str) -> String {
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone());
+    cluster
+        .and_then(|cl| kc.clusters.iter().find(|c| c.name == cl))
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default()
+}
+
+/// A client for one context, with timeouts so an unreachable server fails fast.
+pub async fn client_for(kc: &Kubeconfig, context: &str) -> Result<Target, ClientError> {
+    let context = resolve_context(kc, Some(context))?;
+    let opts = KubeConfigOptions {
+        context: Some(context.clone()),
+        cluster: None,
+        user: None,
+    };
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+        .await
+        .map_err(|e| ClientError::Build {
+            context: context.clone(),
+            message: e.to_string(),
+        })?;
+    cfg.connect_timeout = Some(Duration::from_secs(5));
+    let server = cfg
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let client = kube::Client::try_from(cfg).map_err(|e| ClientError::Build {
+        context: context.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(Target {
+        context,
+        server,
+        client,
+    })
+}
+
+/// Clients for the virtual and the host context.
+pub async fn clients(
+    kc: &Kubeconfig,
+    virtual_context: &str,
+    host_context: &str,
+) -> Result<Clients, ClientError> {
+    Ok(Clients {
+        virtual_: client_for(kc, virtual_context).await?,
+        host: client_for(kc, host_context).await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- name: a
+  cluster: {server: "https://127.0.0.1:1"}
+contexts:
+- name: a
+  context: {cluster: a, user: a}
+users:
+- name: a
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: /bin/false
+      interactiveMode: IfAvailable
+"#;
+
+    const B: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: b
+clusters:
+- name: b
+  cluster: {server: "https://127.0.0.1:2"}
+- name: a
+  cluster: {server: "https://shadowed:9"}
+contexts:
+- name: b
+  context: {cluster: b, user: b}
+users:
+- name: b
+  user: {token: abc}
+"#;
+
+    #[test]
+    fn kubeconfig_env_lists_several_files_merged_first_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::write(&a, A).unwrap();
+        std::fs::write(&b, B).unwrap();
+        let missing = dir.path().join("missing");
+        let joined = std::env::join_paths([&a, &missing, &b]).unwrap();
+        let paths = kubeconfig_paths(None, Some(&joined));
+        assert_eq!(paths.len(), 3);
+        // Load via the explicit path list the same way load_kubeconfig does.
+        let mut merged: Option<Kubeconfig> = None;
+        for p in paths.iter().filter(|p| p.exists()) {
+            let kc = Kubeconfig::read_from(p).unwrap();
+            merged = Some(match merged {
+                None => kc,
+                Some(m) => m.merge(kc).unwrap(),
+            });
+        }
+        let mut kc = merged.unwrap();
+        make_noninteractive(&mut kc);
+        assert_eq!(kc.current_context.as_deref(), Some("a"));
+        assert_eq!(context_names(&kc), vec!["a", "b"]);
+        assert_eq!(server_of(&kc, "a"), "https://127.0.0.1:1");
+        assert_eq!(server_of(&kc, "b"), "https://127.0.0.1:2");
+        let exec = kc.auth_infos[0]
+            .auth_info
+            .as_ref()
+            .unwrap()
+            .exec
+            .as_ref()
+            .unwrap();
+        assert_eq!(exec.interactive_mode, Some(ExecInteractiveMode::Never));
+        let err = resolve_context(&kc, Some("zzz")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "context \"zzz\" not found in kubeconfig (available: a, b)"
+        );
+    }
+
+    #[test]
+    fn explicit_path_wins_over_env() {
+        let p = kubeconfig_paths(Some(Path::new("/x/y")), Some(std::ffi::OsStr::new("/a:/b")));
+        assert_eq!(p, vec![PathBuf::from("/x/y")]);
+    }
+
+    #[test]
+    fn explicit_missing_file_is_a_clear_error() {
+        let err = load_kubeconfig(Some(Path::new("/nonexistent/kubeconfig")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot read kubeconfig /nonexistent/kubeconfig"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! One-shot reads of both sides into a [`Snapshot`] (what `check` and `fix` use; the TUI keeps
+//! the same collections current with the watch caches of [`super::watch`]).
+//!
+//! Lists are paged (500 per page) and managed fields are dropped before anything is stored.
+
+use crate::cluster::clients::{Clients, Target};
+use crate::cluster::snapshot::{
+    ConnState, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, Snapshot, strip_metadata,
+};
+use crate::vcluster::config::VClusterConfig;
+use crate::vcluster::naming;
+use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::api::{Api, ListParams};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// Objects per list page.
+pub const PAGE_SIZE: u32 = 500;
+
+/// What to read on the host besides the host namespace itself.
+#[derive(Debug, Clone, Default)]
+pub struct HostScope {
+    pub vcluster: String,
+    pub host_namespace: String,
+    /// Namespaces named by `replicateServices` and `resolveDNS` (services and endpoints only).
+    pub extra_namespaces: Vec<String>,
+}
+
+impl HostScope {
+    pub fn new(vcluster: &str, host_namespace: &str, config: &VClusterConfig) -> Self {
+        let extra = extra_host_namespaces(config, host_namespace);
+        Self {
+            vcluster: vcluster.to_string(),
+            host_namespace: host_namespace.to_string(),
+            extra_namespaces: extra,
+        }
+    }
+}
+
+/// Host namespaces outside HNS that the config points at: replicateServices sources/targets and
+/// resolveDNS targets.
+pub fn extra_host_namespaces(config: &VClusterConfig, host_namespace: &str) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let rs = &config.networking.replicate_services;
+    for m in &rs.from_host {
+        if let Some((ns, _)) = m.from.split_once('/') {
+            out.insert(ns.to_string());
+        }
+    }
+    for m in &rs.to_host {
+        if let Some((ns, _)) = m.to.split_once('/') {
+            out.insert(ns.to_string());
+        }
+    }
+    for r in &config.networking.resolve_dns {
+        if let Some(ns) = &r.target.host_namespace {
+            out.insert(ns.clone());
+        }
+        if let Some((ns, _)) = r
+            .target
+            .host_service
+            .as_deref()
+            .and_then(|s| s.split_once('/'))
+        {
+            out.insert(ns.to_string());
+        }
+    }
+    out.remove(host_namespace);
+    out.retain(|ns| !ns.is_empty() && !ns.contains('*'));
+    out.into_iter().collect()
+}
+
+/// A read failed: which side, and what the server or network said.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the {side} cluster (context {context:?}, server {server}): {message}")]
+pub struct FetchError {
+    pub side: &'static str,
+    pub context: String,
+    pub server: String,
+    pub message: String,
+}
+
+/// Every object of a kind, page by page, with managed fields stripped.
+pub async fn list_all<K>(api: Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug,
+{
+    let mut lp = lp.limit(PAGE_SIZE);
+    let mut out = Vec::new();
+    loop {
+        let page = api.list(&lp).await?;
+        for mut o in page.items {
+            strip_metadata(o.meta_mut());
+            out.push(o);
+        }
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn into_map<K: kube::Resource>(map: &mut ObjMap<K>, items: Vec<K>) {
+    for o in items {
+        map.insert(ObjKey::of(&o), Arc::new(o));
+    }
+}
+
+fn is_sync_event(e: &Event) -> bool {
+    e.reason
+        .as_deref()
+        .is_some_and(|r| SYNC_EVENT_REASONS.contains(&r))
+}
+
+fn fail(side: &'static str, t: &Target, e: kube::Error) -> FetchError {
+    FetchError {
+        side,
+        context: t.context.clone(),
+        server: t.server.clone(),
+        message: one_line(&e.to_string()),
+    }
+}
+
+/// Errors can carry newlines (server bodies); an error line must stay one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Read the virtual cluster: all namespaces.
+pub async fn fetch_virtual(t: &Target) -> Result<Side, FetchError> {
+    let c = t.client.clone();
+    let lp = ListParams::default;
+    let (pods, services, endpoints, ingresses) = tokio::try_join!(
+        list_all(Api::<Pod>::all(c.clone()), lp()),
+        list_all(Api::<Service>::all(c.clone()), lp()),
+        list_all(Api::<Endpoints>::all(c.clone()), lp()),
+        list_all(Api::<Ingress>::all(c.clone()), lp()),
+    )
+    .map_err(|e| fail("virtual", t, e))?;
+    // Optional collections: a forbidden list must not hide the pairs.
+    let (events, namespaces, nodes, classes) = tokio::join!(
+        list_all(Api::<Event>::all(c.clone()), lp()),
+        list_all(Api::<Namespace>::all(c.clone()), lp()),
+        list_all(Api::<Node>::all(c.clone()), lp()),
+        list_all(Api::<IngressClass>::all(c.clone()), lp()),
+    );
+    let mut side = Side {
+        context: t.context.clone(),
+        server: t.server.clone(),
+        conn: ConnState::Live,
+        ..Default::default()
+    };
+    into_map(&mut side.pods, pods);
+    into_map(&mut side.services, services);
+    into_map(&mut side.endpoints, endpoints);
+    into_map(&mut side.ingresses, ingresses);
+    into_map(
+        &mut side.events,
+        events
+            .unwrap_or_default()
+            .into_iter()
+            .filter(is_sync_event)
+            .collect(),
+    );
+    into_map(&mut side.namespaces, namespaces.unwrap_or_default());
+    into_map(&mut side.nodes, nodes.unwrap_or_default());
+    into_map(&mut side.ingress_classes, classes.unwrap_or_default());
+    Ok(side)
+}
+
+/// Read the host cluster: HNS (where twins and squatters live), the config Secret, and the
+/// services/endpoints of the extra namespaces.
+pub async fn fetch_host(t: &Target, scope: &HostScope) -> Result<Side, FetchError> {
+    let c = t.client.clone();
+    let hns = scope.host_namespace.as_str();
+    let lp = ListParams::default;
+    let (pods, services, endpoints, ingresses) = tokio::try_join!(
+        list_all(Api::<Pod>::namespaced(c.clone(), hns), lp()),
+        list_all(Api::<Service>::namespaced(c.clone(), hns), lp()),
+        list_all(Api::<Endpoints>::namespaced(c.clone(), hns), lp()),
+        list_all(Api::<Ingress>::namespaced(c.clone(), hns), lp()),
+    )
+    .map_err(|e| fail("host", t, e))?;
+    let mut side = Side {
+        context: t.context.clone(),
+        server: t.server.clone(),
+        conn: ConnState::Live,
+        ..Default::default()
+    };
+    into_map(&mut side.pods, pods);
+    into_map(&mut side.services, services);
+    into_map(&mut side.endpoints, endpoints);
+    into_map(&mut side.ingresses, ingresses);
+    for ns in &scope.extra_namespaces {
+        // A namespace the config names but we may not read: rows will say the source is missing.
+        if let Ok(s) = list_all(Api::<Service>::namespaced(c.clone(), ns), lp()).await {
+            into_map(&mut side.services, s);
+        }
+        if let Ok(e) = list_all(Api::<Endpoints>::namespaced(c.clone(), ns), lp()).await {
+            into_map(&mut side.endpoints, e);
+        }
+    }
+    let secret_name = naming::config_secret_name(&scope.vcluster);
+    let secrets = Api::<Secret>::namespaced(c.clone(), hns);
+    let (secret, events, namespaces, nodes, classes) = tokio::join!(
+        secrets.get_opt(&secret_name),
+        list_all(Api::<Event>::namespaced(c.clone(), hns), lp()),
+        list_all(Api::<Namespace>::all(c.clone()), lp()),
+        list_all(Api::<Node>::all(c.clone()), lp()),
+        list_all(Api::<IngressClass>::all(c.clone()), lp()),
+    );
+    if let Ok(Some(mut s)) = secret {
+        strip_metadata(&mut s.metadata);
+        side.secrets.insert(ObjKey::of(&s), Arc::new(s));
+    }
+    into_map(
+        &mut side.events,
+        events
+            .unwrap_or_default()
+            .into_iter()
+            .filter(is_sync_event)
+            .collect(),
+    );
+    into_map(&mut side.namespaces, namespaces.unwrap_or_default());
+    into_map(&mut side.nodes, nodes.unwrap_or_default());
+    into_map(&mut side.ingress_classes, classes.unwrap_or_default());
+    Ok(side)
+}
+
+/// Both sides at once. A side that fails is kept as an empty side in state Error, so callers
+/// can report it (and still use the other side).
+pub async fn fetch_snapshot(clients: &Clients, scope: &HostScope) -> Snapshot {
+    let (v, h) = tokio::join!(
+        fetch_virtual(&clients.virtual_),
+        fetch_host(&clients.host, scope)
+    );
+    let failed = |t: &Target, e: FetchError| Side {
+        context: t.context.clone(),
+        server: t.server.clone(),
+        conn: ConnState::Error {
+            message: e.to_string(),
+        },
+        ..Default::default()
+    };
+    Snapshot {
+        version: 1,
+        vcluster: scope.vcluster.clone(),
+        host_namespace: scope.host_namespace.clone(),
+        virtual_side: v.unwrap_or_else(|e| failed(&clients.virtual_, e)),
+        host: h.unwrap_or_else(|e| failed(&clients.host, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_namespaces_come_from_replicate_and_resolve_dns() {
+        let cfg: VClusterConfig = serde_yaml::from_str(
+            r#"
+networking:
+  replicateServices:
+    fromHost:
+      - {from: "db/postgres", to: "default/postgres"}
+      - {from: "vcluster-vc/local", to: "default/local"}
+    toHost:
+      - {from: "default/web", to: "vcluster-vc/web"}
+  resolveDNS:
+    - service: default/x
+      target: {hostService: "shared/x"}
+    - namespace: a
+      target: {hostNamespace: "b"}
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            extra_host_namespaces(&cfg, "vcluster-vc"),
+            vec!["b".to_string(), "db".to_string(), "shared".to_string()]
+        );
+    }
+
+    #[test]
+    fn error_lines_are_single_lines() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+        let e = FetchError {
+            side: "virtual",
+            context: "vc".into(),
+            server: "https://127.0.0.1:1".into(),
+            message: "connection refused".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot reach the virtual cluster (context \"vc\", server https://127.0.0.1:1): connection refused"
+        );
+    }
+}

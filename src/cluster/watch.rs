@@ -1,0 +1,550 @@
+//! Watch caches on both sides, published as `Arc<Snapshot>` on a `tokio::sync::watch` channel.
+//!
+//! One watcher task per (side, kind, namespace scope) writes into a shared snapshot under a
+//! mutex; one publisher task coalesces bursts (at most one publish per [`WatchOptions::debounce`])
+//! and bumps the version on every publish. A re-list (`Init` … `InitDone`) replaces only the
+//! watcher's own namespace scope, so two watchers feeding one collection never erase each other.
+//! A side whose watchers fail keeps its last objects and reports `Error`/`Retrying`.
+
+use crate::cluster::clients::{Clients, Target};
+use crate::cluster::fetch::{HostScope, one_line};
+use crate::cluster::snapshot::{
+    ConnState, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, Snapshot, strip_metadata,
+};
+use crate::vcluster::naming;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event as WEvent};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub scope: HostScope,
+    /// Minimum time between two publishes (50 ms = at most 20 per second).
+    pub debounce: Duration,
+}
+
+impl WatchOptions {
+    pub fn new(scope: HostScope) -> Self {
+        Self {
+            scope,
+            debounce: Duration::from_millis(50),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Virtual,
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum WState {
+    Connecting,
+    Ready,
+    Failing { message: String, attempts: u32 },
+}
+
+struct Building {
+    snap: Snapshot,
+    /// State of each required watcher per side; optional watchers are not tracked.
+    virtual_w: Vec<WState>,
+    host_w: Vec<WState>,
+}
+
+impl Building {
+    fn states(&mut self, which: Which) -> &mut Vec<WState> {
+        match which {
+            Which::Virtual => &mut self.virtual_w,
+            Which::Host => &mut self.host_w,
+        }
+    }
+
+    fn side(&mut self, which: Which) -> &mut Side {
+        match which {
+            Which::Virtual => &mut self.snap.virtual_side,
+            Which::Host => &mut self.snap.host,
+        }
+    }
+
+    /// Side state from its watchers: any failing → Error (first failure) / Retrying; all ready
+    /// → Live; else Connecting.
+    fn refresh_conn(&mut self, which: Which) {
+        let states = self.states(which).clone();
+        let failing = states.iter().find_map(|s| match s {
+            WState::Failing { message, attempts } => Some((message.clone(), *attempts)),
+            _ => None,
+        });
+        let conn = match failing {
+            Some((message, 1)) => ConnState::Error { message },
+            Some((message, attempts)) => ConnState::Retrying {
+                message,
+                attempt: attempts - 1,
+            },
+            None if states.iter().all(|s| *s == WState::Ready) => ConnState::Live,
+            None => ConnState::Connecting,
+        };
+        self.side(which).conn = conn;
+    }
+}
+
+struct Shared {
+    state: Mutex<Building>,
+    notify: Notify,
+}
+
+/// Running watch caches. Dropping it stops every task.
+pub struct Watching {
+    pub rx: watch::Receiver<Arc<Snapshot>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Watching {
+    /// Wait until both sides are no longer connecting (Live or failing), or the timeout passes;
+    /// returns the snapshot at that point.
+    pub async fn settled(&mut self, timeout: Duration) -> Arc<Snapshot> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let snap = self.rx.borrow_and_update().clone();
+            let done = |c: &ConnState| !matches!(c, ConnState::Connecting);
+            if done(&snap.virtual_side.conn) && done(&snap.host.conn) {
+                return snap;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return self.rx.borrow().clone(),
+            }
+        }
+    }
+}
+
+type Slot<K> = fn(&mut Side) -> &mut ObjMap<K>;
+
+struct Spec<K> {
+    which: Which,
+    api: Api<K>,
+    cfg: watcher::Config,
+    slot: Slot<K>,
+    /// The namespace this watcher covers (`None` = all namespaces / cluster-scoped).
+    namespace: Option<String>,
+    keep: fn(&K) -> bool,
+    /// Index into the side's required-watcher states, `None` for optional watchers.
+    required: Option<usize>,
+}
+
+fn keep_all<K>(_: &K) -> bool {
+    true
+}
+
+fn keep_sync_events(e: &Event) -> bool {
+    e.reason
+        .as_deref()
+        .is_some_and(|r| SYNC_EVENT_REASONS.contains(&r))
+}
+
+fn in_scope(key: &ObjKey, ns: &Option<String>) -> bool {
+    ns.as_ref().is_none_or(|n| &key.namespace == n)
+}
+
+fn spawn_one<K>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+{
+    tokio::spawn(async move {
+        let Spec {
+            which,
+            api,
+            cfg,
+            slot,
+            namespace,
+            keep,
+            required,
+        } = spec;
+        let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
+        let mut buffer: Option<ObjMap<K>> = None;
+        while let Some(item) = stream.next().await {
+            let mut st = match shared.state.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let mut changed = true;
+            match item {
+                Ok(ev) => {
+                    match ev {
+                        WEvent::Init => {
+                            buffer = Some(ObjMap::new());
+                            changed = false;
+                        }
+                        WEvent::InitApply(mut o) => {
+                            if keep(&o) {
+                                strip_metadata(o.meta_mut());
+                                buffer
+                                    .get_or_insert_with(ObjMap::new)
+                                    .insert(ObjKey::of(&o), Arc::new(o));
+                            }
+                            changed = false;
+                        }
+                        WEvent::InitDone => {
+                            let fresh = buffer.take().unwrap_or_default();
+                            let map = slot(st.side(which));
+                            map.retain(|k, _| !in_scope(k, &namespace));
+                            map.extend(fresh);
+                            if let Some(i) = required {
+                                st.states(which)[i] = WState::Ready;
+                            }
+                        }
+                        WEvent::Apply(mut o) => {
+                            let key = ObjKey::of(&o);
+                            let map = slot(st.side(which));
+                            if keep(&o) {
+                                strip_metadata(o.meta_mut());
+                                map.insert(key, Arc::new(o));
+                            } else {
+                                map.remove(&key);
+                            }
+                        }
+                        WEvent::Delete(o) => {
+                            slot(st.side(which)).remove(&ObjKey::of(&o));
+                        }
+                    }
+                    if let Some(i) = required
+                        && matches!(st.states(which)[i], WState::Failing { .. })
+                        && changed
+                    {
+                        st.states(which)[i] = WState::Ready;
+                    }
+                }
+                Err(e) => {
+                    let message = one_line(&e.to_string());
+                    tracing::warn!(side = ?which, error = %message, "watch failed; retrying");
+                    if let Some(i) = required {
+                        let attempts = match &st.states(which)[i] {
+                            WState::Failing { attempts, .. } => attempts + 1,
+                            _ => 1,
+                        };
+                        st.states(which)[i] = WState::Failing { message, attempts };
+                    } else {
+                        changed = false;
+                    }
+                }
+            }
+            st.refresh_conn(which);
+            drop(st);
+            if changed {
+                shared.notify.notify_one();
+            }
+        }
+    })
+}
+
+/// Start the caches of both sides and the publisher. Must run inside a tokio runtime.
+pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
+    let scope = opts.scope.clone();
+    let side = |t: &Target| Side {
+        context: t.context.clone(),
+        server: t.server.clone(),
+        ..Default::default()
+    };
+    let snap = Snapshot {
+        version: 0,
+        vcluster: scope.vcluster.clone(),
+        host_namespace: scope.host_namespace.clone(),
+        virtual_side: side(&clients.virtual_),
+        host: side(&clients.host),
+    };
+    let (tx, rx) = watch::channel(Arc::new(snap.clone()));
+    let shared = Arc::new(Shared {
+        state: Mutex::new(Building {
+            snap,
+            virtual_w: Vec::new(),
+            host_w: Vec::new(),
+        }),
+        notify: Notify::new(),
+    });
+
+    let mut tasks = Vec::new();
+    let required = |which: Which| -> Option<usize> {
+        let mut st = match shared.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let v = st.states(which);
+        v.push(WState::Connecting);
+        Some(v.len() - 1)
+    };
+
+    let vc = clients.virtual_.client.clone();
+    let hc = clients.host.client.clone();
+    let hns = scope.host_namespace.clone();
+    let cfg = || watcher::Config::default().page_size(crate::cluster::fetch::PAGE_SIZE);
+
+    macro_rules! w {
+        ($which:expr, $k:ty, $api:expr, $cfg:expr, $slot:expr, $ns:expr, $keep:expr, $req:expr) => {
+            tasks.push(spawn_one::<$k>(
+                shared.clone(),
+                Spec {
+                    which: $which,
+                    api: $api,
+                    cfg: $cfg,
+                    slot: $slot,
+                    namespace: $ns,
+                    keep: $keep,
+                    required: $req,
+                },
+            ))
+        };
+    }
+
+    // Virtual side: everything, all namespaces.
+    let r = required(Which::Virtual);
+    w!(
+        Which::Virtual,
+        Pod,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.pods,
+        None,
+        keep_all,
+        r
+    );
+    let r = required(Which::Virtual);
+    w!(
+        Which::Virtual,
+        Service,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.services,
+        None,
+        keep_all,
+        r
+    );
+    let r = required(Which::Virtual);
+    w!(
+        Which::Virtual,
+        Endpoints,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.endpoints,
+        None,
+        keep_all,
+        r
+    );
+    let r = required(Which::Virtual);
+    w!(
+        Which::Virtual,
+        Ingress,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.ingresses,
+        None,
+        keep_all,
+        r
+    );
+    w!(
+        Which::Virtual,
+        Event,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.events,
+        None,
+        keep_sync_events,
+        None
+    );
+    w!(
+        Which::Virtual,
+        Namespace,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.namespaces,
+        None,
+        keep_all,
+        None
+    );
+    w!(
+        Which::Virtual,
+        Node,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.nodes,
+        None,
+        keep_all,
+        None
+    );
+    w!(
+        Which::Virtual,
+        IngressClass,
+        Api::all(vc.clone()),
+        cfg(),
+        |s| &mut s.ingress_classes,
+        None,
+        keep_all,
+        None
+    );
+
+    // Host side: the host namespace (twins and squatters alike), plus what the config names.
+    let ns = Some(hns.clone());
+    let r = required(Which::Host);
+    w!(
+        Which::Host,
+        Pod,
+        Api::namespaced(hc.clone(), &hns),
+        cfg(),
+        |s| &mut s.pods,
+        ns.clone(),
+        keep_all,
+        r
+    );
+    let r = required(Which::Host);
+    w!(
+        Which::Host,
+        Service,
+        Api::namespaced(hc.clone(), &hns),
+        cfg(),
+        |s| &mut s.services,
+        ns.clone(),
+        keep_all,
+        r
+    );
+    let r = required(Which::Host);
+    w!(
+        Which::Host,
+        Endpoints,
+        Api::namespaced(hc.clone(), &hns),
+        cfg(),
+        |s| &mut s.endpoints,
+        ns.clone(),
+        keep_all,
+        r
+    );
+    let r = required(Which::Host);
+    w!(
+        Which::Host,
+        Ingress,
+        Api::namespaced(hc.clone(), &hns),
+        cfg(),
+        |s| &mut s.ingresses,
+        ns.clone(),
+        keep_all,
+        r
+    );
+    w!(
+        Which::Host,
+        Event,
+        Api::namespaced(hc.clone(), &hns),
+        cfg(),
+        |s| &mut s.events,
+        ns.clone(),
+        keep_sync_events,
+        None
+    );
+    let secret_cfg = cfg().fields(&format!(
+        "metadata.name={}",
+        naming::config_secret_name(&scope.vcluster)
+    ));
+    w!(
+        Which::Host,
+        Secret,
+        Api::namespaced(hc.clone(), &hns),
+        secret_cfg,
+        |s| &mut s.secrets,
+        ns.clone(),
+        keep_all,
+        None
+    );
+    w!(
+        Which::Host,
+        Namespace,
+        Api::all(hc.clone()),
+        cfg(),
+        |s| &mut s.namespaces,
+        None,
+        keep_all,
+        None
+    );
+    w!(
+        Which::Host,
+        Node,
+        Api::all(hc.clone()),
+        cfg(),
+        |s| &mut s.nodes,
+        None,
+        keep_all,
+        None
+    );
+    w!(
+        Which::Host,
+        IngressClass,
+        Api::all(hc.clone()),
+        cfg(),
+        |s| &mut s.ingress_classes,
+        None,
+        keep_all,
+        None
+    );
+    for extra in &scope.extra_namespaces {
+        let ns = Some(extra.clone());
+        w!(
+            Which::Host,
+            Service,
+            Api::namespaced(hc.clone(), extra),
+            cfg(),
+            |s| &mut s.services,
+            ns.clone(),
+            keep_all,
+            None
+        );
+        w!(
+            Which::Host,
+            Endpoints,
+            Api::namespaced(hc.clone(), extra),
+            cfg(),
+            |s| &mut s.endpoints,
+            ns.clone(),
+            keep_all,
+            None
+        );
+    }
+
+    // Publisher: coalesce, bump the version, send.
+    let debounce = opts.debounce;
+    let pub_shared = shared.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut version = 0u64;
+        loop {
+            pub_shared.notify.notified().await;
+            tokio::time::sleep(debounce).await;
+            version += 1;
+            let snap = {
+                let mut st = match pub_shared.state.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                st.snap.version = version;
+                Arc::new(st.snap.clone())
+            };
+            if tx.send(snap).is_err() {
+                break;
+            }
+        }
+    }));
+
+    Watching { rx, tasks }
+}

@@ -1,0 +1,415 @@
+//! `rows()`: every pair of a snapshot with its status, reason, both sides, DNS names and the
+//! newest sync event. Pure: the same snapshot and config always give the same rows.
+
+use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
+use crate::engine::ctx::Ctx;
+use crate::engine::pair::{Pair, pairs};
+use crate::engine::{Action, Blocked, ObjKind, PairKind, Plan, SideName};
+use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
+use crate::inspect::sides::{self, SideIndex};
+use crate::inspect::status::{PairFacts, obj_kind, status_of, twin_side};
+use crate::vcluster::config::VClusterConfig;
+use crate::vcluster::naming;
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+
+/// Rows of every pair in the snapshot, in the engine's pair order.
+pub fn rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<PairRow> {
+    pair_rows(snapshot, config)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Rows together with the engine pair each was built from (`fix` re-plans by pair).
+pub fn pair_rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<(Pair, PairRow)> {
+    let ctx = Ctx {
+        snapshot,
+        config,
+        vcluster: &snapshot.vcluster,
+        host_namespace: &snapshot.host_namespace,
+    };
+    let inputs = RowInputs::new(&ctx);
+    pairs(&ctx)
+        .into_iter()
+        .map(|p| {
+            let plan = crate::engine::plan::plan(&ctx, &p, None);
+            let r = row_with_plan(&inputs, &p, plan);
+            (p, r)
+        })
+        .collect()
+}
+
+/// Indexes shared by every row of one snapshot.
+pub struct RowInputs<'a> {
+    pub ctx: &'a Ctx<'a>,
+    pub virt: SideIndex<'a>,
+    pub host: SideIndex<'a>,
+    unreadable: Option<String>,
+}
+
+impl<'a> RowInputs<'a> {
+    pub fn new(ctx: &'a Ctx<'a>) -> Self {
+        Self {
+            ctx,
+            virt: SideIndex::new(&ctx.snapshot.virtual_side),
+            host: SideIndex::new(&ctx.snapshot.host),
+            unreadable: unreadable(ctx.snapshot),
+        }
+    }
+}
+
+/// One line naming the side(s) that could not be read, if any.
+pub fn unreadable(snapshot: &Snapshot) -> Option<String> {
+    let one = |name: &str, side: &Side| match &side.conn {
+        ConnState::Error { message } | ConnState::Retrying { message, .. } => Some(format!(
+            "cannot read the {name} cluster ({}): {message}",
+            side.describe()
+        )),
+        _ => None,
+    };
+    match (
+        one("virtual", &snapshot.virtual_side),
+        one("host", &snapshot.host),
+    ) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The row of one pair, given the plan the engine made for it.
+pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
+    let ctx = inputs.ctx;
+    let domain = ctx.config.networking.advanced.cluster_domain.as_str();
+    let vkey = pair.virtual_key.as_ref();
+    let hkey = pair.host_key.as_ref();
+    let vs = &ctx.snapshot.virtual_side;
+    let hs = &ctx.snapshot.host;
+    let mut notes: Vec<String> = Vec::new();
+
+    let (virtual_side, host, dns, ip_mismatch) = match pair.kind {
+        PairKind::Pod => {
+            let v = vkey.and_then(|k| vs.pods.get(k));
+            let h = hkey.and_then(|k| hs.pods.get(k));
+            let dns = DnsNames {
+                virtual_names: v
+                    .map(|p| sides::virtual_pod_names(p, domain))
+                    .unwrap_or_default(),
+                host_names: h
+                    .map(|p| sides::host_pod_names(p, domain))
+                    .unwrap_or_default(),
+            };
+            let vv = v.map_or_else(|| sides::absent_view(vkey), |p| sides::pod_view(p));
+            let hv = h.map_or_else(|| sides::absent_view(hkey), |p| sides::pod_view(p));
+            let mm = ips_differ(&vv, &hv);
+            if mm {
+                notes.push(format!(
+                    "virtual pod IP {} but host pod IP {}",
+                    vv.ip.as_deref().unwrap_or("-"),
+                    hv.ip.as_deref().unwrap_or("-")
+                ));
+            }
+            (vv, hv, dns, mm)
+        }
+        PairKind::Service | PairKind::ReplicatedToHost | PairKind::ReplicatedFromHost => {
+            let v = vkey.and_then(|k| vs.services.get(k));
+            let h = hkey.and_then(|k| hs.services.get(k));
+            let vv = v.map_or_else(
+                || sides::absent_view(vkey),
+                |s| sides::service_view(s, &inputs.virt, &vkey.map(|k| k.namespace.clone()).unwrap_or_default()),
+            );
+            let hv = h.map_or_else(
+                || sides::absent_view(hkey),
+                |s| sides::service_view(s, &inputs.host, &hkey.map(|k| k.namespace.clone()).unwrap_or_default()),
+            );
+            let dns = DnsNames {
+                virtual_names: vkey
+                    .filter(|_| v.is_some())
+                    .map(|k| vec![sides::service_fqdn(&k.name, &k.namespace, domain)])
+                    .unwrap_or_default(),
+                host_names: hkey
+                    .filter(|_| h.is_some())
+                    .map(|k| vec![sides::service_fqdn(&k.name, &k.namespace, domain)])
+                    .unwrap_or_default(),
+            };
+            let (vv, hv, mm) = match pair.kind {
+                PairKind::Service => {
+                    if let (Some(v), Some(h)) = (v, h) {
+                        selector_notes(inputs, v, h, vkey, hkey, &mut notes);
+                    }
+                    let mm = ips_differ(&vv, &hv);
+                    if mm {
+                        notes.push(format!(
+                            "virtual ClusterIP {} but host ClusterIP {}",
+                            vv.ip.as_deref().unwrap_or("-"),
+                            hv.ip.as_deref().unwrap_or("-")
+                        ));
+                    }
+                    (vv, hv, mm)
+                }
+                PairKind::ReplicatedFromHost => {
+                    // The virtual target is headless: its name resolves to its Endpoints,
+                    // which must point at the host source's ClusterIP.
+                    let mut vv = vv;
+                    let target_ips = vkey
+                        .and_then(|k| vs.endpoints.get(k))
+                        .map(|e| endpoint_ips(e))
+                        .unwrap_or_default();
+                    vv.ip = target_ips.first().cloned();
+                    let source_ip = h.and_then(|s| sides::service_cluster_ip(s)).filter(|ip| ip != "None");
+                    let mm = match (&source_ip, v) {
+                        (Some(ip), Some(_)) => !target_ips.contains(ip),
+                        _ => false,
+                    };
+                    if mm {
+                        notes.push(format!(
+                            "virtual endpoints {} do not include the host ClusterIP {}",
+                            if target_ips.is_empty() { "(none)".to_string() } else { target_ips.join(",") },
+                            source_ip.as_deref().unwrap_or("-")
+                        ));
+                    }
+                    (vv, hv, mm)
+                }
+                _ => (vv, hv, false),
+            };
+            (vv, hv, dns, mm)
+        }
+        PairKind::Endpoints => {
+            let v = vkey.and_then(|k| vs.endpoints.get(k));
+            let h = hkey.and_then(|k| hs.endpoints.get(k));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), |e| sides::endpoints_view(e));
+            let hv = h.map_or_else(|| sides::absent_view(hkey), |e| sides::endpoints_view(e));
+            let mm = match (v, h) {
+                (Some(v), Some(h)) => endpoint_ips(v) != endpoint_ips(h),
+                _ => false,
+            };
+            if mm {
+                notes.push("virtual and host endpoint addresses differ".to_string());
+            }
+            (vv, hv, DnsNames::default(), mm)
+        }
+        PairKind::Ingress => {
+            let v = vkey.and_then(|k| vs.ingresses.get(k));
+            let h = hkey.and_then(|k| hs.ingresses.get(k));
+            let dns = DnsNames {
+                virtual_names: v.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
+                host_names: h.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
+            };
+            let vv = v.map_or_else(|| sides::absent_view(vkey), |i| sides::ingress_view(i));
+            let hv = h.map_or_else(|| sides::absent_view(hkey), |i| sides::ingress_view(i));
+            let mm = ips_differ(&vv, &hv);
+            (vv, hv, dns, mm)
+        }
+    };
+
+    // Events are recorded on the virtual object (the origin for all but fromHost rows).
+    let kind_name = obj_kind(pair.kind).kind_name();
+    let events: Vec<_> = vkey
+        .and_then(|k| inputs.virt.newest_event(kind_name, &k.namespace, &k.name))
+        .into_iter()
+        .collect();
+
+    let origin_exists = match twin_side(pair.kind) {
+        SideName::Host => virtual_side.exists,
+        SideName::Virtual => host.exists,
+    };
+    let twin_name = match twin_side(pair.kind) {
+        SideName::Host => hkey.map(|k| k.name.as_str()),
+        SideName::Virtual => vkey.map(|k| k.name.as_str()),
+    };
+    let facts = PairFacts {
+        kind: pair.kind,
+        twin_name,
+        origin_exists,
+    };
+    let status = status_of(&plan, &facts, inputs.unreadable.as_deref());
+    let mut reason = headline(ctx, pair, &plan, &status, &virtual_side, &host);
+    for n in notes {
+        reason.push_str("; ");
+        reason.push_str(&n);
+    }
+    if status.is_problem()
+        && let Some(ev) = events.first()
+    {
+        reason.push_str(&format!("; last {}: {}", ev.reason, ev.message));
+    }
+
+    let (namespace, name) = match (vkey, hkey) {
+        (Some(k), _) | (None, Some(k)) => (k.namespace.clone(), k.name.clone()),
+        (None, None) => (String::new(), String::new()),
+    };
+    PairRow {
+        kind: pair.kind,
+        namespace,
+        name,
+        status,
+        reason,
+        virtual_side,
+        host,
+        ip_mismatch,
+        dns,
+        events,
+        plan,
+    }
+}
+
+fn ips_differ(a: &SideView, b: &SideView) -> bool {
+    match (&a.ip, &b.ip) {
+        (Some(x), Some(y)) => x != y,
+        _ => false,
+    }
+}
+
+fn endpoint_ips(ep: &Endpoints) -> Vec<String> {
+    let mut ips: Vec<String> = ep
+        .subsets
+        .iter()
+        .flatten()
+        .flat_map(|s| s.addresses.iter().flatten())
+        .map(|a| a.ip.clone())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// Selector facts of a service pair; the vcluster#2887 signature is spelled out.
+fn selector_notes(
+    inputs: &RowInputs,
+    v: &Service,
+    h: &Service,
+    vkey: Option<&ObjKey>,
+    hkey: Option<&ObjKey>,
+    notes: &mut Vec<String>,
+) {
+    let (Some(vk), Some(hk)) = (vkey, hkey) else {
+        return;
+    };
+    let (Some(vsel), Some(hsel)) = (sides::service_selector(v), sides::service_selector(h)) else {
+        return;
+    };
+    if vsel.is_empty() || hsel.is_empty() {
+        return;
+    }
+    let vm = inputs.virt.select(&vk.namespace, vsel);
+    let hm = inputs.host.select(&hk.namespace, hsel);
+    if hm.matched == 0 && vm.matched > 0 {
+        let stale = inputs.host.unmatched_keys(&hk.namespace, hsel);
+        let mut note = format!(
+            "host selector matches no pod while the virtual selector matches {} (vcluster#2887 signature)",
+            vm.matched
+        );
+        if !stale.is_empty() {
+            note.push_str(&format!("; host selector keys no host pod carries: {}", stale.join(", ")));
+        }
+        notes.push(note);
+    } else if vm.matched != hm.matched {
+        notes.push(format!(
+            "virtual selector matches {} pods, host selector {}",
+            vm.matched, hm.matched
+        ));
+    }
+}
+
+fn side_word(s: SideName) -> &'static str {
+    match s {
+        SideName::Virtual => "virtual",
+        SideName::Host => "host",
+    }
+}
+
+/// The first clause of the reason: what the status means for this pair.
+fn headline(
+    ctx: &Ctx,
+    pair: &Pair,
+    plan: &Plan,
+    status: &Status,
+    virt: &SideView,
+    host: &SideView,
+) -> String {
+    let kind = obj_kind(pair.kind).as_str();
+    let key = |v: &SideView| format!("{}/{}", v.namespace, v.name);
+    match status {
+        Status::Error { message } => message.clone(),
+        Status::Squatter | Status::Disabled | Status::Waiting { .. } => match &plan.blocked {
+            Some(Blocked::Squatter { message })
+            | Some(Blocked::Disabled { message })
+            | Some(Blocked::Waiting { message }) => message.clone(),
+            None => status.word().to_lowercase(),
+        },
+        Status::Synced => match pair.kind {
+            PairKind::ReplicatedFromHost => format!("in sync: replicated from host service {}", key(host)),
+            PairKind::ReplicatedToHost => format!("in sync: replicated to host service {}", key(host)),
+            _ => "in sync".to_string(),
+        },
+        Status::Missing => {
+            let (side, twin) = match twin_side(pair.kind) {
+                SideName::Host => ("host", host),
+                SideName::Virtual => ("virtual", virt),
+            };
+            let hashed = if pair.kind != PairKind::ReplicatedFromHost
+                && naming::is_hashed(&virt.name, &virt.namespace, ctx.vcluster)
+            {
+                " (hashed name)"
+            } else {
+                ""
+            };
+            format!("no {side} {kind} {}{hashed}: the engine would create it", key(twin))
+        }
+        Status::Orphan => {
+            let (side, twin, origin) = match twin_side(pair.kind) {
+                SideName::Host => ("host", host, virt),
+                SideName::Virtual => ("virtual", virt, host),
+            };
+            let origin_side = if side == "host" { "virtual" } else { "host" };
+            let gone = if origin.name.is_empty() {
+                format!("its {origin_side} object is unknown")
+            } else {
+                format!("{origin_side} {} is gone", key(origin))
+            };
+            format!(
+                "{side} {kind} {} is managed by vcluster {} but {gone}: the engine would delete it",
+                key(twin),
+                ctx.vcluster
+            )
+        }
+        Status::Drift { fields } => {
+            let uid_mismatch = plan.changes.iter().any(|c| {
+                c.target.side == SideName::Host && matches!(c.action, Action::Delete { .. })
+            }) && virt.exists;
+            if uid_mismatch {
+                return format!(
+                    "host {kind} {} was written for another virtual object (object-uid differs from {}): the engine would re-create it",
+                    key(host),
+                    virt.uid.as_deref().unwrap_or("?")
+                );
+            }
+            let mut by_side: Vec<(SideName, Vec<&str>)> = Vec::new();
+            for c in &plan.changes {
+                let verb = c.action.verb();
+                match by_side.iter_mut().find(|(s, _)| *s == c.target.side) {
+                    Some((_, verbs)) => {
+                        if !verbs.contains(&verb) {
+                            verbs.push(verb)
+                        }
+                    }
+                    None => by_side.push((c.target.side, vec![verb])),
+                }
+            }
+            let writes: Vec<String> = by_side
+                .iter()
+                .map(|(s, verbs)| format!("{} {} {kind}", verbs.join("/"), side_word(*s)))
+                .collect();
+            format!(
+                "{} differ{}: the engine would {}",
+                if fields.is_empty() { "fields".to_string() } else { fields.join(", ") },
+                if fields.len() == 1 { "s" } else { "" },
+                writes.join(" and ")
+            )
+        }
+    }
+}
+
+/// The engine's kind for a row kind (re-exported for REF filters).
+pub fn row_obj_kind(kind: PairKind) -> ObjKind {
+    obj_kind(kind)
+}

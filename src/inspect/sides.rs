@@ -1,0 +1,477 @@
+//! Per-object facts for a row: what each side looks like, which pods a selector reaches, which
+//! names resolve, the newest sync event. Pure functions over k8s-openapi objects.
+//!
+//! Selector matching and event look-ups are indexed once per snapshot ([`SideIndex`]) so that a
+//! host namespace with tens of thousands of pods does not make `rows()` quadratic.
+
+use crate::cluster::snapshot::{ObjKey, Side};
+use crate::inspect::model::{EventView, SideView};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::{BTreeMap, HashMap};
+
+pub use crate::cluster::snapshot::SYNC_EVENT_REASONS;
+
+/// RFC 3339 creation time of an object.
+pub fn created(meta: &ObjectMeta) -> Option<String> {
+    meta.creation_timestamp.as_ref().map(|t| t.0.to_string())
+}
+
+/// Pods that a selector reaches on one side: all of them, and the ready ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selected {
+    pub matched: u32,
+    pub ready: u32,
+}
+
+/// Look-up tables over one side, built once per `rows()` call.
+pub struct SideIndex<'a> {
+    side: &'a Side,
+    /// `(namespace, label key, label value)` → indexes into `pods`.
+    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<u32>>,
+    pods: Vec<&'a Pod>,
+    /// `(namespace, kind, name)` → newest SyncError/SyncWarning about that object.
+    events: HashMap<(&'a str, &'a str, &'a str), &'a Event>,
+}
+
+impl<'a> SideIndex<'a> {
+    pub fn new(side: &'a Side) -> Self {
+        let mut by_label: HashMap<(&str, &str, &str), Vec<u32>> = HashMap::new();
+        let mut pods = Vec::with_capacity(side.pods.len());
+        for (key, pod) in &side.pods {
+            let idx = pods.len() as u32;
+            pods.push(pod.as_ref());
+            if let Some(labels) = pod.metadata.labels.as_ref() {
+                for (k, v) in labels {
+                    by_label
+                        .entry((key.namespace.as_str(), k.as_str(), v.as_str()))
+                        .or_default()
+                        .push(idx);
+                }
+            }
+        }
+        let mut events: HashMap<(&str, &str, &str), &Event> = HashMap::new();
+        for ev in side.events.values() {
+            let Some(reason) = ev.reason.as_deref() else {
+                continue;
+            };
+            if !SYNC_EVENT_REASONS.contains(&reason) {
+                continue;
+            }
+            let io = &ev.involved_object;
+            let key = (
+                io.namespace.as_deref().unwrap_or(""),
+                io.kind.as_deref().unwrap_or(""),
+                io.name.as_deref().unwrap_or(""),
+            );
+            match events.get(&key) {
+                Some(old) if event_time(old) >= event_time(ev) => {}
+                _ => {
+                    events.insert(key, ev.as_ref());
+                }
+            }
+        }
+        Self {
+            side,
+            by_label,
+            pods,
+            events,
+        }
+    }
+
+    pub fn side(&self) -> &'a Side {
+        self.side
+    }
+
+    /// Pods in `namespace` whose labels contain every pair of `selector`. An empty selector
+    /// selects nothing (a Service with `selector: {}` gets no endpoints from the controller).
+    pub fn select(&self, namespace: &str, selector: &BTreeMap<String, String>) -> Selected {
+        let mut best: Option<&Vec<u32>> = None;
+        for (k, v) in selector {
+            match self.by_label.get(&(namespace, k.as_str(), v.as_str())) {
+                None => return Selected::default(),
+                Some(list) => {
+                    if best.is_none_or(|b| list.len() < b.len()) {
+                        best = Some(list);
+                    }
+                }
+            }
+        }
+        let Some(candidates) = best else {
+            return Selected::default();
+        };
+        let mut out = Selected::default();
+        for &i in candidates {
+            let pod = self.pods[i as usize];
+            let labels = pod.metadata.labels.as_ref();
+            let all = selector
+                .iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
+            if all {
+                out.matched += 1;
+                if pod_ready(pod) {
+                    out.ready += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Keys of `selector` that no pod in `namespace` carries with that value: on a host Service
+    /// that selects nothing, these are the stale keys of the vcluster#2887 signature.
+    pub fn unmatched_keys(
+        &self,
+        namespace: &str,
+        selector: &BTreeMap<String, String>,
+    ) -> Vec<String> {
+        selector
+            .iter()
+            .filter(|(k, v)| {
+                !self
+                    .by_label
+                    .contains_key(&(namespace, k.as_str(), v.as_str()))
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+
+    /// The newest SyncError/SyncWarning whose involved object is `kind namespace/name`.
+    pub fn newest_event(&self, kind: &str, namespace: &str, name: &str) -> Option<EventView> {
+        self.events
+            .get(&(namespace, kind, name))
+            .map(|ev| event_view(ev))
+    }
+
+    /// Ready and not-ready addresses of the Endpoints at `key`, if that object exists.
+    pub fn endpoint_counts(&self, key: &ObjKey) -> Option<(u32, u32)> {
+        self.side.endpoints.get(key).map(|ep| endpoints_counts(ep))
+    }
+}
+
+/// When an event last happened: series, lastTimestamp, eventTime, then creation.
+fn event_time(ev: &Event) -> Option<String> {
+    ev.series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref())
+        .map(|t| t.0.to_string())
+        .or_else(|| ev.last_timestamp.as_ref().map(|t| t.0.to_string()))
+        .or_else(|| ev.event_time.as_ref().map(|t| t.0.to_string()))
+        .or_else(|| created(&ev.metadata))
+}
+
+pub fn event_view(ev: &Event) -> EventView {
+    let count = ev
+        .series
+        .as_ref()
+        .and_then(|s| s.count)
+        .or(ev.count)
+        .unwrap_or(1)
+        .max(0) as u32;
+    EventView {
+        reason: ev.reason.clone().unwrap_or_default(),
+        message: ev.message.clone().unwrap_or_default(),
+        count,
+        last_seen: event_time(ev),
+    }
+}
+
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+pub fn endpoints_counts(ep: &Endpoints) -> (u32, u32) {
+    let mut ready = 0u32;
+    let mut not_ready = 0u32;
+    for subset in ep.subsets.iter().flatten() {
+        ready += subset.addresses.as_ref().map_or(0, |a| a.len() as u32);
+        not_ready += subset
+            .not_ready_addresses
+            .as_ref()
+            .map_or(0, |a| a.len() as u32);
+    }
+    (ready, not_ready)
+}
+
+/// A Service's selector, if it has one (`None` for selector-less services).
+pub fn service_selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
+    svc.spec.as_ref()?.selector.as_ref()
+}
+
+pub fn service_cluster_ip(svc: &Service) -> Option<String> {
+    svc.spec
+        .as_ref()?
+        .cluster_ip
+        .clone()
+        .filter(|ip| !ip.is_empty())
+}
+
+fn base_view(meta: &ObjectMeta) -> SideView {
+    SideView {
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone().unwrap_or_default(),
+        exists: true,
+        uid: meta.uid.clone(),
+        created: created(meta),
+        ..Default::default()
+    }
+}
+
+/// A side that has no object: only the name it would have.
+pub fn absent_view(key: Option<&ObjKey>) -> SideView {
+    SideView {
+        namespace: key.map(|k| k.namespace.clone()).unwrap_or_default(),
+        name: key.map(|k| k.name.clone()).unwrap_or_default(),
+        exists: false,
+        ..Default::default()
+    }
+}
+
+pub fn pod_view(pod: &Pod) -> SideView {
+    let mut v = base_view(&pod.metadata);
+    let status = pod.status.as_ref();
+    v.ip = status
+        .and_then(|s| s.pod_ip.clone())
+        .filter(|ip| !ip.is_empty());
+    v.state = status.and_then(|s| s.phase.clone());
+    v.ready = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|cs| cs.iter().filter(|c| c.ready).count() as u32);
+    v
+}
+
+/// A Service with its endpoints and selected pods on the same side.
+pub fn service_view(svc: &Service, index: &SideIndex, selector_ns: &str) -> SideView {
+    let mut v = base_view(&svc.metadata);
+    v.ip = service_cluster_ip(svc);
+    v.state = Some(
+        svc.spec
+            .as_ref()
+            .and_then(|s| s.type_.clone())
+            .unwrap_or_else(|| "ClusterIP".to_string()),
+    );
+    v.ready = index
+        .endpoint_counts(&ObjKey::new(v.namespace.clone(), v.name.clone()))
+        .map(|(r, _)| r);
+    v.selected_pods = service_selector(svc)
+        .filter(|s| !s.is_empty())
+        .map(|s| index.select(selector_ns, s).matched);
+    v
+}
+
+pub fn endpoints_view(ep: &Endpoints) -> SideView {
+    let mut v = base_view(&ep.metadata);
+    let (ready, not_ready) = endpoints_counts(ep);
+    v.ready = Some(ready);
+    v.state = Some(format!("{ready} ready, {not_ready} not ready"));
+    v.ip = ep
+        .subsets
+        .iter()
+        .flatten()
+        .flat_map(|s| s.addresses.iter().flatten())
+        .map(|a| a.ip.clone())
+        .next();
+    v
+}
+
+pub fn ingress_view(ing: &Ingress) -> SideView {
+    let mut v = base_view(&ing.metadata);
+    v.state = ing.spec.as_ref().and_then(|s| s.ingress_class_name.clone());
+    v.ip = ing
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .and_then(|l| l.first())
+        .and_then(|i| i.ip.clone().or_else(|| i.hostname.clone()));
+    v
+}
+
+/// `<name>.<ns>.svc.<domain>`
+pub fn service_fqdn(name: &str, namespace: &str, domain: &str) -> String {
+    format!("{name}.{namespace}.svc.{domain}")
+}
+
+/// Pod A record: `a-b-c-d.<ns>.pod.<domain>` (IPv6: colons become dashes, as CoreDNS does).
+pub fn pod_ip_fqdn(ip: &str, namespace: &str, domain: &str) -> String {
+    format!("{}.{namespace}.pod.{domain}", ip.replace(['.', ':'], "-"))
+}
+
+/// DNS names of a virtual pod: its IP name and, with a subdomain, `hostname.subdomain.ns.svc`.
+pub fn virtual_pod_names(pod: &Pod, domain: &str) -> Vec<String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref())
+        && !ip.is_empty()
+    {
+        out.push(pod_ip_fqdn(ip, ns, domain));
+    }
+    if let Some(spec) = pod.spec.as_ref()
+        && let Some(sub) = spec.subdomain.as_deref().filter(|s| !s.is_empty())
+    {
+        let hostname = spec
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .or_else(|| pod.metadata.name.clone())
+            .unwrap_or_default();
+        out.push(format!("{hostname}.{sub}.{ns}.svc.{domain}"));
+    }
+    out
+}
+
+/// DNS names of a host pod: only its IP name (vCluster clears the subdomain on the host).
+pub fn host_pod_names(pod: &Pod, domain: &str) -> Vec<String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref())
+        && !ip.is_empty()
+    {
+        out.push(pod_ip_fqdn(ip, ns, domain));
+    }
+    if let Some(spec) = pod.spec.as_ref()
+        && let Some(sub) = spec.subdomain.as_deref().filter(|s| !s.is_empty())
+    {
+        let hostname = spec.hostname.clone().unwrap_or_default();
+        out.push(format!("{hostname}.{sub}.{ns}.svc.{domain}"));
+    }
+    out
+}
+
+/// The hosts an Ingress routes (rules and TLS), deduplicated in order.
+pub fn ingress_hosts(ing: &Ingress) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let spec = ing.spec.as_ref();
+    let rules = spec
+        .and_then(|s| s.rules.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.host.clone());
+    let tls = spec
+        .and_then(|s| s.tls.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t.hosts.clone().unwrap_or_default());
+    for h in rules.chain(tls) {
+        if !h.is_empty() && !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn side(objs: Vec<serde_json::Value>) -> Side {
+        let mut s = Side::default();
+        for o in objs {
+            s.insert_json(o).unwrap();
+        }
+        s
+    }
+
+    fn pod(ns: &str, name: &str, labels: serde_json::Value, ready: bool) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"namespace": ns, "name": name, "labels": labels},
+            "status": {"phase": "Running", "podIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}})
+    }
+
+    #[test]
+    fn selector_counts_matched_and_ready_pods_per_namespace() {
+        let s = side(vec![
+            pod("a", "p1", json!({"app": "web", "tier": "fe"}), true),
+            pod("a", "p2", json!({"app": "web"}), false),
+            pod("b", "p3", json!({"app": "web"}), true),
+        ]);
+        let idx = SideIndex::new(&s);
+        let sel: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
+        assert_eq!(
+            idx.select("a", &sel),
+            Selected {
+                matched: 2,
+                ready: 1
+            }
+        );
+        let sel2: BTreeMap<String, String> = [
+            ("app".to_string(), "web".to_string()),
+            ("tier".to_string(), "fe".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            idx.select("a", &sel2),
+            Selected {
+                matched: 1,
+                ready: 1
+            }
+        );
+        assert_eq!(idx.select("a", &BTreeMap::new()), Selected::default());
+        let stale: BTreeMap<String, String> = [
+            ("app".to_string(), "web".to_string()),
+            ("gone".to_string(), "x".to_string()),
+        ]
+        .into();
+        assert_eq!(idx.select("a", &stale).matched, 0);
+        assert_eq!(idx.unmatched_keys("a", &stale), vec!["gone=x".to_string()]);
+    }
+
+    #[test]
+    fn newest_sync_event_wins_and_other_reasons_are_ignored() {
+        let ev = |name: &str, reason: &str, t: &str, msg: &str| {
+            json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"namespace": "default", "name": name},
+                "involvedObject": {"kind": "Service", "namespace": "default", "name": "web"},
+                "reason": reason, "message": msg, "lastTimestamp": t, "count": 2})
+        };
+        let s = side(vec![
+            ev("e1", "SyncError", "2026-01-01T00:00:00Z", "old"),
+            ev("e2", "SyncWarning", "2026-01-02T00:00:00Z", "new"),
+            ev("e3", "Scheduled", "2026-01-03T00:00:00Z", "unrelated"),
+        ]);
+        let idx = SideIndex::new(&s);
+        let got = idx.newest_event("Service", "default", "web").unwrap();
+        assert_eq!(got.message, "new");
+        assert_eq!(got.reason, "SyncWarning");
+        assert_eq!(got.count, 2);
+        assert!(idx.newest_event("Service", "default", "other").is_none());
+    }
+
+    #[test]
+    fn pod_names_on_both_sides() {
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"namespace": "db", "name": "pg-0"},
+            "spec": {"containers": [], "subdomain": "pg"},
+            "status": {"podIP": "10.1.2.3"}}))
+        .unwrap();
+        assert_eq!(
+            virtual_pod_names(&p, "cluster.local"),
+            vec![
+                "10-1-2-3.db.pod.cluster.local".to_string(),
+                "pg-0.pg.db.svc.cluster.local".to_string()
+            ]
+        );
+        let mut host = p.clone();
+        host.spec.as_mut().unwrap().subdomain = None;
+        host.metadata.namespace = Some("vcluster-vc".into());
+        assert_eq!(
+            host_pod_names(&host, "cluster.local"),
+            vec!["10-1-2-3.vcluster-vc.pod.cluster.local".to_string()]
+        );
+    }
+
+    #[test]
+    fn ingress_hosts_are_deduplicated() {
+        let i: Ingress = serde_json::from_value(json!({
+            "metadata": {"namespace": "a", "name": "i"},
+            "spec": {"rules": [{"host": "a.example.com"}, {"host": "b.example.com"}],
+                     "tls": [{"hosts": ["a.example.com"], "secretName": "s"}]}}))
+        .unwrap();
+        assert_eq!(ingress_hosts(&i), vec!["a.example.com", "b.example.com"]);
+    }
+}
