@@ -330,35 +330,13 @@ pub fn config_from_snapshot(
     let key = ObjKey::new(hns, naming::config_secret_name(vcluster));
     let secret = snap.host.secrets.get(&key)?;
     let version = secret.metadata.resource_version.clone().unwrap_or_default();
-    let data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get("config.yaml"))
-        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get("config.yaml"))
-                .cloned()
-        });
-    let Some(text) = data else {
-        return Some(Err(format!(
-            "host Secret {key} has no key config.yaml; keeping the previous config"
-        )));
-    };
     Some(
-        parse_config(&text).map(|c| (version, c)).map_err(|e| {
-            format!("host Secret {key}: config.yaml: {e}; keeping the previous config")
-        }),
+        crate::cluster::config_source::config_from_secret(secret)
+            .map(|c| (version, c))
+            .map_err(|e| {
+                format!("host Secret {key} (config.yaml): {e}; keeping the previous config")
+            }),
     )
-}
-
-fn parse_config(text: &str) -> Result<VClusterConfig, String> {
-    if text.trim().is_empty() {
-        return Ok(VClusterConfig::default());
-    }
-    serde_yaml::from_str::<VClusterConfig>(text).map_err(|e| e.to_string())
 }
 
 /// The virtual object a pair's notices are about (none when it does not exist).
