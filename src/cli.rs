@@ -275,7 +275,18 @@ mod tests {
 
     #[test]
     fn global_flags_work_after_the_subcommand() {
-        let cli = parse(&["check", "-o", "json", "--kind", "svc", "-n", "default", "--vcluster", "v"]).unwrap();
+        let cli = parse(&[
+            "check",
+            "-o",
+            "json",
+            "--kind",
+            "svc",
+            "-n",
+            "default",
+            "--vcluster",
+            "v",
+        ])
+        .unwrap();
         let Some(Command::Check(args)) = cli.command else {
             panic!("not check")
         };
@@ -289,8 +300,24 @@ mod tests {
     fn subcommand_flags() {
         assert!(parse(&["fix"]).is_err(), "fix needs --all or a REF");
         assert!(parse(&["fix", "--all", "svc/a/b"]).is_err());
-        let cli = parse(&["fix", "--all", "--dry-run", "--yes", "--audit-log", "/tmp/a"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Fix(FixArgs { all: true, dry_run: true, yes: true, .. }))));
+        let cli = parse(&[
+            "fix",
+            "--all",
+            "--dry-run",
+            "--yes",
+            "--audit-log",
+            "/tmp/a",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Fix(FixArgs {
+                all: true,
+                dry_run: true,
+                yes: true,
+                ..
+            }))
+        ));
         assert!(parse(&["sync", "--once"]).is_ok());
         assert!(parse(&["dns"]).is_err(), "dns needs --listen");
         assert!(parse(&["dns", "--listen", "127.0.0.1:0", "--upstream", "1.1.1.1:53"]).is_ok());
@@ -298,11 +325,23 @@ mod tests {
         assert!(parse(&["check", "--dns", "a.b", "--from-namespace", "x"]).is_ok());
         assert!(parse(&["check", "--from-namespace", "x"]).is_err());
         assert!(parse(&["sandbox", "--empty", "--scenario", "x"]).is_err());
-        let cli = parse(&["sandbox", "--scale", "100", "--churn", "5", "--kubeconfig", "/tmp/k"]).unwrap();
+        let cli = parse(&[
+            "sandbox",
+            "--scale",
+            "100",
+            "--churn",
+            "5",
+            "--kubeconfig",
+            "/tmp/k",
+        ])
+        .unwrap();
         assert_eq!(cli.global.kubeconfig, Some(PathBuf::from("/tmp/k")));
         assert!(parse(&["demo", "--scenario", "x", "--no-tui"]).is_ok());
         assert!(parse(&["demo", "--list-scenarios"]).is_ok());
-        assert!(parse(&["translate"]).is_err(), "translate needs a REF or --label");
+        assert!(
+            parse(&["translate"]).is_err(),
+            "translate needs a REF or --label"
+        );
         let cli = parse(&["translate", "--label", "release", "-o", "json"]).unwrap();
         let Some(Command::Translate(t)) = cli.command else {
             panic!("not translate")

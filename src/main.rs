@@ -20,7 +20,10 @@ fn main() -> ExitCode {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         tracing::error!("internal error: {msg}{at}");
-        eprintln!("error: internal error: {}{at} (please report this)", one_line(&msg));
+        eprintln!(
+            "error: internal error: {}{at} (please report this)",
+            one_line(&msg)
+        );
     }));
     let cli = Cli::parse();
     let _log = commands::logging::init(cli.global.verbose, commands::uses_tui(&cli));

@@ -20,7 +20,11 @@ fn stdout_of(args: &[&str]) -> String {
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -108,7 +112,10 @@ fn labels_in_text_and_json() {
         "--label",
         "app",
     ]);
-    assert_eq!(out, "vcluster.loft.sh/label-my-vcluster-x-a4d451ec23\napp\n");
+    assert_eq!(
+        out,
+        "vcluster.loft.sh/label-my-vcluster-x-a4d451ec23\napp\n"
+    );
     let out = stdout_of(&[
         "translate",
         "--vcluster",
@@ -155,7 +162,12 @@ fn current_context_of_the_kubeconfig_is_a_fallback() {
         "apiVersion: v1\nkind: Config\ncontexts:\n- name: vcluster_demo_vcluster-demo_sandbox-host\n  context: {cluster: c}\ncurrent-context: vcluster_demo_vcluster-demo_sandbox-host\n",
     )
     .unwrap();
-    let out = stdout_of(&["translate", "--kubeconfig", path.to_str().unwrap(), "default/nginx"]);
+    let out = stdout_of(&[
+        "translate",
+        "--kubeconfig",
+        path.to_str().unwrap(),
+        "default/nginx",
+    ]);
     assert_eq!(out, "vcluster-demo/nginx-x-default-x-demo\n");
 }
 
@@ -180,21 +192,36 @@ fn bad_refs_are_one_line_naming_the_ref_and_the_rule() {
         ("nginx", vec!["invalid REF \"nginx\"", "missing '/'"]),
         ("default/", vec!["\"default/\"", "empty name"]),
         ("/nginx", vec!["\"/nginx\"", "empty namespace"]),
-        ("default/Nginx", vec!["\"default/Nginx\"", "DNS-1123 subdomain"]),
+        (
+            "default/Nginx",
+            vec!["\"default/Nginx\"", "DNS-1123 subdomain"],
+        ),
         ("Default/nginx", vec!["\"Default/nginx\"", "DNS-1123 label"]),
-        ("svc/default/Nginx", vec!["\"svc/default/Nginx\"", "DNS-1035 label"]),
+        (
+            "svc/default/Nginx",
+            vec!["\"svc/default/Nginx\"", "DNS-1035 label"],
+        ),
         (&long, vec!["name is 254 bytes, longer than 253"]),
-        ("deployment/default/nginx", vec!["unknown kind \"deployment\"", "svc"]),
+        (
+            "deployment/default/nginx",
+            vec!["unknown kind \"deployment\"", "svc"],
+        ),
         ("a/b/c/d", vec!["\"a/b/c/d\"", "too many '/'"]),
     ];
     for (r, needles) in cases {
-        fails(&["translate", "--vcluster", "vc", "default/ok", r], &needles);
+        fails(
+            &["translate", "--vcluster", "vc", "default/ok", r],
+            &needles,
+        );
     }
 }
 
 #[test]
 fn bad_names_and_missing_vcluster() {
-    fails(&["translate", "default/nginx"], &["no vCluster given", "--vcluster"]);
+    fails(
+        &["translate", "default/nginx"],
+        &["no vCluster given", "--vcluster"],
+    );
     fails(
         &["translate", "--context", "kind-kind", "default/nginx"],
         &["\"kind-kind\"", "vcluster_<name>_<namespace>_<hostcontext>"],
@@ -204,7 +231,14 @@ fn bad_names_and_missing_vcluster() {
         &["--vcluster \"My_VC\"", "DNS-1123 label"],
     );
     fails(
-        &["translate", "--vcluster", "vc", "--host-namespace", "Bad", "default/nginx"],
+        &[
+            "translate",
+            "--vcluster",
+            "vc",
+            "--host-namespace",
+            "Bad",
+            "default/nginx",
+        ],
         &["--host-namespace \"Bad\""],
     );
     fails(

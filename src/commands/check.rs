@@ -1,6 +1,6 @@
 //! `vinspect check`: pairs with status, reasons and DNS names (issue 5; `--dns`: issue 8).
 
-use crate::cli::{GlobalArgs, CheckArgs};
+use crate::cli::{CheckArgs, GlobalArgs};
 
 use super::NotAvailable;
 

@@ -1,6 +1,6 @@
 //! `vinspect demo`: sandbox pair + sync engine + scenario + TUI (issue 7).
 
-use crate::cli::{GlobalArgs, DemoArgs};
+use crate::cli::{DemoArgs, GlobalArgs};
 
 use super::NotAvailable;
 

@@ -1,6 +1,6 @@
 //! `vinspect dns`: the virtual cluster's DNS server (issue 8).
 
-use crate::cli::{GlobalArgs, DnsArgs};
+use crate::cli::{DnsArgs, GlobalArgs};
 
 use super::NotAvailable;
 

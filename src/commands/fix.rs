@@ -1,6 +1,6 @@
 //! `vinspect fix`: plan and apply through the engine (issue 5).
 
-use crate::cli::{GlobalArgs, FixArgs};
+use crate::cli::{FixArgs, GlobalArgs};
 
 use super::NotAvailable;
 

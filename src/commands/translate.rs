@@ -221,8 +221,14 @@ mod tests {
             "my-very-long-service-name-for-the-payments-backend-x-49a08e7dd4"
         );
         assert_eq!(t.joined.len(), 77);
-        assert_eq!(translate_ref(&r("default/kubernetes"), "vc", "h").host_name, "vc");
-        assert_eq!(translate_ref(&r("ep/default/kubernetes"), "vc", "h").host_name, "vc");
+        assert_eq!(
+            translate_ref(&r("default/kubernetes"), "vc", "h").host_name,
+            "vc"
+        );
+        assert_eq!(
+            translate_ref(&r("ep/default/kubernetes"), "vc", "h").host_name,
+            "vc"
+        );
         assert_eq!(
             translate_ref(&r("pod/default/kubernetes"), "vc", "h").host_name,
             "kubernetes-x-default-x-vc"

@@ -16,7 +16,7 @@
 //!   before (§8.4), so a pair's memory is updated whenever it is in line and after each
 //!   successful write, and forgotten when both objects are gone.
 
-use crate::cluster::snapshot::{ObjKey, Snapshot};
+use crate::cluster::snapshot::{ConnState, ObjKey, Snapshot};
 use crate::engine::change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
 use crate::engine::ctx::Ctx;
 use crate::engine::events::{Involved, Notice, Recorder};
@@ -24,6 +24,7 @@ use crate::engine::memory::Memory;
 use crate::engine::pair::{Pair, pairs};
 use crate::engine::plan::plan;
 use crate::engine::queue::{Backoff, RetryBucket, WorkQueue};
+pub use crate::engine::runner::{Tuning, run_sync, run_sync_tuned};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use std::collections::HashMap;
@@ -745,8 +746,14 @@ impl<W: Writer> Feeder<W> {
 
     /// Look at the newest snapshot and queue what changed.
     fn feed(&mut self) {
-        let config_changed = self.load_config();
         let snap = self.sh.snapshots.borrow().clone();
+        // Until both sides are listed, an empty side would read as "everything deleted".
+        if snap.virtual_side.conn == ConnState::Connecting
+            || snap.host.conn == ConnState::Connecting
+        {
+            return;
+        }
+        let config_changed = self.load_config();
         let config = read(&self.sh.config);
         let ctx = Ctx {
             snapshot: &snap,

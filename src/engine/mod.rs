@@ -21,5 +21,7 @@ pub use plan::{desired_host, plan};
 
 pub mod controller;
 pub mod events;
+pub mod kube_writer;
 pub mod lease;
 pub mod queue;
+pub mod runner;

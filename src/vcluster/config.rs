@@ -516,7 +516,10 @@ fn split_ref(s: &str) -> Result<Option<(&str, &str)>, ()> {
 }
 
 fn mapping_error(path: String, expected: &str, got: &str, upstream: &str) -> ConfigError {
-    ConfigError::invalid(path, format!("expected {expected}, got {got:?} ({upstream})"))
+    ConfigError::invalid(
+        path,
+        format!("expected {expected}, got {got:?} ({upstream})"),
+    )
 }
 
 fn check_parts(path: &str, value: &str, parts: &[&str]) -> Result<(), ConfigError> {
@@ -763,7 +766,9 @@ fn parse_dns_target(t: &ResolveDnsTarget) -> Result<DnsTarget, String> {
         });
     }
     if let Some(svc) = set(&t.host_service) {
-        let Some((namespace, name)) = svc.split_once('/').filter(|_| svc.matches('/').count() == 1)
+        let Some((namespace, name)) = svc
+            .split_once('/')
+            .filter(|_| svc.matches('/').count() == 1)
         else {
             return Err(format!(
                 "expected namespace/name format for .to.service, but got {svc}"
@@ -849,7 +854,12 @@ mod tests {
             "payments"
         );
         assert_eq!(
-            cfg.sync.from_host.ingress_classes.selector.match_expressions.len(),
+            cfg.sync
+                .from_host
+                .ingress_classes
+                .selector
+                .match_expressions
+                .len(),
             1
         );
         assert!(!cfg.set_owner());
@@ -1034,11 +1044,23 @@ mod tests {
         // fromHost: bare from → HNS; `a/b/c` anywhere → the generic upstream message.
         assert!(parse_from_host(0, &mapping("svc", "ns/svc"), "h").is_ok());
         let e = parse_from_host(0, &mapping("a/b/c", "ns/svc"), "h").unwrap_err();
-        assert!(e.to_string().ends_with(&format!("({MAPPING_ERROR_TO_BARE})")));
-        assert_eq!(e.path(), Some("networking.replicateServices.fromHost[0].from"));
+        assert!(
+            e.to_string()
+                .ends_with(&format!("({MAPPING_ERROR_TO_BARE})"))
+        );
+        assert_eq!(
+            e.path(),
+            Some("networking.replicateServices.fromHost[0].from")
+        );
         let e = parse_from_host(2, &mapping("a/b", "x/y/z"), "h").unwrap_err();
-        assert_eq!(e.path(), Some("networking.replicateServices.fromHost[2].to"));
-        assert!(e.to_string().ends_with(&format!("({MAPPING_ERROR_TO_BARE})")));
+        assert_eq!(
+            e.path(),
+            Some("networking.replicateServices.fromHost[2].to")
+        );
+        assert!(
+            e.to_string()
+                .ends_with(&format!("({MAPPING_ERROR_TO_BARE})"))
+        );
         let e = parse_from_host(0, &mapping("a/", "x/y"), "h").unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -1100,7 +1122,10 @@ mod tests {
                 "networking.resolveDNS[4].target: error validating networking.resolveDNS[4].to: {detail}"
             )
         };
-        assert_eq!(msg("hostname: a.com\ntarget: {}"), to("at least one option required for .to"));
+        assert_eq!(
+            msg("hostname: a.com\ntarget: {}"),
+            to("at least one option required for .to")
+        );
         assert_eq!(
             msg("hostname: a.com\ntarget: {ip: 1.1.1.1, hostname: b.com}"),
             to("only a single option allowed for .to")
@@ -1115,7 +1140,9 @@ mod tests {
         );
         assert_eq!(
             msg("service: a/b\ntarget: {vClusterService: a/b/c}"),
-            to("expected hostNamespace/vClusterName/vClusterNamespace/vClusterService format for .to.vClusterService, but got a/b/c")
+            to(
+                "expected hostNamespace/vClusterName/vClusterNamespace/vClusterService format for .to.vClusterService, but got a/b/c"
+            )
         );
         // Empty strings count as unset, as in vCluster's Go structs.
         assert!(dns("hostname: a.com\nservice: ''\ntarget: {ip: 1.1.1.1, hostname: ''}").is_ok());

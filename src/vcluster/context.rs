@@ -86,7 +86,9 @@ pub enum ContextError {
     NoEnvFile { paths: String },
     #[error("no kubeconfig: {path} does not exist and $KUBECONFIG is not set; pass --kubeconfig")]
     NoDefault { path: String },
-    #[error("no kubeconfig: cannot find the home directory and $KUBECONFIG is not set; pass --kubeconfig")]
+    #[error(
+        "no kubeconfig: cannot find the home directory and $KUBECONFIG is not set; pass --kubeconfig"
+    )]
     NoHome,
     #[error("context {context:?} not found in kubeconfig (available: {available})")]
     ContextNotFound { context: String, available: String },
@@ -368,8 +370,14 @@ fn find_vcluster_context(
         .filter(|name| {
             VClusterContextName::parse(name).is_some_and(|p| {
                 p.vcluster == vcluster
-                    && sel.host_namespace.as_ref().is_none_or(|n| *n == p.host_namespace)
-                    && sel.host_context.as_ref().is_none_or(|h| *h == p.host_context)
+                    && sel
+                        .host_namespace
+                        .as_ref()
+                        .is_none_or(|n| *n == p.host_namespace)
+                    && sel
+                        .host_context
+                        .as_ref()
+                        .is_none_or(|h| *h == p.host_context)
             })
         })
         .collect();
@@ -394,7 +402,10 @@ mod tests {
     #[test]
     fn parse_and_format_round_trip() {
         let p = VClusterContextName::parse("vcluster_my-vc_vcluster-my-vc_kind-kind").unwrap();
-        assert_eq!(p, VClusterContextName::new("my-vc", "vcluster-my-vc", "kind-kind"));
+        assert_eq!(
+            p,
+            VClusterContextName::new("my-vc", "vcluster-my-vc", "kind-kind")
+        );
         assert_eq!(p.to_string(), "vcluster_my-vc_vcluster-my-vc_kind-kind");
         assert_eq!(
             format_context_name("a", "b", "c"),
@@ -408,7 +419,10 @@ mod tests {
         assert_eq!(p.vcluster, "vc");
         assert_eq!(p.host_namespace, "ns");
         assert_eq!(p.host_context, "gke_my-proj_europe-west1_prod");
-        assert_eq!(p.to_string(), "vcluster_vc_ns_gke_my-proj_europe-west1_prod");
+        assert_eq!(
+            p.to_string(),
+            "vcluster_vc_ns_gke_my-proj_europe-west1_prod"
+        );
     }
 
     #[test]
@@ -429,9 +443,13 @@ mod tests {
     }
 
     fn kubeconfig(contexts: &[&str], current: Option<&str>) -> Kubeconfig {
-        let mut yaml = String::from("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n");
+        let mut yaml = String::from(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n",
+        );
         for c in contexts {
-            yaml.push_str(&format!("- name: {c}\n  context: {{cluster: c, user: u}}\n"));
+            yaml.push_str(&format!(
+                "- name: {c}\n  context: {{cluster: c, user: u}}\n"
+            ));
         }
         if let Some(cur) = current {
             yaml.push_str(&format!("current-context: {cur}\n"));
@@ -506,7 +524,9 @@ mod tests {
     fn unknown_contexts_are_errors() {
         let cfg = kubeconfig(&["a", "b"], None);
         assert_eq!(
-            resolve_contexts(&cfg, &sel(Some("x"))).unwrap_err().to_string(),
+            resolve_contexts(&cfg, &sel(Some("x")))
+                .unwrap_err()
+                .to_string(),
             "context \"x\" not found in kubeconfig (available: a, b)"
         );
         let e = resolve_contexts(
@@ -643,19 +663,35 @@ mod tests {
         let shown = |p: &Path| p.display().to_string();
 
         let e = load_kubeconfig_with(Some(&empty), None, None).unwrap_err();
-        assert_eq!(e.to_string(), format!("kubeconfig {} is empty", shown(&empty)));
+        assert_eq!(
+            e.to_string(),
+            format!("kubeconfig {} is empty", shown(&empty))
+        );
         for path in [&bad, &wrong] {
-            let e = load_kubeconfig_with(Some(path), None, None).unwrap_err().to_string();
+            let e = load_kubeconfig_with(Some(path), None, None)
+                .unwrap_err()
+                .to_string();
             assert!(
-                e.starts_with(&format!("kubeconfig {} is not a valid kubeconfig: ", shown(path))),
+                e.starts_with(&format!(
+                    "kubeconfig {} is not a valid kubeconfig: ",
+                    shown(path)
+                )),
                 "{e}"
             );
             assert!(!e.contains('\n'), "{e}");
         }
         let e = load_kubeconfig_with(Some(&missing), None, None).unwrap_err();
-        assert_eq!(e.to_string(), format!("kubeconfig {}: file not found", shown(&missing)));
-        let e = load_kubeconfig_with(Some(dir.path()), None, None).unwrap_err().to_string();
-        assert!(e.starts_with(&format!("kubeconfig {}: cannot read it", shown(dir.path()))), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("kubeconfig {}: file not found", shown(&missing))
+        );
+        let e = load_kubeconfig_with(Some(dir.path()), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("kubeconfig {}: cannot read it", shown(dir.path()))),
+            "{e}"
+        );
         let e = load_kubeconfig_with(None, Some(missing.as_os_str()), None).unwrap_err();
         assert!(matches!(e, ContextError::NoEnvFile { .. }));
         let e = load_kubeconfig_with(None, None, Some(dir.path())).unwrap_err();
@@ -667,7 +703,9 @@ mod tests {
         // A bad file anywhere in $KUBECONFIG is named.
         let good = write(dir.path(), "good", GOOD);
         let env = std::env::join_paths([&good, &bad]).unwrap();
-        let e = load_kubeconfig_with(None, Some(&env), None).unwrap_err().to_string();
+        let e = load_kubeconfig_with(None, Some(&env), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(&shown(&bad)), "{e}");
     }
 }

@@ -401,10 +401,22 @@ mod tests {
     #[test]
     fn ingress_example_names() {
         // §10 Ingress: backend service, TLS secret and the nginx auth-secret value.
-        assert_eq!(host_name("nginx", "default", VC), "nginx-x-default-x-my-vcluster");
-        assert_eq!(host_name("web-tls", "default", VC), "web-tls-x-default-x-my-vcluster");
-        assert_eq!(host_name("basic", "default", VC), "basic-x-default-x-my-vcluster");
-        assert_eq!(host_name("web", "default", VC), "web-x-default-x-my-vcluster");
+        assert_eq!(
+            host_name("nginx", "default", VC),
+            "nginx-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("web-tls", "default", VC),
+            "web-tls-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("basic", "default", VC),
+            "basic-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("web", "default", VC),
+            "web-x-default-x-my-vcluster"
+        );
         assert_eq!(
             host_name("kube-root-ca.crt", "default", VC),
             "kube-root-ca.crt-x-default-x-my-vcluster"
@@ -437,7 +449,10 @@ mod tests {
         let vc28 = "a".repeat(28);
         let key = host_label_key("release", &vc28);
         assert_eq!(key.len(), 63);
-        assert!(!key.contains("-x-"), "hashed keys keep only 52 bytes: {key}");
+        assert!(
+            !key.contains("-x-"),
+            "hashed keys keep only 52 bytes: {key}"
+        );
         assert_eq!(
             virtual_label_key(&key, &vc28).as_deref(),
             Some("release"),
@@ -481,9 +496,15 @@ mod tests {
                 hashed += 1;
             }
             let out = host_name(&name, &ns, VC);
-            assert!(outputs.insert(out.clone()), "collision on {out} ({name}, {ns})");
+            assert!(
+                outputs.insert(out.clone()),
+                "collision on {out} ({name}, {ns})"
+            );
         }
-        assert!(hashed > 10_000, "only {hashed} hashed names: the test lost its point");
+        assert!(
+            hashed > 10_000,
+            "only {hashed} hashed names: the test lost its point"
+        );
     }
 
     mod props {

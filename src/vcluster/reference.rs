@@ -55,7 +55,9 @@ impl ObjRef {
             [kind, ns, name] => {
                 let k = ObjKind::parse_ref_kind(kind)
                     .filter(|k| *k != ObjKind::Namespace)
-                    .ok_or_else(|| fail(format!("unknown kind {kind:?}; use one of {REF_KINDS}")))?;
+                    .ok_or_else(|| {
+                        fail(format!("unknown kind {kind:?}; use one of {REF_KINDS}"))
+                    })?;
                 (Some(k), *ns, *name)
             }
             _ => {
@@ -201,8 +203,13 @@ mod tests {
         assert!(rule("namespace/default/x").starts_with("unknown kind"));
         assert_eq!(rule("/nginx"), "empty namespace");
         assert_eq!(rule("default/"), "empty name");
-        assert!(rule("Default/nginx").starts_with("namespace \"Default\" is not a valid DNS-1123 label"));
-        assert!(rule("default/Nginx").starts_with("name \"Nginx\" is not a valid DNS-1123 subdomain"));
+        assert!(
+            rule("Default/nginx")
+                .starts_with("namespace \"Default\" is not a valid DNS-1123 label")
+        );
+        assert!(
+            rule("default/Nginx").starts_with("name \"Nginx\" is not a valid DNS-1123 subdomain")
+        );
         assert!(rule("svc/default/Nginx").starts_with("service name \"Nginx\""));
         assert!(rule("svc/default/1abc").contains("DNS-1035"));
         assert!(rule("svc/default/a.b").contains("DNS-1035"));
@@ -220,6 +227,9 @@ mod tests {
             "namespace is 64 bytes, longer than 63"
         );
         let e = ObjRef::parse("Default/nginx").unwrap_err();
-        assert!(e.to_string().starts_with("invalid REF \"Default/nginx\": namespace"));
+        assert!(
+            e.to_string()
+                .starts_with("invalid REF \"Default/nginx\": namespace")
+        );
     }
 }
