@@ -4,4 +4,5 @@ pub mod cluster;
 pub mod commands;
 pub mod engine;
 pub mod inspect;
+pub mod sandbox;
 pub mod vcluster;
