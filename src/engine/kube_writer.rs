@@ -17,6 +17,9 @@ use kube::api::{
 };
 use serde_json::Value;
 
+/// What an API server answers for a path it does not serve.
+const MISSING_ROUTE: &str = "the server could not find the requested resource";
+
 /// Field manager name on every write (shows up in managedFields).
 pub const FIELD_MANAGER: &str = "vinspect-syncer";
 
@@ -220,15 +223,35 @@ impl KubeWriter {
                         ..Default::default()
                     },
                 };
-                pods.create_subresource::<Binding, Value>(
-                    "binding",
-                    &t.name,
-                    &self.post(),
-                    &binding,
-                )
-                .await
-                .map_err(|e| classify("bind", e))?;
-                Ok(Written::default())
+                match pods
+                    .create_subresource::<Binding, Value>(
+                        "binding",
+                        &t.name,
+                        &self.post(),
+                        &binding,
+                    )
+                    .await
+                {
+                    Ok(_) => Ok(Written::default()),
+                    // A server without the binding subresource (a missing route, not a missing
+                    // pod): setting spec.nodeName of the unscheduled pod is the same assignment.
+                    Err(kube::Error::Api(s)) if s.code == 404 && s.message == MISSING_ROUTE => {
+                        let pp = PatchParams {
+                            dry_run: self.dry_run,
+                            field_manager: Some(FIELD_MANAGER.to_string()),
+                            ..PatchParams::default()
+                        };
+                        let patch = serde_json::json!({"spec": {"nodeName": node}});
+                        let done = pods
+                            .patch(&t.name, &pp, &Patch::Merge(&patch))
+                            .await
+                            .map_err(|e| classify("bind", e))?;
+                        Ok(Written {
+                            resource_version: done.metadata.resource_version,
+                        })
+                    }
+                    Err(e) => Err(classify("bind", e)),
+                }
             }
         }
     }
