@@ -239,7 +239,9 @@ impl Expect {
     fn met(&self, snap: &Snapshot) -> bool {
         match self {
             Expect::Present { target, rv, before } => match observed(snap, target) {
-                None => false,
+                // Gone after a write to an object that existed: deleted since, by someone
+                // else. Waiting for our write to show up would be waiting forever.
+                None => before.is_some(),
                 Some((seen, _)) => match (rv, seen) {
                     (Some(want), Some(seen)) => rv_reached(&seen, want),
                     (None, seen) => seen != *before,
@@ -747,6 +749,7 @@ impl<W: Writer> Feeder<W> {
     /// Look at the newest snapshot and queue what changed.
     fn feed(&mut self) {
         let snap = self.sh.snapshots.borrow().clone();
+        tracing::trace!("feed snapshot {}", snap.version);
         // Until both sides are listed, an empty side would read as "everything deleted".
         if snap.virtual_side.conn == ConnState::Connecting
             || snap.host.conn == ConnState::Connecting
@@ -806,6 +809,7 @@ impl<W: Writer> Feeder<W> {
             return;
         }
         let n = changed.len();
+        tracing::debug!("snapshot {}: {n} pair(s) to look at", snap.version);
         {
             let mut q = lock(&self.sh.queue);
             for p in changed {
@@ -934,6 +938,16 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
         plan(&ctx, &pair, memory.get(&pair))
     };
 
+    tracing::debug!(
+        "plan {}: {} change(s){}",
+        describe_pair(&pair),
+        the_plan.changes.len(),
+        the_plan
+            .blocked
+            .as_ref()
+            .map(|b| format!(", blocked: {b:?}"))
+            .unwrap_or_default()
+    );
     if the_plan.changes.is_empty() {
         lock(&sh.memory).observe(&ctx, &pair);
         if let Some(n) = blocked_notice(&snap, &pair, &the_plan) {
@@ -1012,14 +1026,14 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
     }
     lock(&sh.memory).observe(&ctx, &pair);
     lock(&sh.last_notice).remove(&pair);
-    lock(&sh.expectations).insert(
-        pair.clone(),
-        Expectation {
-            wants,
-            deadline: Instant::now() + sh.opts.expectation_ttl,
-        },
-    );
-    lock(&sh.queue).done(&pair);
+    let deadline = Instant::now() + sh.opts.expectation_ttl;
+    lock(&sh.expectations).insert(pair.clone(), Expectation { wants, deadline });
+    let mut q = lock(&sh.queue);
+    q.done(&pair);
+    // Normally the watch brings the write back and re-queues the pair; if the object was
+    // changed back before we ever saw it (created and deleted within one publish), nothing
+    // would, so look again when the expectation runs out.
+    q.add_at(pair, deadline.into_std());
 }
 
 fn expect_after(

@@ -160,6 +160,7 @@ async fn relay(
             return;
         }
         let snap = watching.rx.borrow_and_update().clone();
+        tracing::trace!("relay snapshot {}", snap.version);
         if fixed.is_none()
             && let Some(Ok((_, config))) = config_from_snapshot(&snap, &vcluster, &host_namespace)
         {
