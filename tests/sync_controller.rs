@@ -21,7 +21,10 @@ async fn virtual_changes_and_deletions_reach_the_host_and_back() {
 
     // Create.
     create(&vsvcs(&sb, "default"), service("cart", "cart")).await;
-    let first = eventually("host twin of cart", || async { hsvcs(&sb).get_opt(&twin).await.ok()? }).await;
+    let first = eventually("host twin of cart", || async {
+        hsvcs(&sb).get_opt(&twin).await.ok()?
+    })
+    .await;
     eventually("virtual ClusterIP equals host ClusterIP", || async {
         let v = vsvcs(&sb, "default").get("cart").await.ok()?;
         let h = hsvcs(&sb).get(&twin).await.ok()?;
@@ -48,12 +51,23 @@ async fn virtual_changes_and_deletions_reach_the_host_and_back() {
     })
     .await;
     let after = hsvcs(&sb).get(&twin).await.unwrap();
-    assert_eq!(after.metadata.uid, first.metadata.uid, "patched in place, not recreated");
+    assert_eq!(
+        after.metadata.uid, first.metadata.uid,
+        "patched in place, not recreated"
+    );
 
     // Virtual deleted → host twin deleted.
-    vsvcs(&sb, "default").delete("cart", &DeleteParams::default()).await.unwrap();
+    vsvcs(&sb, "default")
+        .delete("cart", &DeleteParams::default())
+        .await
+        .unwrap();
     eventually("host twin deleted", || async {
-        hsvcs(&sb).get_opt(&twin).await.ok()?.is_none().then_some(())
+        hsvcs(&sb)
+            .get_opt(&twin)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
 
@@ -69,9 +83,17 @@ async fn virtual_changes_and_deletions_reach_the_host_and_back() {
     // The controller must have seen the twin (one watch publish) for §8.4 to apply; a twin it
     // never saw is re-created instead, as vCluster does after a restart.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    hsvcs(&sb).delete(&till, &DeleteParams::default()).await.unwrap();
+    hsvcs(&sb)
+        .delete(&till, &DeleteParams::default())
+        .await
+        .unwrap();
     eventually("virtual service deleted after its twin was", || async {
-        vsvcs(&sb, "default").get_opt("till").await.ok()?.is_none().then_some(())
+        vsvcs(&sb, "default")
+            .get_opt("till")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
 
@@ -98,16 +120,25 @@ async fn pods_run_and_ingress_status_flows_back() {
     .await;
     assert!(vip.is_some());
     let h = hpods(&sb).get(&hpod_name).await.unwrap();
-    assert_eq!(Some(node), h.spec.unwrap().node_name, "virtual pod bound to the host node");
+    assert_eq!(
+        Some(node),
+        h.spec.unwrap().node_name,
+        "virtual pod bound to the host node"
+    );
 
     // An ingress controller on the host publishes an address; it appears on the virtual side.
     let hing_name = host_name(&sb, "default", "blog");
-    eventually("host ingress twin", || async { hings(&sb).get_opt(&hing_name).await.ok()? }).await;
+    eventually("host ingress twin", || async {
+        hings(&sb).get_opt(&hing_name).await.ok()?
+    })
+    .await;
     hings(&sb)
         .patch_status(
             &hing_name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}})),
+            &Patch::Merge(
+                json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}}),
+            ),
         )
         .await
         .unwrap();
@@ -124,7 +155,12 @@ async fn pods_run_and_ingress_status_flows_back() {
         .await
         .unwrap();
     eventually("host pod deleted", || async {
-        hpods(&sb).get_opt(&hpod_name).await.ok()?.is_none().then_some(())
+        hpods(&sb)
+            .get_opt(&hpod_name)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
     assert_eq!(ctl.stop().await, 0);
@@ -151,21 +187,31 @@ async fn a_squatter_is_never_touched_and_the_virtual_object_gets_a_warning() {
     .await;
     assert_eq!(events[0].reason.as_deref(), Some("SyncWarning"));
     assert!(
-        events[0].message.as_deref().unwrap_or("").contains("squatter"),
+        events[0]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("squatter"),
         "{:?}",
         events[0].message
     );
     // Give the controller time to do anything wrong, then check nothing was written.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let now = hsvcs(&sb).get(&twin).await.unwrap();
-    assert_eq!(now.metadata.resource_version, squatter.metadata.resource_version);
+    assert_eq!(
+        now.metadata.resource_version,
+        squatter.metadata.resource_version
+    );
     assert_eq!(now.metadata.uid, squatter.metadata.uid);
     assert_eq!(ctl.stop().await, 0);
 
     // `--once` counts it as left unsynced.
     assert_eq!(once(&sb).await, 1);
     let again = hsvcs(&sb).get(&twin).await.unwrap();
-    assert_eq!(again.metadata.resource_version, squatter.metadata.resource_version);
+    assert_eq!(
+        again.metadata.resource_version,
+        squatter.metadata.resource_version
+    );
     // Repeats bump the count of the one event instead of adding events.
     let after = sync_events(&sb, "default", "mail").await;
     assert_eq!(after.len(), 1, "{after:?}");
@@ -188,15 +234,19 @@ async fn replicate_services_both_ways_and_follow_a_config_change() {
 
     // fromHost (sandbox config: shared/postgres → default/postgres).
     let pg_ip = cluster_ip(&pg).unwrap();
-    eventually("virtual default/postgres pointing at the host ClusterIP", || async {
-        let v = vsvcs(&sb, "default").get_opt("postgres").await.ok()??;
-        let l = v.metadata.labels.clone()?;
-        let eps: Api<Endpoints> = Api::namespaced(sb.virtual_client(), "default");
-        let ep = eps.get_opt("postgres").await.ok()??;
-        let ip = ep.subsets?.first()?.addresses.clone()?.first()?.ip.clone();
-        (l.get(naming::LABEL_CONTROLLED_BY).map(String::as_str) == Some("vcluster") && ip == pg_ip)
-            .then_some(())
-    })
+    eventually(
+        "virtual default/postgres pointing at the host ClusterIP",
+        || async {
+            let v = vsvcs(&sb, "default").get_opt("postgres").await.ok()??;
+            let l = v.metadata.labels.clone()?;
+            let eps: Api<Endpoints> = Api::namespaced(sb.virtual_client(), "default");
+            let ep = eps.get_opt("postgres").await.ok()??;
+            let ip = ep.subsets?.first()?.addresses.clone()?.first()?.ip.clone();
+            (l.get(naming::LABEL_CONTROLLED_BY).map(String::as_str) == Some("vcluster")
+                && ip == pg_ip)
+                .then_some(())
+        },
+    )
     .await;
 
     // toHost (sandbox config: default/web → web-from-vcluster in HNS).
@@ -249,10 +299,21 @@ networking:
     .await;
 
     // Source deleted → target deleted.
-    shared.delete("postgres", &DeleteParams::default()).await.unwrap();
-    eventually("virtual default/postgres deleted with its source", || async {
-        vsvcs(&sb, "default").get_opt("postgres").await.ok()?.is_none().then_some(())
-    })
+    shared
+        .delete("postgres", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(
+        "virtual default/postgres deleted with its source",
+        || async {
+            vsvcs(&sb, "default")
+                .get_opt("postgres")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
     assert_eq!(ctl.stop().await, 0);
 }
@@ -271,11 +332,18 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
     let b = start(&sb, "ctl-b");
     create(&vsvcs(&sb, "default"), service("one", "one")).await;
     eventually("synced by the leader", || async {
-        hsvcs(&sb).get_opt(&host_name(&sb, "default", "one")).await.ok()?
+        hsvcs(&sb)
+            .get_opt(&host_name(&sb, "default", "one"))
+            .await
+            .ok()?
     })
     .await;
     let l = leases.get(&lease_name).await.unwrap();
-    assert_eq!(l.spec.unwrap().holder_identity.as_deref(), Some("ctl-a"), "b did not steal a live lease");
+    assert_eq!(
+        l.spec.unwrap().holder_identity.as_deref(),
+        Some("ctl-a"),
+        "b did not steal a live lease"
+    );
 
     // SIGKILL-like: a is aborted and cannot release its lease.
     a.task.abort();
@@ -286,10 +354,16 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
     })
     .await;
     let took = killed.elapsed();
-    assert!(took < Duration::from_secs(5), "takeover took {took:?} with a 1.5 s lease");
+    assert!(
+        took < Duration::from_secs(5),
+        "takeover took {took:?} with a 1.5 s lease"
+    );
     create(&vsvcs(&sb, "default"), service("two", "two")).await;
     eventually("synced by the new leader", || async {
-        hsvcs(&sb).get_opt(&host_name(&sb, "default", "two")).await.ok()?
+        hsvcs(&sb)
+            .get_opt(&host_name(&sb, "default", "two"))
+            .await
+            .ok()?
     })
     .await;
 

@@ -11,6 +11,11 @@ async fn once_converges_services_pods_and_ingresses() {
     create(&vsvcs(&sb, "default"), service("shop", "shop")).await;
     create(&vpods(&sb, "default"), pod("shop-0", "shop")).await;
     create(&vings(&sb, "default"), ingress("shop", "shop")).await;
+    // A virtual ClusterIP the host will not hand out: the virtual service must be re-created
+    // with the host's IP.
+    let mut pinned = service("pinned", "pinned");
+    pinned["spec"]["clusterIP"] = serde_json::json!("10.111.222.33");
+    create(&vsvcs(&sb, "default"), pinned).await;
 
     let code = once(&sb).await;
     assert_eq!(code, 0, "sync --once converges");
@@ -64,6 +69,18 @@ async fn once_converges_services_pods_and_ingresses() {
     let vsvc = vsvcs(&sb, "default").get("shop").await.unwrap();
     assert!(cluster_ip(&twin).is_some_and(|ip| !ip.is_empty()));
     assert_eq!(cluster_ip(&vsvc), cluster_ip(&twin));
+
+    let ptwin = hsvcs(&sb)
+        .get(&host_name(&sb, "default", "pinned"))
+        .await
+        .unwrap();
+    let pv = vsvcs(&sb, "default").get("pinned").await.unwrap();
+    assert_ne!(cluster_ip(&pv).as_deref(), Some("10.111.222.33"));
+    assert_eq!(
+        cluster_ip(&pv),
+        cluster_ip(&ptwin),
+        "re-created with the host ClusterIP"
+    );
 
     // The pod runs on the host; the virtual pod shows the host pod's IP and node.
     let hpod = hpods(&sb)

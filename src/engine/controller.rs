@@ -592,12 +592,22 @@ impl<W: Writer> Controller<W> {
         let sh = &self.shared;
         let mut snaps = sh.snapshots.clone();
         loop {
-            let idle = lock(&sh.queue).is_idle();
+            let idle = !lock(&sh.queue).has_pending_work(Instant::now().into_std());
             let waiting = {
                 let snap = snaps.borrow_and_update().clone();
                 let now = Instant::now();
                 let mut ex = lock(&sh.expectations);
-                ex.retain(|_, e| e.deadline > now && !e.wants.iter().all(|w| w.met(&snap)));
+                ex.retain(|p, e| {
+                    let keep = !e.wants.iter().all(|w| w.met(&snap));
+                    if keep && e.deadline <= now {
+                        tracing::debug!(
+                            "write for {} not seen in time: {:?}",
+                            describe_pair(p),
+                            e.wants
+                        );
+                    }
+                    keep && e.deadline > now
+                });
                 !ex.is_empty()
             };
             if (idle && !waiting) || Instant::now() >= deadline {

@@ -200,7 +200,36 @@ impl KubeWriter {
                             ))
                             .await;
                         }
-                        Err(e) => return Err(classify("create", e)),
+                        Err(e) => {
+                            // Never leave the object deleted: the planned IP may have been
+                            // taken meanwhile (two services swapping IPs, a parallel worker),
+                            // so bring it back with whatever IP the server hands out and let
+                            // the next plan deal with the IP.
+                            let first = classify("create", e);
+                            let mut fallback = body.clone();
+                            if let Some(spec) =
+                                fallback.data.get_mut("spec").and_then(Value::as_object_mut)
+                            {
+                                for k in ["clusterIP", "clusterIPs"] {
+                                    spec.remove(k);
+                                }
+                            }
+                            return match api.create(&self.post(), &fallback).await {
+                                Ok(made) => {
+                                    tracing::warn!(
+                                        "re-created {} without its planned IP after: {first}",
+                                        t
+                                    );
+                                    Ok(Written {
+                                        resource_version: rv_of(&made),
+                                    })
+                                }
+                                Err(e) => Err(WriteError::Failed(format!(
+                                    "{t} was deleted for re-creation and could not be created again ({first}; then {}); re-apply it from your manifests",
+                                    classify("create", e)
+                                ))),
+                            };
+                        }
                     }
                 }
                 Err(WriteError::Conflict(last.unwrap_or_default()))

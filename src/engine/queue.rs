@@ -270,6 +270,16 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
         self.processing.len()
     }
 
+    /// Work that must finish before the queue can be called settled: keys held, keys ready
+    /// (or due by `now`), and failed keys waiting on their backoff. Keys scheduled only for a
+    /// later look (no failures) do not count.
+    pub fn has_pending_work(&self, now: Instant) -> bool {
+        !self.processing.is_empty()
+            || !self.ready.is_empty()
+            || self.next_due().is_some_and(|t| t <= now)
+            || self.delayed.values().any(|k| self.failures(k) > 0)
+    }
+
     /// Nothing waiting and nothing held.
     pub fn is_idle(&self) -> bool {
         self.queued.is_empty() && self.processing.is_empty()
@@ -441,6 +451,22 @@ mod tests {
         assert_eq!(delays[0], Duration::from_millis(1));
         assert!(delays[1] >= Duration::from_millis(99), "{delays:?}");
         assert!(delays[2] >= Duration::from_millis(199), "{delays:?}");
+    }
+
+    #[test]
+    fn scheduled_looks_are_not_pending_work_but_retries_are() {
+        let mut q = q();
+        let t0 = Instant::now();
+        assert!(!q.has_pending_work(t0));
+        q.add_at("look", t0 + Duration::from_secs(1));
+        assert!(!q.has_pending_work(t0));
+        assert!(q.has_pending_work(t0 + Duration::from_secs(1)), "due now");
+        q.add("b");
+        assert!(q.has_pending_work(t0));
+        let b = q.pop(t0).unwrap();
+        assert!(q.has_pending_work(t0), "held");
+        q.retry(&b, t0);
+        assert!(q.has_pending_work(t0), "failed key waiting on its backoff");
     }
 
     #[test]
