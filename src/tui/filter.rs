@@ -32,7 +32,13 @@ impl Query {
         let ascii = pattern.is_ascii().then(|| {
             pattern
                 .bytes()
-                .map(|b| if case_sensitive { b } else { b.to_ascii_lowercase() })
+                .map(|b| {
+                    if case_sensitive {
+                        b
+                    } else {
+                        b.to_ascii_lowercase()
+                    }
+                })
                 .collect()
         });
         Query {
