@@ -267,6 +267,7 @@ async fn start_server(
     bind: IpAddr,
     admin_token: &str,
     readonly_token: &str,
+    tls: bool,
 ) -> Result<Listener, SandboxError> {
     let mut users = HashMap::new();
     users.insert(
@@ -283,7 +284,14 @@ async fn start_server(
             readonly: true,
         },
     );
-    let shared = Arc::new(Shared::new(cluster, users, Duration::from_secs(60)));
+    let mut shared = Shared::new(cluster, users, Duration::from_secs(60));
+    if !tls {
+        shared.anonymous = Some(User {
+            name: "system:anonymous".into(),
+            readonly: false,
+        });
+    }
+    let shared = Arc::new(shared);
     let addr = SocketAddr::new(bind, 0);
     Listener::bind(shared, addr)
         .await
@@ -325,8 +333,22 @@ impl Sandbox {
         }
         let (host_token, virt_token, readonly_token) =
             (random_token(), random_token(), random_token());
-        let host_l = start_server(host_c.clone(), opts.bind, &host_token, &readonly_token).await?;
-        let virt_l = start_server(virt_c.clone(), opts.bind, &virt_token, &readonly_token).await?;
+        let host_l = start_server(
+            host_c.clone(),
+            opts.bind,
+            &host_token,
+            &readonly_token,
+            opts.tls,
+        )
+        .await?;
+        let virt_l = start_server(
+            virt_c.clone(),
+            opts.bind,
+            &virt_token,
+            &readonly_token,
+            opts.tls,
+        )
+        .await?;
         let host_url = format!("http://{}", host_l.addr);
         let virt_url = format!("http://{}", virt_l.addr);
         let (tempdir, path) = match &opts.kubeconfig_path {

@@ -140,6 +140,8 @@ pub fn start(
             (Vec::new(), store.since(n), sub, current.max(n))
         }
     };
+    // A drop that happened before this watch started does not count.
+    stop.borrow_and_update();
     tokio::spawn(async move {
         let Some(replay) = replay else {
             let current = cluster.lock().rv();

@@ -159,7 +159,7 @@ impl Kubelet {
                 p["status"]["containerStatuses"] = json!(containers.iter().map(|c| {
                     let image = c["image"].as_str().unwrap_or("");
                     json!({
-                        "name": c["name"], "image": image, "imageID": format!("docker.io/library/{image}@sha256:{}", "0".repeat(64)),
+                        "name": c["name"], "image": image, "imageID": format!("{}{image}@sha256:{}", if image.contains('/') { "" } else { "docker.io/library/" }, "0".repeat(64)),
                         "containerID": format!("containerd://{}", &crate::sandbox::cluster::new_uid().replace('-', "")),
                         "ready": true, "started": true, "restartCount": 0,
                         "state": {"running": {"startedAt": now}}

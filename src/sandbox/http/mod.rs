@@ -2,6 +2,7 @@
 //! same port) around the catch-all handler in [`router`].
 
 pub mod discovery;
+pub mod protobuf;
 pub mod router;
 
 use std::collections::HashMap;
@@ -21,8 +22,11 @@ pub use router::User;
 pub struct Shared {
     pub cluster: Arc<Cluster>,
     pub users: HashMap<String, User>,
+    /// Who a request without credentials is; None answers it with 401.
+    pub anonymous: Option<User>,
     faults: Mutex<Faults>,
     drop_tx: watch::Sender<u64>,
+    serving: std::sync::atomic::AtomicBool,
     pub bookmark_every: Duration,
     address: Mutex<String>,
 }
@@ -37,8 +41,10 @@ impl Shared {
         Self {
             cluster,
             users,
+            anonymous: None,
             faults: Mutex::new(Faults::default()),
             drop_tx,
+            serving: std::sync::atomic::AtomicBool::new(true),
             bookmark_every,
             address: Mutex::new(String::new()),
         }
@@ -57,12 +63,25 @@ impl Shared {
         self.drop_tx.send_modify(|g| *g += 1);
     }
 
+    /// False between stop and restart: requests on connections that outlive the listener are
+    /// refused and their connection closed.
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn server_address(&self) -> String {
         self.address
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// The request handler as a router, for serving or for driving in-process (fuzzing).
+pub fn app(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .fallback(router::handle)
+        .with_state(shared)
 }
 
 struct Running {
@@ -93,9 +112,7 @@ impl Listener {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let app = axum::Router::new()
-            .fallback(router::handle)
-            .with_state(self.shared.clone());
+        let app = app(self.shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -123,8 +140,11 @@ impl Listener {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(r) = running {
-            self.shared.drop_watches();
             let _ = r.shutdown.send(());
+            self.shared
+                .serving
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.shared.drop_watches();
             let abort = r.task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(2), r.task)
                 .await
@@ -145,6 +165,9 @@ impl Listener {
         for _ in 0..50 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
+                    self.shared
+                        .serving
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                     self.serve(l);
                     return Ok(());
                 }

@@ -56,6 +56,16 @@ pub fn error_response(e: &ApiError) -> Response {
 }
 
 pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    if !sh.is_serving() {
+        let mut r = error_response(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "the sandbox server is stopped",
+        ));
+        r.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        return r;
+    }
     let latency = sh.faults().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -72,9 +82,13 @@ fn authenticate<'a>(sh: &'a Shared, headers: &HeaderMap) -> Result<&'a User, Api
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    token
-        .and_then(|t| sh.users.get(t))
-        .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
+    match token {
+        Some(t) => sh.users.get(t),
+        // client-go merges kubeconfig credentials only into TLS transports, so kubectl sends
+        // none over plain http; like the old insecure port, such requests are admitted.
+        None => sh.anonymous.as_ref(),
+    }
+    .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
 }
 
 /// A resource request path, parsed.
@@ -289,9 +303,18 @@ fn forbidden(user: &User, verb: &str, t: &Target) -> ApiError {
 }
 
 async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
-    let user = authenticate(sh, req.headers())?.clone();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // Like system:public-info-viewer: version and health need no credentials (the kubectl
+    // dispatcher asks /version anonymously to pick its binary).
+    if method == Method::GET {
+        match path.as_str() {
+            "/version" | "/version/" => return Ok(json_response(200, &discovery::version(), &[])),
+            "/healthz" | "/livez" | "/readyz" => return Ok(Response::new(Body::from("ok"))),
+            _ => {}
+        }
+    }
+    let user = authenticate(sh, req.headers())?.clone();
     let params = Params(
         parse_query(req.uri().query().unwrap_or(""))
             .into_iter()
@@ -467,19 +490,33 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             Ok(respond(200, list_body(kind, &r, want, include), &[]))
         }
         "create" => {
+            let protobuf = is_protobuf(req.headers())?;
             let o = write_opts(&params)?;
             let body = read_body(req).await?;
-            let obj = parse_json_or_yaml(&body).map_err(|e| {
-                ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-            })?;
+            let obj = if protobuf {
+                super::protobuf::decode(&body)
+                    .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e))?
+            } else {
+                parse_json_or_yaml(&body).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "couldn't get version/kind; json parse error: {e}"
+                    ))
+                })?
+            };
             let w = cluster.create(kind, ns.as_deref(), obj, &o)?;
             Ok(json_response(201, &w.object, &w.warnings))
         }
         "update" => {
+            let protobuf = is_protobuf(req.headers())?;
             let o = write_opts(&params)?;
             let body = read_body(req).await?;
-            let obj: Value = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?;
+            let obj: Value = if protobuf {
+                super::protobuf::decode(&body)
+                    .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e))?
+            } else {
+                serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?
+            };
             let w = cluster.update(kind, &ns_str, &name, obj, target.sub, &o)?;
             Ok(json_response(
                 if w.created { 201 } else { 200 },
@@ -520,6 +557,28 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         }
         _ => Err(ApiError::unknown_path()),
     }
+}
+
+/// Bodies are JSON or YAML, or protobuf for the few kinds kubectl's generators send; CBOR
+/// gets 415.
+fn is_protobuf(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.contains("protobuf") {
+        return Ok(true);
+    }
+    if ct.contains("cbor") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?})"
+            ),
+        ));
+    }
+    Ok(false)
 }
 
 fn delete_opts(body: &[u8], params: &Params) -> Result<DeleteOpts, ApiError> {
