@@ -284,3 +284,22 @@ fn listen_addresses_default_to_loopback() {
     );
     assert!(parse_upstream("dns.example").is_err());
 }
+
+#[tokio::test]
+async fn run_dns_command_stops_on_shutdown_and_reports_busy_ports() {
+    use vinspect::dns::{DnsError, run_dns_command};
+    let (_tx, rx) = watch::channel(Arc::new(snapshot(1)));
+    let cfg = Arc::new(VClusterConfig::default());
+    run_dns_command(loopback0(), rx.clone(), cfg.clone(), async {})
+        .await
+        .unwrap();
+
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let opts = DnsServeOptions {
+        listen: busy.local_addr().unwrap(),
+        ..Default::default()
+    };
+    let err = run_dns_command(opts, rx, cfg, async {}).await.unwrap_err();
+    assert!(matches!(err, DnsError::Bind { proto: "udp", .. }), "{err}");
+    assert!(err.to_string().contains("pick another port"));
+}

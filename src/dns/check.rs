@@ -17,7 +17,7 @@ pub const EXIT_RESOLVES: i32 = 0;
 pub const EXIT_DOES_NOT_RESOLVE: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DnsCheck {
     /// The answer that decided the outcome (`None` only for bad input).
     pub answer: Option<Answer>,

@@ -137,6 +137,16 @@ pub(crate) struct KubeView<'a> {
     pub index: &'a SideIndex,
     /// "virtual" or "host", for explanations.
     pub label: &'static str,
+    /// Whether to format explanation texts (off on the server's hot path).
+    pub explain: bool,
+}
+
+fn why(explain: bool, text: impl FnOnce() -> String) -> String {
+    if explain { text() } else { String::new() }
+}
+
+fn miss(explain: bool, text: impl FnOnce() -> String) -> Miss {
+    Miss(why(explain, text))
 }
 
 struct Request<'n> {
@@ -169,7 +179,9 @@ impl<'a> KubeView<'a> {
     /// CoreDNS `Records` for a forward name inside `zone`.
     pub fn records(&self, name: &str, zone: &str) -> KubeResult {
         let Some(base) = strip_zone(name, zone) else {
-            return Err(Miss(format!("{name} is not in zone {zone}")));
+            return Err(miss(self.explain, || {
+                format!("{name} is not in zone {zone}")
+            }));
         };
         if base.is_empty() || base == "svc" || base == "pod" {
             return Ok(Vec::new());
@@ -178,9 +190,11 @@ impl<'a> KubeView<'a> {
         let n = segs.len();
         let kind = segs[n - 1];
         if kind != "svc" && kind != "pod" {
-            return Err(Miss(format!(
-                "{name}: CoreDNS only answers <…>.svc.{zone} and <…>.pod.{zone} names (label before the zone is {kind:?})"
-            )));
+            return Err(miss(self.explain, || {
+                format!(
+                    "{name}: CoreDNS only answers <…>.svc.{zone} and <…>.pod.{zone} names (label before the zone is {kind:?})"
+                )
+            }));
         }
         let mut r = Request {
             pod: kind == "pod",
@@ -203,9 +217,9 @@ impl<'a> KubeView<'a> {
                 r.protocol = segs[1].strip_prefix('_').unwrap_or(segs[1]);
             }
             n if n > 5 => {
-                return Err(Miss(format!(
-                    "{name} has too many labels for a service name"
-                )));
+                return Err(miss(self.explain, || {
+                    format!("{name} has too many labels for a service name")
+                }));
             }
             _ => {}
         }
@@ -213,10 +227,12 @@ impl<'a> KubeView<'a> {
             return Ok(Vec::new());
         }
         if !self.namespace_exists(r.namespace) {
-            return Err(Miss(format!(
-                "namespace {:?} does not exist in the {} cluster",
-                r.namespace, self.label
-            )));
+            return Err(miss(self.explain, || {
+                format!(
+                    "namespace {:?} does not exist in the {} cluster",
+                    r.namespace, self.label
+                )
+            }));
         }
         if r.pod {
             self.find_pods(&r, zone)
@@ -240,14 +256,18 @@ impl<'a> KubeView<'a> {
                 host: Host::Ip(ip),
                 port: 0,
                 target: format!("{podname}.{}.pod.{zone}", r.namespace),
-                origin: format!(
-                    "pod name {podname:?} read as IP {ip} (pods insecure: not checked against any pod)"
-                ),
+                origin: why(self.explain, || {
+                    format!(
+                        "pod name {podname:?} read as IP {ip} (pods insecure: not checked against any pod)"
+                    )
+                }),
                 cluster_ip_of: None,
             }]),
-            Err(_) => Err(Miss(format!(
-                "{podname:?} is not an IP written with dashes; pod names themselves do not resolve"
-            ))),
+            Err(_) => Err(miss(self.explain, || {
+                format!(
+                    "{podname:?} is not an IP written with dashes; pod names themselves do not resolve"
+                )
+            })),
         }
     }
 
@@ -257,28 +277,31 @@ impl<'a> KubeView<'a> {
         }
         let key = ObjKey::new(r.namespace, r.service);
         let Some(svc) = self.side.services.get(&key) else {
-            return Err(Miss(format!(
-                "no service {key} in the {} cluster",
-                self.label
-            )));
+            return Err(miss(self.explain, || {
+                format!("no service {key} in the {} cluster", self.label)
+            }));
         };
         let svc_name = format!("{}.{}.svc.{zone}", r.service, r.namespace);
         if let Some(target) = external_name(svc) {
             if !r.endpoint.is_empty() {
-                return Err(Miss(format!(
-                    "{key} is an ExternalName service; it has no endpoints"
-                )));
+                return Err(miss(self.explain, || {
+                    format!("{key} is an ExternalName service; it has no endpoints")
+                }));
             }
             if target.parse::<IpAddr>().is_ok() || target.is_empty() {
-                return Err(Miss(format!(
-                    "{key} is an ExternalName service whose externalName {target:?} is not a host name; CoreDNS serves no record for it"
-                )));
+                return Err(miss(self.explain, || {
+                    format!(
+                        "{key} is an ExternalName service whose externalName {target:?} is not a host name; CoreDNS serves no record for it"
+                    )
+                }));
             }
             return Ok(vec![Entry {
                 host: Host::Name(super::names::normalize(target)),
                 port: 0,
                 target: svc_name,
-                origin: format!("{} service {key} (ExternalName)", self.label),
+                origin: why(self.explain, || {
+                    format!("{} service {key} (ExternalName)", self.label)
+                }),
                 cluster_ip_of: None,
             }]);
         }
@@ -300,20 +323,24 @@ impl<'a> KubeView<'a> {
                     host: Host::Ip(ip),
                     port,
                     target: svc_name.clone(),
-                    origin: format!(
-                        "{} service {key} ({}, ClusterIP {ip})",
-                        self.label,
-                        service_type(svc)
-                    ),
+                    origin: why(self.explain, || {
+                        format!(
+                            "{} service {key} ({}, ClusterIP {ip})",
+                            self.label,
+                            service_type(svc)
+                        )
+                    }),
                     cluster_ip_of: Some(key.clone()),
                 });
             }
         }
         if !matched_port {
-            return Err(Miss(format!(
-                "service {key} has no port named {:?} with protocol {:?}",
-                r.port, r.protocol
-            )));
+            return Err(miss(self.explain, || {
+                format!(
+                    "service {key} has no port named {:?} with protocol {:?}",
+                    r.port, r.protocol
+                )
+            }));
         }
         Ok(out)
     }
@@ -331,22 +358,23 @@ impl<'a> KubeView<'a> {
             "endpoint name"
         };
         let Some(ep) = self.side.endpoints.get(key) else {
-            return Err(Miss(format!(
-                "service {key} is {why}-addressed but has no Endpoints object in the {} cluster",
-                self.label
-            )));
+            return Err(miss(self.explain, || {
+                format!(
+                    "service {key} is {why}-addressed but has no Endpoints object in the {} cluster",
+                    self.label
+                )
+            }));
         };
-        let out = endpoint_entries_of(ep, key, r, svc_name, self.label);
+        let out = endpoint_entries_of(ep, key, r, svc_name, self.label, self.explain);
         if out.is_empty() {
             let detail = if r.endpoint.is_empty() {
                 "no ready endpoint address matches".to_string()
             } else {
                 format!("no ready endpoint address is named {:?}", r.endpoint)
             };
-            return Err(Miss(format!(
-                "{} service {key} ({why}): {detail}",
-                self.label
-            )));
+            return Err(miss(self.explain, || {
+                format!("{} service {key} ({why}): {detail}", self.label)
+            }));
         }
         Ok(out)
     }
@@ -381,6 +409,7 @@ fn endpoint_entries_of(
     r: &Request<'_>,
     svc_name: &str,
     label: &str,
+    explain: bool,
 ) -> Vec<Entry> {
     let mut out = Vec::new();
     for subset in ep.subsets.iter().flatten() {
@@ -414,7 +443,9 @@ fn endpoint_entries_of(
                     host: Host::Ip(ip),
                     port: *port,
                     target: format!("{host}.{svc_name}"),
-                    origin: format!("{label} endpoints {key}: ready address {ip} ({host})"),
+                    origin: why(explain, || {
+                        format!("{label} endpoints {key}: ready address {ip} ({host})")
+                    }),
                     cluster_ip_of: None,
                 });
             }

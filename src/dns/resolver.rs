@@ -164,6 +164,10 @@ impl Resolver {
         &self.snapshot
     }
 
+    pub fn snapshot_arc(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
     pub fn cluster_domain(&self) -> &str {
         &self.primary_zone
     }
@@ -285,19 +289,21 @@ impl Resolver {
         }
     }
 
-    fn virtual_view(&self) -> KubeView<'_> {
+    fn virtual_view(&self, explain: bool) -> KubeView<'_> {
         KubeView {
             side: &self.snapshot.virtual_side,
             index: &self.virtual_index,
             label: "virtual",
+            explain,
         }
     }
 
-    fn host_view(&self) -> KubeView<'_> {
+    fn host_view(&self, explain: bool) -> KubeView<'_> {
         KubeView {
             side: &self.snapshot.host,
             index: &self.host_index,
             label: "host",
+            explain,
         }
     }
 
@@ -327,10 +333,17 @@ impl Resolver {
             return p;
         }
         if let Some(zone) = self.forward_zone(name) {
-            let p = self.expand(&self.virtual_view(), name, zone, qtype, depth, t);
+            let p = self.expand(&self.virtual_view(t.enabled), name, zone, qtype, depth, t);
             if p.rcode == Rcode::NxDomain && self.fallback && zone == DEFAULT_DOMAIN {
                 t.add(Stage::HostFallback, || "fallbackHostCluster: the miss in cluster.local falls through to the host cluster's DNS");
-                let mut h = self.expand(&self.host_view(), name, HOST_DOMAIN, qtype, depth, t);
+                let mut h = self.expand(
+                    &self.host_view(t.enabled),
+                    name,
+                    HOST_DOMAIN,
+                    qtype,
+                    depth,
+                    t,
+                );
                 if h.rcode == Rcode::NxDomain {
                     t.add(Stage::HostFallback, || "not found on the host either (vinspect's host cache may hold only objects this vCluster manages)");
                 }
@@ -339,10 +352,10 @@ impl Resolver {
             }
             return p;
         }
-        if in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa") {
-            if let Some(p) = self.reverse_stage(name, qtype, t) {
-                return p;
-            }
+        if (in_zone(name, "in-addr.arpa") || in_zone(name, "ip6.arpa"))
+            && let Some(p) = self.reverse_stage(name, qtype, t)
+        {
+            return p;
         }
         self.forward_stage(name, qtype, t)
     }
@@ -576,7 +589,14 @@ impl Resolver {
         depth: u8,
         t: &mut Trace,
     ) -> Partial {
-        let mut p = self.expand(&self.host_view(), host_name, HOST_DOMAIN, qtype, depth, t);
+        let mut p = self.expand(
+            &self.host_view(t.enabled),
+            host_name,
+            HOST_DOMAIN,
+            qtype,
+            depth,
+            t,
+        );
         if p.rcode == Rcode::NxDomain {
             t.add(Stage::ResolveDns, || {
                 format!("rule target {host_name} is missing on the host: NXDOMAIN")
@@ -821,7 +841,9 @@ impl Resolver {
             });
             return None;
         };
-        let hits = self.virtual_view().reverse(&ip, &self.primary_zone);
+        let hits = self
+            .virtual_view(t.enabled)
+            .reverse(&ip, &self.primary_zone);
         if !hits.is_empty() {
             for (_, why) in &hits {
                 t.add(Stage::Kubernetes, || why.clone());
@@ -843,7 +865,7 @@ impl Resolver {
                 ));
         }
         if self.fallback {
-            let hits = self.host_view().reverse(&ip, HOST_DOMAIN);
+            let hits = self.host_view(t.enabled).reverse(&ip, HOST_DOMAIN);
             if !hits.is_empty() {
                 t.add(
                     Stage::HostFallback,

@@ -344,6 +344,13 @@ mod tests {
         assert_eq!(pre.matches("db.internal"), Some("internal"));
         assert_eq!(pre.matches("db"), None);
         assert_eq!(pre.matches("dbx.internal"), None);
+        let any = HostPattern::parse("*").unwrap();
+        assert_eq!(any.matches("a.b.c"), Some("a.b.c"));
+        let multi = HostPattern::parse("*.svc.cluster.local").unwrap();
+        assert_eq!(
+            multi.substitute(p.matches("a.b.svc.kubernetes").unwrap()),
+            "a.b.svc.cluster.local"
+        );
         let exact = HostPattern::parse("Wikipedia.COM.").unwrap();
         assert_eq!(exact.matches("wikipedia.com"), Some(""));
         assert_eq!(exact.matches("en.wikipedia.com"), None);

@@ -10,7 +10,7 @@ use crate::vcluster::config::VClusterConfig;
 use hickory_proto::op::{
     Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query, ResponseCode,
 };
-use hickory_proto::rr::{Name, Record as WireRecord, RecordType as WireType};
+use hickory_proto::rr::{Record as WireRecord, RecordType as WireType};
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -464,11 +464,13 @@ where
                 "names outside the cluster answered REFUSED; --upstream ADDR forwards them".into(),
         }
     );
-    shutdown.await;
-    server.shutdown().await
-}
-
-/// Name of `q` for logs.
-pub fn display_name(n: &Name) -> String {
-    n.to_ascii()
+    let mut server = server;
+    let stopped_by_itself = tokio::select! {
+        _ = shutdown => None,
+        r = server.wait() => Some(r),
+    };
+    match stopped_by_itself {
+        None => server.shutdown().await,
+        Some(r) => r,
+    }
 }

@@ -4,6 +4,7 @@
 use crate::cluster::snapshot::{ObjKey, Snapshot};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
+use serde::Serialize;
 use std::sync::Arc;
 
 use super::kube::{cluster_ips, external_name, is_headless, service_type};
@@ -12,13 +13,13 @@ use super::resolver::Resolver;
 use super::rules::{RuleSource, RuleTarget};
 use super::types::{Answer, Rcode, RecordType};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Severity {
     Warning,
     Error,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ProblemKind {
     /// A resolveDNS rule points at something that does not exist (or is invalid).
     RuleTargetMissing,
@@ -35,7 +36,7 @@ pub enum ProblemKind {
     KubeDnsIpMismatch,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsProblem {
     pub kind: ProblemKind,
     pub severity: Severity,
@@ -46,7 +47,7 @@ pub struct DnsProblem {
     pub hint: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KubeDnsView {
     pub virtual_cluster_ip: Option<String>,
     /// `kube-dns-x-kube-system-x-<vc>` in the host namespace.
@@ -55,7 +56,7 @@ pub struct KubeDnsView {
     pub host_ready_endpoints: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsSettings {
     pub cluster_domain: String,
     pub embedded_coredns: bool,
@@ -65,7 +66,7 @@ pub struct DnsSettings {
     pub kube_dns: KubeDnsView,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceDnsRow {
     pub namespace: String,
     pub name: String,
@@ -83,7 +84,7 @@ pub struct ServiceDnsRow {
     pub answer: Answer,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRow {
     pub index: usize,
     /// `hostname a.com → ip 1.2.3.4`, or the validation error.
@@ -98,7 +99,7 @@ pub struct RuleRow {
     pub answer_if_embedded: Option<Answer>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsTab {
     pub settings: DnsSettings,
     pub services: Vec<ServiceDnsRow>,
@@ -247,7 +248,7 @@ fn rule_rows(
         let answer = resolver.query(&name, RecordType::A);
         let answer_if_embedded = (!embedded).then(|| {
             let r = would.get_or_insert_with(|| {
-                Resolver::new(Arc::new(snap.clone()), config).with_embedded(true)
+                Resolver::new(resolver.snapshot_arc().clone(), config).with_embedded(true)
             });
             r.query(&name, RecordType::A)
         });
@@ -457,6 +458,10 @@ fn external_name_problems(snap: &Snapshot, domain: &str, problems: &mut Vec<DnsP
         let Some((name, ns)) = in_cluster_service(&target, domain) else {
             continue;
         };
+        if naming::is_default_kubernetes(&ns, &name) {
+            // every cluster has its own kubernetes.default; on the host it is the host's API
+            continue;
+        }
         let host_verbatim = snap
             .host
             .services
@@ -480,7 +485,7 @@ fn external_name_problems(snap: &Snapshot, domain: &str, problems: &mut Vec<DnsP
                 severity: Severity::Warning,
                 subject: format!("service {key}"),
                 message: format!(
-                    "ExternalName {target} resolves inside the vCluster, but its host twin carries the name verbatim and on the host that service exists only as {host_fqdn}"
+                    "ExternalName {target} resolves inside the vCluster, but its host twin carries the name verbatim; on the host that service was found only as {host_fqdn}"
                 ),
                 hint: format!(
                     "host components (ingress controllers, meshes) resolve the twin's externalName on the host: use {host_fqdn} if they must reach it"

@@ -900,8 +900,41 @@ fn quiet_queries_answer_the_same_without_explanation() {
         assert!(!loud.explanation.is_empty());
         assert!(quiet.explanation.is_empty());
         assert_eq!(
-            (loud.rcode, loud.answers, loud.additionals, loud.soa, loud.forward),
-            (quiet.rcode, quiet.answers, quiet.additionals, quiet.soa, quiet.forward)
+            (
+                loud.rcode,
+                loud.answers,
+                loud.additionals,
+                loud.soa,
+                loud.forward
+            ),
+            (
+                quiet.rcode,
+                quiet.answers,
+                quiet.additionals,
+                quiet.soa,
+                quiet.forward
+            )
         );
     }
+}
+
+#[test]
+fn answers_serialise_for_json_output() {
+    let snap = snapshot();
+    let c = crate::dns::check::check_dns(
+        &snap,
+        &VClusterConfig::default(),
+        "nginx",
+        None,
+        Some("web"),
+    );
+    let v = serde_json::to_value(&c).unwrap();
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["answer"]["rcode"], "NOERROR");
+    assert_eq!(v["answer"]["qtype"], "A");
+    assert_eq!(v["answer"]["answers"][0]["data"]["A"], "10.96.0.10");
+    assert_eq!(v["answer"]["explanation"][0]["stage"], "search");
+    let tab = crate::dns::tab::dns_tab(&snap, &VClusterConfig::default());
+    let t = serde_json::to_value(&tab).unwrap();
+    assert!(t["services"].as_array().unwrap().len() >= 5);
 }

@@ -3,6 +3,7 @@
 //! Kept free of any wire-format crate so the resolver stays pure; `wire.rs` converts to
 //! hickory's types for the server.
 
+use serde::{Serialize, Serializer};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -92,7 +93,7 @@ impl fmt::Display for RecordType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Soa {
     pub mname: String,
     pub rname: String,
@@ -103,7 +104,7 @@ pub struct Soa {
     pub minimum: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
@@ -159,7 +160,7 @@ impl fmt::Display for RData {
 }
 
 /// One resource record. Names are lowercase and carry no trailing dot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
     pub name: String,
     pub ttl: u32,
@@ -212,7 +213,8 @@ impl fmt::Display for Rcode {
 }
 
 /// Which part of vCluster's DNS chain a step describes (Corefile plugin order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Stage {
     /// The client's resolv.conf search list and ndots.
     Search,
@@ -245,7 +247,7 @@ impl fmt::Display for Stage {
 }
 
 /// One link of the explanation chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub stage: Stage,
     pub text: String,
@@ -267,7 +269,7 @@ impl fmt::Display for Step {
 }
 
 /// What CoreDNS would still have to ask its upstream for; the server does it with `--upstream`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Forward {
     /// The name to ask upstream (lowercase, no trailing dot).
     pub name: String,
@@ -278,7 +280,7 @@ pub struct Forward {
 }
 
 /// The full answer to one query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
     /// The name actually answered (after the search list), lowercase, no trailing dot.
     pub qname: String,
@@ -326,5 +328,17 @@ impl Answer {
         } else {
             self.rcode.to_string()
         }
+    }
+}
+
+impl Serialize for RecordType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Serialize for Rcode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
