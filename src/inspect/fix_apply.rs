@@ -215,6 +215,19 @@ pub async fn apply_change(clients: &Clients, change: &Change, dry_run: bool) -> 
                 api.create_subresource("binding", &t.name, &pp, &body).await;
             match res {
                 Ok(_) => done,
+                // A server without the binding subresource: set the node the way it stores it.
+                Err(kube::Error::Api(st)) if st.code == 404 || st.code == 405 => {
+                    let params = PatchParams {
+                        dry_run,
+                        field_manager: Some(FIELD_MANAGER.to_string()),
+                        ..Default::default()
+                    };
+                    let body = json!({"spec": {"nodeName": node}});
+                    match api.patch(&t.name, &params, &Patch::Merge(&body)).await {
+                        Ok(_) => done,
+                        Err(e) => outcome_of(e),
+                    }
+                }
                 Err(e) => outcome_of(e),
             }
         }

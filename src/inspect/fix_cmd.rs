@@ -24,6 +24,9 @@ use std::path::PathBuf;
 /// with the host ClusterIP in a second round).
 pub const MAX_ROUNDS: usize = 3;
 
+/// Pause between a round's writes and the re-read.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
 #[derive(Debug, Clone, Default)]
 pub struct FixOptions {
     pub connect: ConnectOptions,
@@ -134,11 +137,15 @@ pub async fn run_fix_to(
     // Show every plan; collect the pairs there is something to do for.
     let mut actionable: Vec<Pair> = Vec::new();
     let mut change_count = 0usize;
+    // Waiting pairs can become actionable once what they wait for is fixed in an earlier round.
+    let mut deferred: Vec<Pair> = Vec::new();
     for (pair, row) in &chosen {
         print_plan(out, row)?;
         if !row.plan.is_empty() && !matches!(row.status, Status::Error { .. }) {
             actionable.push(pair.clone());
             change_count += row.plan.changes.len();
+        } else if matches!(row.status, Status::Waiting { .. }) {
+            deferred.push(pair.clone());
         }
     }
     if actionable.is_empty() {
@@ -172,15 +179,27 @@ pub async fn run_fix_to(
     }
 
     let audit = Audit::new(opts.audit_log.clone());
+    let mut candidates = actionable.clone();
+    candidates.extend(deferred);
     let mut failures: Vec<(Pair, String)> = Vec::new();
     let mut applied_any = false;
     let mut snap = snap;
-    for round in 1..=MAX_ROUNDS {
+    // Rounds count per pair: a pair that waited for another one starts its own count when it
+    // first gets changes. The loop ends when no pair has changes left in its budget.
+    let mut rounds_used: Vec<(Pair, usize)> = Vec::new();
+    for round in 1..=MAX_ROUNDS * 2 {
         let ctx = Ctx::new(&snap, &config);
         let current = pairs(&ctx);
         let mut work: Vec<(Pair, Plan)> = Vec::new();
-        for p in &actionable {
+        for p in &candidates {
             if failures.iter().any(|(f, _)| f == p) || !current.contains(p) {
+                continue;
+            }
+            let used = rounds_used
+                .iter()
+                .find(|(q, _)| q == p)
+                .map_or(0, |(_, n)| *n);
+            if used >= MAX_ROUNDS {
                 continue;
             }
             let pl = plan(&ctx, p, None);
@@ -199,6 +218,10 @@ pub async fn run_fix_to(
             )?;
         }
         for (p, pl) in work {
+            match rounds_used.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, n)) => *n += 1,
+                None => rounds_used.push((p.clone(), 1)),
+            }
             for c in &pl.changes {
                 let outcome = apply_change(&session.clients, c, opts.dry_run).await;
                 if !opts.dry_run
@@ -228,6 +251,8 @@ pub async fn run_fix_to(
             // Nothing changed on the servers: another round would plan the same again.
             break;
         }
+        // Let the servers' own controllers (IP allocation, kubelet) catch up before re-reading.
+        tokio::time::sleep(SETTLE).await;
         snap = session.snapshot().await;
         if !session::side_errors(&snap).is_empty() {
             break;
@@ -245,7 +270,7 @@ pub async fn run_fix_to(
     let final_rows = pair_rows(&snap, &config);
     let mut unfixed = 0;
     writeln!(out, "Outcome:")?;
-    for pair in &actionable {
+    for pair in &candidates {
         let row = final_rows.iter().find(|(p, _)| p == pair).map(|(_, r)| r);
         let failed = failures.iter().find(|(f, _)| f == pair).map(|(_, m)| m);
         let line = match (row, failed) {
