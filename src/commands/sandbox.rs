@@ -1,9 +1,92 @@
-//! `vinspect sandbox`: embedded host + virtual API servers (issue 3).
+//! `vinspect sandbox`: embedded host + virtual API servers (issue 3), until SIGINT/SIGTERM.
+//!
+//! The sandbox's own runner has no bind address; this one starts the same pair with `--bind`
+//! and lays down the scenario and scale objects through the sandbox's public pieces.
+
+use std::io::Write;
+
+use anyhow::Context as _;
 
 use crate::cli::{GlobalArgs, SandboxArgs};
+use crate::sandbox::command::generate_scale;
+use crate::sandbox::{Sandbox, SandboxOptions, scenarios};
 
-use super::NotAvailable;
+use super::{EXIT_OK, setup};
 
-pub fn run(_global: &GlobalArgs, _args: &SandboxArgs) -> anyhow::Result<u8> {
-    Err(NotAvailable("sandbox").into())
+/// vCluster name of the sandbox when `--vcluster` is not given.
+pub const DEFAULT_VCLUSTER: &str = "demo";
+
+pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
+    if args.churn.is_some() {
+        anyhow::bail!(
+            "--churn is not supported by the sandbox yet; run without it (change objects with kubectl meanwhile)"
+        );
+    }
+    let scenario = match &args.scenario {
+        Some(name) => Some(scenarios::find(name).ok_or_else(|| {
+            let known: Vec<&str> = scenarios::SCENARIOS.iter().map(|s| s.name).collect();
+            anyhow::anyhow!(
+                "unknown scenario {name:?} (available: {}); or use --empty",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?),
+        None => None,
+    };
+    let scale = match args.scale {
+        Some(n) => u32::try_from(n).context("--scale is too large")?,
+        None => 0,
+    };
+    let defaults = SandboxOptions::default();
+    let opts = SandboxOptions {
+        vcluster: global
+            .vcluster
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VCLUSTER.to_string()),
+        host_namespace: global.host_namespace.clone(),
+        kubeconfig_path: global.kubeconfig.clone(),
+        bind: args.bind.unwrap_or(defaults.bind),
+        ..defaults
+    };
+    setup::runtime()?.block_on(async move {
+        let sb = Sandbox::start(opts).await?;
+        if let Some(s) = scenario {
+            let host = scenarios::parse(s.host)
+                .map_err(|e| anyhow::anyhow!("scenario {} (host): {e}", s.name))?;
+            let virt = scenarios::parse(s.virtual_)
+                .map_err(|e| anyhow::anyhow!("scenario {} (virtual): {e}", s.name))?;
+            sb.host()
+                .apply_objects(&host)
+                .map_err(|e| anyhow::anyhow!("scenario {} (host): {e}", s.name))?;
+            sb.virtual_()
+                .apply_objects(&virt)
+                .map_err(|e| anyhow::anyhow!("scenario {} (virtual): {e}", s.name))?;
+        }
+        if scale > 0 {
+            generate_scale(sb.virtual_().cluster(), scale)?;
+        }
+        if !args.bind.is_none_or(|ip| ip.is_loopback()) {
+            eprintln!(
+                "warning: the sandbox listens on {} without TLS; anyone who can reach it and read the kubeconfig's tokens can use it",
+                sb.host().addr().ip()
+            );
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "ready: KUBECONFIG={}", sb.kubeconfig_path().display())?;
+            writeln!(
+                out,
+                "contexts: {} (virtual), {} (host)",
+                sb.virtual_context(),
+                sb.host_context()
+            )?;
+            out.flush()?;
+        }
+        setup::stop_signal().await;
+        sb.shutdown().await;
+        Ok(EXIT_OK)
+    })
 }
