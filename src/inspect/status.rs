@@ -94,14 +94,21 @@ pub fn drift_fields(plan: &Plan) -> Vec<String> {
         }
     };
     for c in &plan.changes {
+        if !c.fields.is_empty() {
+            for f in &c.fields {
+                push(f.clone());
+            }
+            continue;
+        }
         match &c.action {
+            Action::Bind { .. } => push("spec.nodeName".to_string()),
             Action::Patch { patch, .. } => {
                 for p in patch_paths(patch, 2) {
                     push(p);
                 }
             }
             Action::Recreate { .. } => {
-                if c.target.kind == ObjKind::Service {
+                if c.target.kind == ObjKind::Service && c.target.side == SideName::Virtual {
                     push("spec.clusterIP".to_string());
                 } else {
                     push("metadata.uid".to_string());
@@ -158,6 +165,7 @@ mod tests {
             },
             action,
             reason: String::new(),
+            fields: Vec::new(),
         }
     }
 
