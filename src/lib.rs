@@ -2,4 +2,5 @@
 pub mod cluster;
 pub mod engine;
 pub mod inspect;
+pub mod sandbox;
 pub mod vcluster;

@@ -1,0 +1,2 @@
+//! Scenarios the sandbox and the demo load.
+pub mod scenario;
