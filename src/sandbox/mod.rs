@@ -1,2 +1,460 @@
-//! Scenarios the sandbox and the demo load.
+//! An embedded Kubernetes-API-compatible server pair (host + virtual cluster) that kube-rs and
+//! kubectl use unchanged, with a small simulated control plane and fault knobs for tests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), vinspect::sandbox::SandboxError> {
+//! use vinspect::sandbox::{Sandbox, SandboxOptions};
+//! let sb = Sandbox::start(SandboxOptions::default()).await?;
+//! let client = sb.virtual_client();
+//! # let _ = client; sb.shutdown().await; Ok(()) }
+//! ```
+//!
+//! The sandbox is a cluster, not part of the syncer: it never imports the engine.
+
+pub mod cluster;
+pub mod command;
+pub mod controllers;
+pub mod defaults;
+pub mod error;
+pub mod faults;
+pub mod http;
+pub mod kubeconfig;
+pub mod layout;
+pub mod patch;
+pub mod registry;
 pub mod scenario;
+pub mod scenarios;
+pub mod selectors;
+pub mod store;
+pub mod table;
+pub mod validate;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use cluster::{Cluster, Role};
+pub use command::{SandboxCommandOptions, run_sandbox_command};
+pub use error::ApiError;
+pub use kubeconfig::{HOST_CONTEXT, READONLY_CONTEXT};
+
+use http::{Listener, Shared, User};
+use layout::Install;
+
+/// How to start a sandbox pair.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// vCluster name; default `demo`.
+    pub vcluster: String,
+    /// Host namespace of the vCluster; default `vcluster-<name>`.
+    pub host_namespace: Option<String>,
+    /// Lay down the vCluster install objects (what `vinspect sandbox --empty` shows); default
+    /// true. False gives two bare clusters with only the seeded namespaces (and host nodes).
+    pub empty_layout: bool,
+    /// Delay before the host kubelet marks a scheduled pod Running and Ready; default 200 ms.
+    pub kubelet_delay: Duration,
+    /// Host nodes; default 3.
+    pub nodes: u32,
+    /// Serve HTTPS with a generated CA; default false (plain http).
+    pub tls: bool,
+    /// Bind address; default 127.0.0.1 (port 0 always).
+    pub bind: IpAddr,
+    /// Where to write the kubeconfig; default a fresh temp dir.
+    pub kubeconfig_path: Option<PathBuf>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            vcluster: "demo".into(),
+            host_namespace: None,
+            empty_layout: true,
+            kubelet_delay: Duration::from_millis(200),
+            nodes: 3,
+            tls: false,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            kubeconfig_path: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "sandbox: cannot listen on {addr}: {source}; pick another --bind address or free the port"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "sandbox: cannot write the kubeconfig {path}: {source}; check the directory exists and is writable"
+    )]
+    Kubeconfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("sandbox: cannot build a kube client for {url}: {message}")]
+    Client { url: String, message: String },
+    #[error("sandbox: TLS setup failed: {0}")]
+    Tls(String),
+    #[error("sandbox: invalid vCluster name {0:?}: use a lowercase DNS-1123 label")]
+    InvalidName(String),
+}
+
+/// What a server gets back after a restart that loses its state.
+enum Reseed {
+    Host {
+        nodes: u32,
+        install: Option<Install>,
+    },
+    Virtual {
+        host: Arc<Cluster>,
+        install: Option<Install>,
+    },
+}
+
+/// One of the two API servers, with its fault knobs.
+pub struct SandboxServer {
+    listener: Listener,
+    token: String,
+    scheme: &'static str,
+    client: kube::Client,
+    reseed: Reseed,
+    controllers: JoinHandle<()>,
+}
+
+impl SandboxServer {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.listener.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.addr
+    }
+
+    /// The admin bearer token of this server.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The server's state, for seeding objects directly (bypassing HTTP).
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.listener.shared.cluster
+    }
+
+    /// A kube client with admin rights on this server.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The next `n` requests with `verb` (`get`, `list`, `watch`, `create`, `update`, `patch`,
+    /// `delete`, `deletecollection`, or `*`) on `resource` (plural such as `pods`, or `*`) fail
+    /// with `code` (500, 409 or 403; other codes get a generic reason).
+    pub fn fail_next(&self, n: u32, verb: &str, resource: &str, code: u16) {
+        self.listener.shared.faults().add(n, verb, resource, code);
+    }
+
+    /// Ends every open watch stream (clients see the stream close and re-watch).
+    pub fn drop_watches(&self) {
+        self.listener.shared.drop_watches();
+    }
+
+    /// Adds this much latency to every request.
+    pub fn set_latency(&self, latency: Duration) {
+        self.listener.shared.faults().latency = latency;
+    }
+
+    /// Stops serving (connections close, watches end). The port stays reserved for restart.
+    pub async fn stop(&self) {
+        self.listener.stop().await;
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.listener.is_running()
+    }
+
+    /// Serves again on the same port, with the state kept or reset to a fresh install.
+    pub async fn restart(&self, keep_state: bool) -> Result<(), SandboxError> {
+        self.listener.stop().await;
+        if !keep_state {
+            let c = self.cluster();
+            c.reset();
+            c.seed_namespaces();
+            match &self.reseed {
+                Reseed::Host { nodes, install } => {
+                    controllers::kubelet::register_nodes(c, *nodes);
+                    layout::host_base(c);
+                    if let Some(i) = install {
+                        layout::host(c, i).await;
+                    }
+                }
+                Reseed::Virtual { host, install } => {
+                    if let Some(i) = install {
+                        let ip = host
+                            .get(
+                                cluster::kind("pods"),
+                                &i.host_namespace,
+                                &format!("{}-0", i.vcluster),
+                            )
+                            .ok()
+                            .and_then(|p| {
+                                p.pointer("/status/podIP")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_string)
+                            });
+                        layout::virtual_(host, c, i, ip.as_deref());
+                    }
+                }
+            }
+        }
+        self.listener
+            .start_again()
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: self.listener.addr,
+                source,
+            })
+    }
+
+    /// Creates or replaces objects (kind/apiVersion decide the resource) through the
+    /// apiserver's write path; for scenarios and test seeding.
+    pub fn apply_objects(&self, objects: &[Value]) -> Result<(), ApiError> {
+        scenarios::apply(self.cluster(), objects)
+    }
+}
+
+/// The host + virtual API server pair with its kubeconfig.
+pub struct Sandbox {
+    host: SandboxServer,
+    virt: SandboxServer,
+    kubeconfig_path: PathBuf,
+    virtual_context: String,
+    vcluster: String,
+    host_namespace: String,
+    readonly_token: String,
+    _tempdir: Option<tempfile::TempDir>,
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let b: [u8; 24] = rand::rng().random();
+    hex::encode(b)
+}
+
+fn make_client(url: &str, token: &str) -> Result<kube::Client, SandboxError> {
+    let err = |message: String| SandboxError::Client {
+        url: url.to_string(),
+        message,
+    };
+    let uri: ::http::Uri = url
+        .parse()
+        .map_err(|e: ::http::uri::InvalidUri| err(e.to_string()))?;
+    let mut cfg = kube::Config::new(uri);
+    cfg.default_namespace = "default".into();
+    cfg.auth_info.token = Some(token.to_string().into());
+    kube::Client::try_from(cfg).map_err(|e| err(e.to_string()))
+}
+
+async fn start_server(
+    cluster: Arc<Cluster>,
+    bind: IpAddr,
+    admin_token: &str,
+    readonly_token: &str,
+) -> Result<Listener, SandboxError> {
+    let mut users = HashMap::new();
+    users.insert(
+        admin_token.to_string(),
+        User {
+            name: "sandbox-admin".into(),
+            readonly: false,
+        },
+    );
+    users.insert(
+        readonly_token.to_string(),
+        User {
+            name: "sandbox-readonly".into(),
+            readonly: true,
+        },
+    );
+    let shared = Arc::new(Shared::new(cluster, users, Duration::from_secs(60)));
+    let addr = SocketAddr::new(bind, 0);
+    Listener::bind(shared, addr)
+        .await
+        .map_err(|source| SandboxError::Bind { addr, source })
+}
+
+impl Sandbox {
+    /// Starts both servers, lays down the install (unless disabled) and writes the kubeconfig.
+    pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        if !crate::vcluster::naming::is_dns1123_label(&opts.vcluster) {
+            return Err(SandboxError::InvalidName(opts.vcluster));
+        }
+        let host_namespace = opts
+            .host_namespace
+            .clone()
+            .unwrap_or_else(|| crate::vcluster::naming::default_host_namespace(&opts.vcluster));
+        if !crate::vcluster::naming::is_dns1123_label(&host_namespace) {
+            return Err(SandboxError::InvalidName(host_namespace));
+        }
+        if opts.tls {
+            return Err(SandboxError::Tls(
+                "HTTPS is not implemented yet; start the sandbox with tls: false".into(),
+            ));
+        }
+        let host_c = Arc::new(Cluster::new(Role::Host));
+        let virt_c = Arc::new(Cluster::new(Role::Virtual));
+        host_c.seed_namespaces();
+        virt_c.seed_namespaces();
+        let host_ctl = controllers::spawn(host_c.clone(), Some((opts.nodes, opts.kubelet_delay)));
+        let virt_ctl = controllers::spawn(virt_c.clone(), None);
+        layout::host_base(&host_c);
+        let install = opts.empty_layout.then(|| Install {
+            vcluster: opts.vcluster.clone(),
+            host_namespace: host_namespace.clone(),
+        });
+        if let Some(i) = &install {
+            let ip = layout::host(&host_c, i).await;
+            layout::virtual_(&host_c, &virt_c, i, ip.as_deref());
+        }
+        let (host_token, virt_token, readonly_token) =
+            (random_token(), random_token(), random_token());
+        let host_l = start_server(host_c.clone(), opts.bind, &host_token, &readonly_token).await?;
+        let virt_l = start_server(virt_c.clone(), opts.bind, &virt_token, &readonly_token).await?;
+        let host_url = format!("http://{}", host_l.addr);
+        let virt_url = format!("http://{}", virt_l.addr);
+        let (tempdir, path) = match &opts.kubeconfig_path {
+            Some(p) => (None, p.clone()),
+            None => {
+                let d = tempfile::tempdir().map_err(|source| SandboxError::Kubeconfig {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+                let p = d.path().join("kubeconfig");
+                (Some(d), p)
+            }
+        };
+        let yaml = kubeconfig::render(
+            &opts.vcluster,
+            &host_namespace,
+            &kubeconfig::Endpoint {
+                url: host_url.clone(),
+                token: host_token.clone(),
+                ca_pem: None,
+            },
+            &kubeconfig::Endpoint {
+                url: virt_url.clone(),
+                token: virt_token.clone(),
+                ca_pem: None,
+            },
+            &readonly_token,
+        );
+        std::fs::write(&path, yaml).map_err(|source| SandboxError::Kubeconfig {
+            path: path.clone(),
+            source,
+        })?;
+        let host = SandboxServer {
+            client: make_client(&host_url, &host_token)?,
+            listener: host_l,
+            token: host_token,
+            scheme: "http",
+            reseed: Reseed::Host {
+                nodes: opts.nodes,
+                install: install.clone(),
+            },
+            controllers: host_ctl,
+        };
+        let virt = SandboxServer {
+            client: make_client(&virt_url, &virt_token)?,
+            listener: virt_l,
+            token: virt_token,
+            scheme: "http",
+            reseed: Reseed::Virtual {
+                host: host_c,
+                install,
+            },
+            controllers: virt_ctl,
+        };
+        Ok(Sandbox {
+            host,
+            virt,
+            kubeconfig_path: path,
+            virtual_context: kubeconfig::virtual_context(&opts.vcluster, &host_namespace),
+            vcluster: opts.vcluster,
+            host_namespace,
+            readonly_token,
+            _tempdir: tempdir,
+        })
+    }
+
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// `sandbox-host`.
+    pub fn host_context(&self) -> &str {
+        HOST_CONTEXT
+    }
+
+    /// `vcluster_<NAME>_<NS>_sandbox-host`, the kubeconfig's current context.
+    pub fn virtual_context(&self) -> String {
+        self.virtual_context.clone()
+    }
+
+    /// `sandbox-host-readonly`: the host, as a user limited to get, list and watch.
+    pub fn readonly_context(&self) -> &str {
+        READONLY_CONTEXT
+    }
+
+    pub fn vcluster(&self) -> &str {
+        &self.vcluster
+    }
+
+    pub fn host_namespace(&self) -> &str {
+        &self.host_namespace
+    }
+
+    pub fn host(&self) -> &SandboxServer {
+        &self.host
+    }
+
+    pub fn virtual_(&self) -> &SandboxServer {
+        &self.virt
+    }
+
+    pub fn host_client(&self) -> kube::Client {
+        self.host.client()
+    }
+
+    pub fn virtual_client(&self) -> kube::Client {
+        self.virt.client()
+    }
+
+    /// A host client as the read-only user.
+    pub fn readonly_client(&self) -> Result<kube::Client, SandboxError> {
+        make_client(&self.host.url(), &self.readonly_token)
+    }
+
+    /// Stops both servers and their controllers.
+    pub async fn shutdown(self) {
+        self.host.stop().await;
+        self.virt.stop().await;
+        self.host.controllers.abort();
+        self.virt.controllers.abort();
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Controllers hold the clusters; end them with the sandbox even without shutdown().
+        self.host.controllers.abort();
+        self.virt.controllers.abort();
+    }
+}

@@ -1,0 +1,145 @@
+//! `vinspect sandbox`: run the pair until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::cluster::{Cluster, WriteOpts, kind};
+use super::{Sandbox, SandboxOptions, scenarios};
+
+/// Options of `vinspect sandbox [--kubeconfig PATH] [--vcluster NAME] [--host-namespace NS]
+/// [--empty | --scenario NAME] [--scale N]`.
+#[derive(Debug, Clone)]
+pub struct SandboxCommandOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub vcluster: String,
+    pub host_namespace: Option<String>,
+    /// Only the install layout (the default when no scenario is named).
+    pub empty: bool,
+    pub scenario: Option<String>,
+    /// Virtual services with one pod each, spread over namespaces.
+    pub scale: u32,
+}
+
+impl Default for SandboxCommandOptions {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            vcluster: "demo".into(),
+            host_namespace: None,
+            empty: true,
+            scenario: None,
+            scale: 0,
+        }
+    }
+}
+
+/// Services per namespace of the scale generator.
+pub const SCALE_PER_NAMESPACE: u32 = 100;
+
+/// Adds `n` virtual services, each selecting one pod, in namespaces `scale-0`, `scale-1`, …
+/// (100 per namespace).
+pub fn generate_scale(virt: &Cluster, n: u32) -> anyhow::Result<()> {
+    let o = WriteOpts::default();
+    for i in 0..n {
+        let ns = format!("scale-{}", i / SCALE_PER_NAMESPACE);
+        if i % SCALE_PER_NAMESPACE == 0 {
+            let r = virt.create(
+                kind("namespaces"),
+                None,
+                json!({"metadata": {"name": ns}}),
+                &o,
+            );
+            if let Err(e) = r
+                && e.code != 409
+            {
+                anyhow::bail!("scale: cannot create namespace {ns}: {e}");
+            }
+        }
+        let app = format!("app-{i}");
+        let svc: Value = json!({
+            "metadata": {"name": format!("svc-{i}"), "labels": {"app": app}},
+            "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
+        });
+        let pod: Value = json!({
+            "metadata": {"name": format!("pod-{i}"), "labels": {"app": app}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "ports": [{"name": "http", "containerPort": 8080}]}]}
+        });
+        for (k, obj) in [("services", svc), ("pods", pod)] {
+            match virt.create(kind(k), Some(&ns), obj, &o) {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => anyhow::bail!("scale: cannot create {k} {i} in {ns}: {e}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok(())
+    }
+}
+
+/// Runs the sandbox pair; prints `ready: KUBECONFIG=<path>` once both serve and returns 0 after
+/// SIGINT or SIGTERM.
+pub async fn run_sandbox_command(opts: SandboxCommandOptions) -> anyhow::Result<i32> {
+    let scenario = match &opts.scenario {
+        Some(name) => Some(scenarios::find(name).ok_or_else(|| {
+            let known: Vec<&str> = scenarios::SCENARIOS.iter().map(|s| s.name).collect();
+            anyhow::anyhow!(
+                "unknown scenario {name:?}; available: {}",
+                if known.is_empty() {
+                    "none yet (use --empty)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?),
+        None => None,
+    };
+    let sb = Sandbox::start(SandboxOptions {
+        vcluster: opts.vcluster.clone(),
+        host_namespace: opts.host_namespace.clone(),
+        kubeconfig_path: opts.kubeconfig.clone(),
+        ..SandboxOptions::default()
+    })
+    .await?;
+    if let Some(s) = scenario {
+        let host = scenarios::parse(s.host)
+            .map_err(|e| anyhow::anyhow!("scenario {} (host): {e}", s.name))?;
+        let virt = scenarios::parse(s.virtual_)
+            .map_err(|e| anyhow::anyhow!("scenario {} (virtual): {e}", s.name))?;
+        sb.host()
+            .apply_objects(&host)
+            .map_err(|e| anyhow::anyhow!("scenario {} (host): {e}", s.name))?;
+        sb.virtual_()
+            .apply_objects(&virt)
+            .map_err(|e| anyhow::anyhow!("scenario {} (virtual): {e}", s.name))?;
+    }
+    if opts.scale > 0 {
+        generate_scale(sb.virtual_().cluster(), opts.scale)?;
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready: KUBECONFIG={}", sb.kubeconfig_path().display())?;
+        out.flush()?;
+    }
+    wait_for_signal().await?;
+    sb.shutdown().await;
+    Ok(0)
+}

@@ -1,0 +1,70 @@
+//! The simulated control plane: what makes the sandbox behave like a cluster rather than a
+//! key-value store. Controllers consume every store event through an unbounded queue and write
+//! back through the cluster's controller write path.
+
+pub mod endpoints;
+pub mod ipam;
+pub mod kubelet;
+pub mod namespace;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::cluster::Cluster;
+use super::store::EventType;
+
+/// Starts the controllers of one server. `kubelet` is `Some((nodes, delay))` on the host only.
+pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHandle<()> {
+    let mut rx = cluster.lock().add_controller();
+    let kubelet = kubelet.map(|(n, d)| kubelet::Kubelet::new(cluster.clone(), n, d));
+    if let Some(k) = &kubelet {
+        k.register_nodes();
+    }
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            // Drain what is queued so that a burst of pod changes syncs each service once.
+            let mut batch = vec![first];
+            while let Ok(ev) = rx.try_recv() {
+                batch.push(ev);
+                if batch.len() >= 4096 {
+                    break;
+                }
+            }
+            let mut services = BTreeSet::new();
+            let mut namespaces = BTreeSet::new();
+            for ev in &batch {
+                match ev.kind {
+                    "services" => {
+                        services.insert((ev.namespace.clone(), ev.name.clone()));
+                    }
+                    "pods" => {
+                        endpoints::services_for_pod(&cluster, ev, &mut services);
+                        if let Some(k) = &kubelet {
+                            k.on_pod(ev);
+                        }
+                    }
+                    "namespaces" => {
+                        if ev.etype != EventType::Deleted
+                            && ev.object.pointer("/metadata/deletionTimestamp").is_some()
+                        {
+                            namespaces.insert(ev.name.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                if ev.etype == EventType::Deleted && !ev.namespace.is_empty() {
+                    namespaces.insert(ev.namespace.clone());
+                }
+            }
+            for (ns, name) in services {
+                endpoints::sync_service(&cluster, &ns, &name);
+            }
+            for ns in namespaces {
+                namespace::finalize(&cluster, &ns);
+            }
+        }
+    })
+}

@@ -1,0 +1,264 @@
+//! The generic object store: JSON objects keyed by (kind id, namespace, name), one global
+//! resourceVersion (like an etcd revision), a ring of recent events for watch replay, and a
+//! broadcast channel for live watches and the simulated controllers.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+/// (kind id, namespace or "", name)
+pub type Key = (&'static str, String, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed write.
+#[derive(Debug)]
+pub struct Event {
+    pub rv: u64,
+    pub etype: EventType,
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// The object after the write (for DELETED: the last state, stamped with the deletion's RV).
+    pub object: Arc<Value>,
+    /// The object before the write, for selector transitions.
+    pub old: Option<Arc<Value>>,
+}
+
+/// Events kept for watch replay; older resourceVersions get an in-stream 410.
+pub const DEFAULT_RING: usize = 50_000;
+
+pub struct Store {
+    objects: BTreeMap<Key, Arc<Value>>,
+    rv: u64,
+    ring: VecDeque<Arc<Event>>,
+    ring_cap: usize,
+    /// Oldest RV from which a watch can still be replayed exactly.
+    compacted: u64,
+    tx: broadcast::Sender<Arc<Event>>,
+    controllers: Vec<mpsc::UnboundedSender<Arc<Event>>>,
+    /// Server-side apply: the last applied configuration per object and field manager.
+    pub applied: HashMap<Key, BTreeMap<String, Value>>,
+}
+
+impl Store {
+    pub fn new(ring_cap: usize) -> Self {
+        let (tx, _) = broadcast::channel(16_384);
+        Self {
+            objects: BTreeMap::new(),
+            rv: 1,
+            ring: VecDeque::new(),
+            ring_cap,
+            compacted: 1,
+            tx,
+            controllers: Vec::new(),
+            applied: HashMap::new(),
+        }
+    }
+
+    /// Shrinks or grows the replay ring (tests use a tiny ring to provoke 410s).
+    pub fn set_ring_capacity(&mut self, cap: usize) {
+        self.ring_cap = cap.max(1);
+        while self.ring.len() > self.ring_cap {
+            if let Some(old) = self.ring.pop_front() {
+                self.compacted = old.rv;
+            }
+        }
+    }
+
+    pub fn rv(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn compacted(&self) -> u64 {
+        self.compacted
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    /// Controllers get every event through an unbounded queue, so they never miss one.
+    pub fn add_controller(&mut self) -> mpsc::UnboundedReceiver<Arc<Event>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.controllers.push(tx);
+        rx
+    }
+
+    pub fn get(&self, kind: &'static str, ns: &str, name: &str) -> Option<Arc<Value>> {
+        self.objects
+            .get(&(kind, ns.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Objects of a kind, optionally within one namespace, in key order, starting after `after`.
+    pub fn range<'a>(
+        &'a self,
+        kind: &'static str,
+        ns: Option<&'a str>,
+        after: Option<(String, String)>,
+    ) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
+        use std::ops::Bound;
+        let lo = match after {
+            Some((n, m)) => Bound::Excluded((kind, n, m)),
+            None => Bound::Included((kind, ns.unwrap_or("").to_string(), String::new())),
+        };
+        self.objects
+            .range((lo, Bound::Unbounded))
+            .take_while(move |(k, _)| k.0 == kind && ns.is_none_or(|n| k.1 == n))
+    }
+
+    pub fn count(&self, kind: &'static str, ns: Option<&str>) -> usize {
+        self.range(kind, ns, None).count()
+    }
+
+    /// Events retained after `rv`, or `None` when `rv` is older than the ring.
+    pub fn since(&self, rv: u64) -> Option<Vec<Arc<Event>>> {
+        if rv < self.compacted {
+            return None;
+        }
+        Some(self.ring.iter().filter(|e| e.rv > rv).cloned().collect())
+    }
+
+    fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    fn emit(&mut self, ev: Event) {
+        let ev = Arc::new(ev);
+        self.ring.push_back(ev.clone());
+        while self.ring.len() > self.ring_cap {
+            if let Some(old) = self.ring.pop_front() {
+                self.compacted = old.rv;
+            }
+        }
+        let _ = self.tx.send(ev.clone());
+        self.controllers.retain(|c| c.send(ev.clone()).is_ok());
+    }
+
+    /// Writes an object (create or update), stamping the new resourceVersion.
+    pub fn put(&mut self, kind: &'static str, mut obj: Value) -> Arc<Value> {
+        let rv = self.next_rv();
+        set_rv(&mut obj, rv);
+        let ns = meta_str(&obj, "namespace").to_string();
+        let name = meta_str(&obj, "name").to_string();
+        let obj = Arc::new(obj);
+        let key = (kind, ns.clone(), name.clone());
+        let old = self.objects.insert(key, obj.clone());
+        let etype = if old.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.emit(Event {
+            rv,
+            etype,
+            kind,
+            namespace: ns,
+            name,
+            object: obj.clone(),
+            old,
+        });
+        obj
+    }
+
+    /// Removes an object; the DELETED event carries its last state stamped with a new RV.
+    pub fn remove(&mut self, kind: &'static str, ns: &str, name: &str) -> Option<Arc<Value>> {
+        let key = (kind, ns.to_string(), name.to_string());
+        let old = self.objects.remove(&key)?;
+        self.applied.remove(&key);
+        let rv = self.next_rv();
+        let mut last = (*old).clone();
+        set_rv(&mut last, rv);
+        let last = Arc::new(last);
+        self.emit(Event {
+            rv,
+            etype: EventType::Deleted,
+            kind,
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            object: last.clone(),
+            old: Some(old),
+        });
+        Some(last)
+    }
+
+    /// Drops everything (a restart that loses state); the RV keeps counting up.
+    pub fn clear(&mut self) {
+        self.objects.clear();
+        self.applied.clear();
+        self.ring.clear();
+        self.compacted = self.rv;
+    }
+}
+
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+fn set_rv(obj: &mut Value, rv: u64) {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(ns: &str, name: &str) -> Value {
+        json!({"metadata": {"namespace": ns, "name": name}})
+    }
+
+    #[test]
+    fn rv_is_global_and_range_is_scoped() {
+        let mut s = Store::new(3);
+        let a = s.put("pods", obj("a", "x"));
+        let b = s.put("pods", obj("b", "y"));
+        s.put("services", obj("a", "z"));
+        assert_eq!(meta_str(&a, "resourceVersion"), "2");
+        assert_eq!(meta_str(&b, "resourceVersion"), "3");
+        assert_eq!(s.count("pods", None), 2);
+        assert_eq!(s.count("pods", Some("a")), 1);
+        assert_eq!(s.count("services", Some("b")), 0);
+        let after: Vec<_> = s
+            .range("pods", None, Some(("a".into(), "x".into())))
+            .map(|(k, _)| k.2.clone())
+            .collect();
+        assert_eq!(after, vec!["y"]);
+    }
+
+    #[test]
+    fn ring_compacts() {
+        let mut s = Store::new(2);
+        for i in 0..5 {
+            s.put("pods", obj("a", &format!("p{i}")));
+        }
+        assert!(s.since(1).is_none());
+        assert_eq!(s.since(5).map(|v| v.len()), Some(1));
+        let gone = s.remove("pods", "a", "p0").unwrap();
+        assert_eq!(meta_str(&gone, "resourceVersion"), "7");
+    }
+}
