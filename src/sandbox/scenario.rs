@@ -344,6 +344,82 @@ impl Scenario {
     }
 }
 
+/// The sandbox options a scenario needs: its vCluster name and host namespace, and no install
+/// layout (the scenario brings its own, exactly as written).
+pub fn sandbox_options(scenario: &Scenario) -> crate::sandbox::SandboxOptions {
+    crate::sandbox::SandboxOptions {
+        vcluster: scenario.vcluster.clone(),
+        host_namespace: Some(scenario.host_namespace.clone()),
+        empty_layout: false,
+        ..Default::default()
+    }
+}
+
+/// Load a scenario into a running sandbox pair: virtual objects first (so their server UIDs are
+/// known), then host objects with stand-in UIDs replaced, each through the API server's write
+/// path with its status. Existing objects (the seeded namespaces) are replaced.
+pub fn load_into(sandbox: &crate::sandbox::Sandbox, scenario: &Scenario) -> Result<(), ScenarioError> {
+    let mut uids: BTreeMap<String, String> = BTreeMap::new();
+    let host_objects = scenario.host_objects_with_config();
+    let sides = [
+        (ScenarioSide::Virtual, sandbox.virtual_(), &scenario.virtual_objects),
+        (ScenarioSide::Host, sandbox.host(), &host_objects),
+    ];
+    for (side, server, objects) in sides {
+        for obj in load_order(objects) {
+            let mut obj = obj.clone();
+            let declared = obj
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            substitute_uids(&mut obj, &uids);
+            if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("uid");
+                meta.remove("resourceVersion");
+                meta.remove("creationTimestamp");
+            }
+            let what = describe(&obj);
+            let fail = |message: String| ScenarioError::Apply {
+                name: scenario.name.clone(),
+                side: side.as_str(),
+                what: what.clone(),
+                message,
+            };
+            if side == ScenarioSide::Host && obj.get("kind").and_then(Value::as_str) == Some("Pod") {
+                // Written whole, status included, so the simulated kubelet sees a pod that is
+                // already scheduled and has its IP, and leaves it as the scenario describes it.
+                server
+                    .cluster()
+                    .put_raw(crate::sandbox::cluster::kind("pods"), obj.clone());
+            } else {
+                server
+                    .apply_objects(std::slice::from_ref(&obj))
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            if let Some(declared) = declared {
+                let real = stored_uid(server.cluster(), &obj)
+                    .ok_or_else(|| fail("the object is not there after writing it".to_string()))?;
+                uids.insert(declared, real);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stored_uid(cluster: &crate::sandbox::Cluster, obj: &Value) -> Option<String> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let info = crate::sandbox::registry::kinds()
+        .iter()
+        .find(|k| k.api_version() == s("/apiVersion") && k.kind == s("/kind"))?;
+    let stored = cluster
+        .get(info, s("/metadata/namespace"), s("/metadata/name"))
+        .ok()?;
+    stored
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
 /// Replace every string equal to a key of `uids` by its value, anywhere in `v`.
 pub fn substitute_uids(v: &mut Value, uids: &BTreeMap<String, String>) {
     match v {
@@ -396,6 +472,8 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
+        // vcluster.yaml is the sandbox install's config, not a scenario.
+        on_disk.retain(|f| f != "vcluster.yaml");
         on_disk.sort();
         let mut listed: Vec<String> = FILES.iter().map(|(n, _)| format!("{n}.yaml")).collect();
         listed.sort();
