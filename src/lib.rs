@@ -3,4 +3,5 @@ pub mod cluster;
 pub mod engine;
 pub mod inspect;
 pub mod sandbox;
+pub mod tui;
 pub mod vcluster;
