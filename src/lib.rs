@@ -1,5 +1,6 @@
 //! vinspect: inspect and repair vCluster networking sync.
 pub mod cluster;
+pub mod dns;
 pub mod engine;
 pub mod inspect;
 pub mod sandbox;
