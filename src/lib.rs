@@ -1,5 +1,7 @@
 //! vinspect: inspect and repair vCluster networking sync.
+pub mod cli;
 pub mod cluster;
+pub mod commands;
 pub mod dns;
 pub mod engine;
 pub mod inspect;

@@ -1,1 +1,42 @@
-fn main() {}
+//! The `vinspect` binary: parse, set up logging, dispatch. Everything else is in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vinspect::cli::Cli;
+use vinspect::commands::{self, EXIT_ERROR};
+
+fn main() -> ExitCode {
+    // A bug must still end in one line and exit 2, never a backtrace on the user's screen.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!("internal error: {msg}{at}");
+        eprintln!(
+            "error: internal error: {}{at} (please report this)",
+            one_line(&msg)
+        );
+    }));
+    let cli = Cli::parse();
+    let _log = commands::logging::init(cli.global.verbose, commands::uses_tui(&cli));
+    match std::panic::catch_unwind(|| commands::run(&cli)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            ExitCode::from(EXIT_ERROR)
+        }
+        Err(_) => ExitCode::from(EXIT_ERROR),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -18,3 +18,10 @@ pub use ctx::Ctx;
 pub use memory::{LastSeen, Memory};
 pub use pair::{Pair, pairs};
 pub use plan::{desired_host, plan};
+
+pub mod controller;
+pub mod events;
+pub mod kube_writer;
+pub mod lease;
+pub mod queue;
+pub mod runner;

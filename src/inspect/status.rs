@@ -114,6 +114,7 @@ pub fn drift_fields(plan: &Plan) -> Vec<String> {
                     push("metadata.uid".to_string());
                 }
             }
+            Action::Bind { .. } => push("spec.nodeName".to_string()),
             Action::Delete { .. } | Action::Create { .. } => {
                 push(format!("{} object", c.target.side));
             }

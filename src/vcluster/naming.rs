@@ -397,4 +397,169 @@ mod tests {
         let out = host_name(&name, "default", VC);
         assert!(out.len() <= MAX_NAME_BYTES);
     }
+
+    #[test]
+    fn ingress_example_names() {
+        // §10 Ingress: backend service, TLS secret and the nginx auth-secret value.
+        assert_eq!(
+            host_name("nginx", "default", VC),
+            "nginx-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("web-tls", "default", VC),
+            "web-tls-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("basic", "default", VC),
+            "basic-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("web", "default", VC),
+            "web-x-default-x-my-vcluster"
+        );
+        assert_eq!(
+            host_name("kube-root-ca.crt", "default", VC),
+            "kube-root-ca.crt-x-default-x-my-vcluster"
+        );
+        assert_eq!(OBJECT_KIND_INGRESS, "networking.k8s.io/v1, Kind=Ingress");
+    }
+
+    #[test]
+    fn cluster_scoped_and_helper_names() {
+        assert_eq!(
+            host_name_cluster("my-class", "vcluster-my-vcluster", VC),
+            "vcluster-my-class-x-vcluster-my-vcluster-x-my-vcluster"
+        );
+        assert_eq!(default_host_namespace(VC), "vcluster-my-vcluster");
+        assert_eq!(config_secret_name(VC), "vc-config-my-vcluster");
+        assert_eq!(workload_service_account(VC), "vc-workload-my-vcluster");
+        assert_eq!(
+            node_service_name("node-1.example.com", VC),
+            "my-vcluster-node-node-1-example-com"
+        );
+    }
+
+    #[test]
+    fn label_keys_hash_beyond_27_character_vcluster_names() {
+        // "vcluster.loft.sh/label-" (23) + VC + "-x-" (3) + 10 hex = 36 + VC bytes.
+        let vc27 = "a".repeat(27);
+        let key = host_label_key("release", &vc27);
+        assert_eq!(key.len(), 63);
+        assert!(key.starts_with(&format!("vcluster.loft.sh/label-{vc27}-x-")));
+        let vc28 = "a".repeat(28);
+        let key = host_label_key("release", &vc28);
+        assert_eq!(key.len(), 63);
+        assert!(
+            !key.contains("-x-"),
+            "hashed keys keep only 52 bytes: {key}"
+        );
+        assert_eq!(
+            virtual_label_key(&key, &vc28).as_deref(),
+            Some("release"),
+            "hashed keys still decode"
+        );
+    }
+
+    #[test]
+    fn joined_names_are_ambiguous_by_design() {
+        // vCluster joins with "-x-" and does not escape it: these two objects share a host
+        // name upstream too. The inspector must pair by annotations first for this reason.
+        assert_eq!(host_name("a-x-b", "c", VC), host_name("a", "b-x-c", VC));
+    }
+
+    #[test]
+    fn no_collisions_among_100k_random_pairs() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-";
+        let mut rng = StdRng::seed_from_u64(0x5eed_2026);
+        let label = |rng: &mut StdRng, max: usize| {
+            let len = rng.random_range(1..=max);
+            let mut s: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
+                .collect();
+            s[0] = b'a' + rng.random_range(0..26u8);
+            let last = s.len() - 1;
+            s[last] = b'0' + rng.random_range(0..10u8);
+            String::from_utf8(s).unwrap()
+        };
+        let mut inputs = std::collections::HashSet::new();
+        let mut outputs = std::collections::HashSet::new();
+        let mut hashed = 0;
+        while inputs.len() < 100_000 {
+            // Lengths chosen so that about a third of the names are hashed.
+            let name = label(&mut rng, 50);
+            let ns = label(&mut rng, 20);
+            if !inputs.insert((name.clone(), ns.clone())) {
+                continue;
+            }
+            if is_hashed(&name, &ns, VC) {
+                hashed += 1;
+            }
+            let out = host_name(&name, &ns, VC);
+            assert!(
+                outputs.insert(out.clone()),
+                "collision on {out} ({name}, {ns})"
+            );
+        }
+        assert!(
+            hashed > 10_000,
+            "only {hashed} hashed names: the test lost its point"
+        );
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn dns_label() -> impl Strategy<Value = String> {
+            "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+        }
+
+        fn dns_subdomain() -> impl Strategy<Value = String> {
+            proptest::collection::vec(dns_label(), 1..5).prop_map(|v| v.join("."))
+        }
+
+        proptest! {
+            #[test]
+            fn at_most_63_bytes_for_any_input(name in ".{0,100}", ns in ".{0,80}", vc in ".{0,60}") {
+                prop_assert!(host_name(&name, &ns, &vc).len() <= MAX_NAME_BYTES);
+                prop_assert!(host_label_key(&name, &vc).len() <= 253);
+                prop_assert!(cluster_marker(&ns, &vc).len() <= MAX_NAME_BYTES);
+            }
+
+            #[test]
+            fn labels_in_labels_out(name in dns_label(), ns in dns_label(), vc in dns_label()) {
+                let out = host_name(&name, &ns, &vc);
+                prop_assert!(is_dns1123_label(&out), "{}", out);
+                prop_assert_eq!(is_hashed(&name, &ns, &vc), joined_host_name(&name, &ns, &vc).len() > MAX_NAME_BYTES);
+                prop_assert!(is_dns1123_label(&cluster_marker(&ns, &vc)));
+                prop_assert!(is_dns1123_label(&host_name_cluster(&name, &ns, &vc)));
+                let short = host_name_short(&name, &ns, &vc);
+                prop_assert_eq!(short.len(), 14);
+                prop_assert!(is_dns1123_label(&short));
+            }
+
+            #[test]
+            fn subdomains_in_subdomains_out(name in dns_subdomain(), ns in dns_label(), vc in dns_label()) {
+                let out = host_name(&name, &ns, &vc);
+                prop_assert!(out.len() <= MAX_NAME_BYTES);
+                prop_assert!(is_dns1123_subdomain(&out), "{}", out);
+            }
+
+            #[test]
+            fn stable_and_defined_by_the_joined_string(name in dns_subdomain(), ns in dns_label(), vc in dns_label()) {
+                let a = host_name(&name, &ns, &vc);
+                prop_assert_eq!(&a, &host_name(&name, &ns, &vc));
+                prop_assert_eq!(&a, &safe_concat_name(&[&name, "x", &ns, "x", &vc]));
+                prop_assert_eq!(&a, &safe_concat_joined(joined_host_name(&name, &ns, &vc)));
+                let joined = joined_host_name(&name, &ns, &vc);
+                if is_hashed(&name, &ns, &vc) {
+                    prop_assert!(joined.len() > MAX_NAME_BYTES);
+                    prop_assert!(a.len() == 63 || a.len() == 62);
+                } else {
+                    prop_assert_eq!(a, joined);
+                }
+            }
+        }
+    }
 }

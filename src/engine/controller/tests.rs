@@ -1,0 +1,633 @@
+//! The loop driven against an in-memory "cluster": a fake writer applies each change to the
+//! snapshot and publishes the next one, the way the watch caches would.
+
+use super::*;
+use crate::cluster::snapshot::{ConnState, Side};
+use crate::engine::diff::apply_merge_patch;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const VC: &str = "vc";
+const HNS: &str = "vcluster-vc";
+
+struct World {
+    tx: watch::Sender<Arc<Snapshot>>,
+    rv: AtomicU64,
+    ips: AtomicU64,
+    /// Fail this many upcoming writes.
+    fail_next: Mutex<u32>,
+    writes: Mutex<Vec<Change>>,
+}
+
+impl World {
+    fn new(snap: Snapshot) -> Arc<Self> {
+        Arc::new(Self {
+            tx: watch::channel(Arc::new(snap)).0,
+            rv: AtomicU64::new(1000),
+            ips: AtomicU64::new(10),
+            fail_next: Mutex::new(0),
+            writes: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn snap(&self) -> Arc<Snapshot> {
+        self.tx.borrow().clone()
+    }
+
+    fn writes(&self) -> Vec<Change> {
+        self.writes.lock().unwrap().clone()
+    }
+
+    fn next_rv(&self) -> String {
+        (self.rv.fetch_add(1, Ordering::SeqCst) + 1).to_string()
+    }
+
+    /// Change the world from outside the controller (a user, another controller).
+    fn edit(&self, f: impl FnOnce(&mut Snapshot)) {
+        let mut s = (*self.snap()).clone();
+        f(&mut s);
+        s.version += 1;
+        self.tx.send_replace(Arc::new(s));
+    }
+
+    fn apply(&self, c: &Change) -> Option<String> {
+        let mut out = None;
+        self.edit(|s| {
+            let side = match c.target.side {
+                SideName::Virtual => &mut s.virtual_side,
+                SideName::Host => &mut s.host,
+            };
+            let key = ObjKey::new(c.target.namespace.clone(), c.target.name.clone());
+            let current: Option<Value> = get_json(side, c.target.kind, &key);
+            let next = match &c.action {
+                Action::Create { object } => Some(object.clone()),
+                Action::Recreate { object, .. } => Some(object.clone()),
+                Action::Patch { patch, .. } => current.map(|mut cur| {
+                    apply_merge_patch(&mut cur, patch);
+                    cur
+                }),
+                Action::Delete { .. } => None,
+                Action::Bind { node } => current.map(|mut cur| {
+                    cur["spec"]["nodeName"] = json!(node);
+                    cur
+                }),
+            };
+            match next {
+                None => remove(side, c.target.kind, &key),
+                Some(mut obj) => {
+                    let rv = self.next_rv();
+                    obj["metadata"]["resourceVersion"] = json!(rv);
+                    if obj["metadata"]["uid"].is_null() {
+                        obj["metadata"]["uid"] = json!(format!("uid-{rv}"));
+                    }
+                    if c.target.kind == ObjKind::Service
+                        && obj["spec"]["clusterIP"].as_str().unwrap_or("").is_empty()
+                    {
+                        let n = self.ips.fetch_add(1, Ordering::SeqCst);
+                        obj["spec"]["clusterIP"] = json!(format!("10.96.0.{n}"));
+                    }
+                    put(side, c.target.kind, key, obj);
+                    out = Some(rv);
+                }
+            }
+        });
+        out
+    }
+}
+
+fn get_json(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
+    match kind {
+        ObjKind::Pod => side
+            .pods
+            .get(key)
+            .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
+        ObjKind::Service => side
+            .services
+            .get(key)
+            .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
+        ObjKind::Endpoints => side
+            .endpoints
+            .get(key)
+            .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
+        ObjKind::Ingress => side
+            .ingresses
+            .get(key)
+            .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
+        ObjKind::Namespace => side
+            .namespaces
+            .get(key)
+            .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
+    }
+}
+
+fn remove(side: &mut Side, kind: ObjKind, key: &ObjKey) {
+    match kind {
+        ObjKind::Pod => drop(side.pods.remove(key)),
+        ObjKind::Service => drop(side.services.remove(key)),
+        ObjKind::Endpoints => drop(side.endpoints.remove(key)),
+        ObjKind::Ingress => drop(side.ingresses.remove(key)),
+        ObjKind::Namespace => drop(side.namespaces.remove(key)),
+    }
+}
+
+fn put(side: &mut Side, kind: ObjKind, key: ObjKey, obj: Value) {
+    match kind {
+        ObjKind::Pod => drop(
+            side.pods
+                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+        ),
+        ObjKind::Service => drop(
+            side.services
+                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+        ),
+        ObjKind::Endpoints => drop(
+            side.endpoints
+                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+        ),
+        ObjKind::Ingress => drop(
+            side.ingresses
+                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+        ),
+        ObjKind::Namespace => drop(
+            side.namespaces
+                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+        ),
+    }
+}
+
+impl Writer for Arc<World> {
+    async fn write(&self, change: &Change) -> Result<Written, WriteError> {
+        {
+            let mut f = self.fail_next.lock().unwrap();
+            if *f > 0 {
+                *f -= 1;
+                return Err(WriteError::Failed("injected: connection refused".into()));
+            }
+        }
+        self.writes.lock().unwrap().push(change.clone());
+        tokio::task::yield_now().await;
+        let rv = self.apply(change);
+        Ok(Written {
+            resource_version: rv,
+        })
+    }
+}
+
+fn svc(ns: &str, name: &str, ip: &str, uid: &str) -> Arc<Service> {
+    Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": "1"},
+            "spec": {"clusterIP": ip, "type": "ClusterIP",
+                     "selector": {"app": name},
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}
+        }))
+        .unwrap(),
+    )
+}
+
+fn base() -> Snapshot {
+    let mut s = Snapshot {
+        version: 1,
+        vcluster: VC.into(),
+        host_namespace: HNS.into(),
+        ..Default::default()
+    };
+    s.virtual_side.conn = ConnState::Live;
+    s.host.conn = ConnState::Live;
+    s.host.services.insert(
+        ObjKey::new(HNS, VC),
+        svc(HNS, VC, "10.96.0.1", "vc-svc-uid"),
+    );
+    let dns = naming::kube_dns_host_name(VC);
+    s.host.services.insert(
+        ObjKey::new(HNS, &dns),
+        svc(HNS, &dns, "10.96.0.2", "dns-uid"),
+    );
+    for ns in ["default", "kube-system"] {
+        s.virtual_side.namespaces.insert(
+            ObjKey::new("", ns),
+            Arc::new(
+                serde_json::from_value(json!({"metadata": {"name": ns, "uid": format!("ns-{ns}"), "resourceVersion": "1"}}))
+                    .unwrap(),
+            ),
+        );
+    }
+    s
+}
+
+fn with_virtual_service(mut s: Snapshot, name: &str) -> Snapshot {
+    s.virtual_side.services.insert(
+        ObjKey::new("default", name),
+        svc("default", name, "10.200.0.5", &format!("v-{name}")),
+    );
+    s
+}
+
+fn fast() -> ControllerOptions {
+    ControllerOptions {
+        workers: 2,
+        backoff: Backoff {
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(50),
+        },
+        retry_rate: 1000.0,
+        expectation_ttl: Duration::from_millis(500),
+        start_timeout: Duration::from_secs(2),
+        round_timeout: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+fn controller(
+    world: &Arc<World>,
+    leader: bool,
+    config: ConfigSource,
+) -> (
+    Controller<Arc<World>>,
+    watch::Sender<bool>,
+    watch::Sender<bool>,
+) {
+    let (leader_tx, leader_rx) = watch::channel(leader);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let c = Controller::new(Parts {
+        vcluster: VC.into(),
+        host_namespace: HNS.into(),
+        snapshots: world.tx.subscribe(),
+        writer: world.clone(),
+        recorder: None,
+        config,
+        leader: leader_rx,
+        stop: stop_rx,
+        read_only: false,
+        options: fast(),
+    });
+    (c, leader_tx, stop_tx)
+}
+
+fn host_twin_name(name: &str) -> String {
+    crate::engine::ownership::twin_name(
+        &Ctx {
+            snapshot: &Snapshot::default(),
+            config: &VClusterConfig::default(),
+            vcluster: VC,
+            host_namespace: HNS,
+        },
+        ObjKind::Service,
+        "default",
+        name,
+    )
+}
+
+fn all_plans_empty(snap: &Snapshot) -> Vec<String> {
+    let config = VClusterConfig::default();
+    let ctx = Ctx {
+        snapshot: snap,
+        config: &config,
+        vcluster: VC,
+        host_namespace: HNS,
+    };
+    pairs(&ctx)
+        .into_iter()
+        .filter_map(|p| {
+            let pl = plan(&ctx, &p, None);
+            (!pl.changes.is_empty()).then(|| format!("{}: {:?}", describe_pair(&p), pl.changes))
+        })
+        .collect()
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn once_creates_the_twin_and_syncs_the_cluster_ip_back() {
+    let world = World::new(with_virtual_service(base(), "web"));
+    let (c, _l, _s) = controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let report = c.run_once().await.unwrap();
+    assert!(report.unsynced.is_empty(), "{}", report.summary());
+    let snap = world.snap();
+    let twin = snap
+        .host
+        .services
+        .get(&ObjKey::new(HNS, host_twin_name("web")))
+        .expect("host twin created");
+    let vsvc = snap
+        .virtual_side
+        .services
+        .get(&ObjKey::new("default", "web"))
+        .unwrap();
+    assert_eq!(
+        twin.spec.as_ref().unwrap().cluster_ip,
+        vsvc.spec.as_ref().unwrap().cluster_ip,
+        "virtual ClusterIP follows the host's"
+    );
+    assert!(
+        all_plans_empty(&snap).is_empty(),
+        "{:?}",
+        all_plans_empty(&snap)
+    );
+    assert!(report.stats.applied >= 2, "{:?}", report.stats);
+    assert!(report.rounds >= 2);
+}
+
+#[tokio::test]
+async fn once_reports_a_squatter_as_unsynced_and_never_writes_to_it() {
+    let mut s = with_virtual_service(base(), "web");
+    let twin = host_twin_name("web");
+    s.host.services.insert(
+        ObjKey::new(HNS, &twin),
+        svc(HNS, &twin, "10.96.0.99", "squat"),
+    );
+    let world = World::new(s);
+    let (c, _l, _s) = controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let report = c.run_once().await.unwrap();
+    assert!(
+        world.writes().iter().all(|w| w.target.name != twin),
+        "{:?}",
+        world.writes()
+    );
+    assert_eq!(report.unsynced.len(), 1, "{}", report.summary());
+    assert!(
+        report.unsynced[0].reason.starts_with("squatter:"),
+        "{}",
+        report.summary()
+    );
+    assert!(report.stats.notices >= 1);
+    assert!(report.summary().contains("1 pair(s) left unsynced"));
+}
+
+#[tokio::test]
+async fn failed_writes_are_retried_with_backoff_until_they_succeed() {
+    let world = World::new(with_virtual_service(base(), "web"));
+    *world.fail_next.lock().unwrap() = 3;
+    let (c, _l, _s) = controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let report = c.run_once().await.unwrap();
+    assert_eq!(report.stats.failed, 3);
+    assert!(report.unsynced.is_empty(), "{}", report.summary());
+    assert!(all_plans_empty(&world.snap()).is_empty());
+}
+
+#[tokio::test]
+async fn a_standby_writes_nothing_until_it_leads_and_stop_ends_the_loop() {
+    let world = World::new(with_virtual_service(base(), "web"));
+    let (c, leader, stop) = controller(
+        &world,
+        false,
+        ConfigSource::Fixed(VClusterConfig::default()),
+    );
+    let run = tokio::spawn(c.run());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        world.writes().is_empty(),
+        "standby wrote: {:?}",
+        world.writes()
+    );
+    leader.send_replace(true);
+    eventually("converged after gaining leadership", || {
+        all_plans_empty(&world.snap()).is_empty() && !world.writes().is_empty()
+    })
+    .await;
+    stop.send_replace(true);
+    let stats = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stats.applied >= 2);
+}
+
+#[tokio::test]
+async fn continuous_sync_follows_changes_and_deletions_both_ways() {
+    let world = World::new(base());
+    let (c, _leader, stop) =
+        controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let run = tokio::spawn(c.run());
+    let twin = ObjKey::new(HNS, host_twin_name("web"));
+
+    // Virtual created → host twin.
+    world.edit(|s| {
+        s.virtual_side.services.insert(
+            ObjKey::new("default", "web"),
+            svc("default", "web", "10.200.0.5", "v-web"),
+        );
+    });
+    eventually("twin created and in line", || {
+        let s = world.snap();
+        s.host.services.contains_key(&twin) && all_plans_empty(&s).is_empty()
+    })
+    .await;
+
+    // Host twin deleted after it was seen → the virtual object goes too (§8.4).
+    world.edit(|s| {
+        s.host.services.remove(&twin);
+    });
+    eventually("virtual service deleted", || {
+        !world
+            .snap()
+            .virtual_side
+            .services
+            .contains_key(&ObjKey::new("default", "web"))
+    })
+    .await;
+    assert!(
+        !world.snap().host.services.contains_key(&twin),
+        "twin not recreated"
+    );
+
+    // Virtual created again, then deleted → host twin deleted.
+    world.edit(|s| {
+        s.virtual_side.services.insert(
+            ObjKey::new("default", "api"),
+            svc("default", "api", "10.200.0.6", "v-api"),
+        );
+    });
+    let api_twin = ObjKey::new(HNS, host_twin_name("api"));
+    eventually("api twin", || {
+        world.snap().host.services.contains_key(&api_twin)
+    })
+    .await;
+    world.edit(|s| {
+        s.virtual_side
+            .services
+            .remove(&ObjKey::new("default", "api"));
+    });
+    eventually("api twin deleted", || {
+        !world.snap().host.services.contains_key(&api_twin)
+    })
+    .await;
+
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn without_memory_a_missing_twin_is_recreated_not_the_virtual_deleted() {
+    // A controller that never saw the twin (fresh start) must not delete the virtual object.
+    let world = World::new(with_virtual_service(base(), "web"));
+    let (c, _l, _s) = controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    c.run_once().await.unwrap();
+    let twin = ObjKey::new(HNS, host_twin_name("web"));
+    world.edit(|s| {
+        s.host.services.remove(&twin);
+    });
+    let (c2, _l2, _s2) = controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let report = c2.run_once().await.unwrap();
+    assert!(report.unsynced.is_empty(), "{}", report.summary());
+    let s = world.snap();
+    assert!(
+        s.virtual_side
+            .services
+            .contains_key(&ObjKey::new("default", "web"))
+    );
+    assert!(s.host.services.contains_key(&twin));
+}
+
+#[tokio::test]
+async fn the_config_secret_is_followed_without_a_restart() {
+    let world = World::new(with_virtual_service(base(), "web"));
+    let (c, _leader, stop) = controller(&world, true, ConfigSource::HostSecret);
+    let run = tokio::spawn(c.run());
+    let twin = ObjKey::new(HNS, host_twin_name("web"));
+    eventually("twin with services enabled by default", || {
+        world.snap().host.services.contains_key(&twin)
+    })
+    .await;
+    let secret = |yaml: &str, rv: &str| -> Arc<k8s_openapi::api::core::v1::Secret> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": naming::config_secret_name(VC), "namespace": HNS, "resourceVersion": rv},
+                "data": {"config.yaml": base64_encode(yaml)}
+            }))
+            .unwrap(),
+        )
+    };
+    // Pods off: a new virtual pod gets no twin.
+    world.edit(|s| {
+        s.host.secrets.insert(
+            ObjKey::new(HNS, naming::config_secret_name(VC)),
+            secret("sync:\n  toHost:\n    pods:\n      enabled: false\n", "50"),
+        );
+        s.virtual_side
+            .pods
+            .insert(ObjKey::new("default", "p"), pod("p"));
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(
+        world.writes().iter().all(|w| w.target.kind != ObjKind::Pod),
+        "{:?}",
+        world.writes()
+    );
+    // Pods back on: the pod syncs, no restart.
+    world.edit(|s| {
+        s.host.secrets.insert(
+            ObjKey::new(HNS, naming::config_secret_name(VC)),
+            secret("sync:\n  toHost:\n    pods:\n      enabled: true\n", "51"),
+        );
+    });
+    eventually("pod twin after re-enabling", || {
+        world
+            .writes()
+            .iter()
+            .any(|w| w.target.kind == ObjKind::Pod && w.target.side == SideName::Host)
+    })
+    .await;
+    stop.send_replace(true);
+    let stats = run.await.unwrap();
+    assert!(stats.config_reloads >= 2, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_broken_config_secret_keeps_the_previous_config() {
+    let mut s = base();
+    s.host.secrets.insert(
+        ObjKey::new(HNS, naming::config_secret_name(VC)),
+        Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": naming::config_secret_name(VC), "namespace": HNS, "resourceVersion": "3"},
+                "data": {"config.yaml": base64_encode("sync: [unclosed")}
+            }))
+            .unwrap(),
+        ),
+    );
+    let got = config_from_snapshot(&s, VC, HNS).unwrap();
+    let err = got.unwrap_err();
+    assert!(
+        err.contains("config.yaml") && err.contains("keeping the previous config"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn read_only_plans_but_never_writes() {
+    let world = World::new(with_virtual_service(base(), "web"));
+    let (leader_tx, leader_rx) = watch::channel(false);
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let c = Controller::new(Parts {
+        vcluster: VC.into(),
+        host_namespace: HNS.into(),
+        snapshots: world.tx.subscribe(),
+        writer: world.clone(),
+        recorder: None,
+        config: ConfigSource::Fixed(VClusterConfig::default()),
+        leader: leader_rx,
+        stop: stop_rx,
+        read_only: true,
+        options: fast(),
+    });
+    drop(leader_tx);
+    let report = c.run_once().await.unwrap();
+    assert!(world.writes().is_empty());
+    assert_eq!(report.unsynced.len(), 1, "{}", report.summary());
+}
+
+fn pod(name: &str) -> Arc<Pod> {
+    Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "default", "uid": format!("pod-{name}"), "resourceVersion": "1"},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}], "serviceAccountName": "default"}
+        }))
+        .unwrap(),
+    )
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn expectations_compare_resource_versions_numerically() {
+    assert!(rv_reached("10", "9"));
+    assert!(rv_reached("10", "10"));
+    assert!(!rv_reached("9", "10"));
+    assert!(rv_reached("abc", "abc"));
+    assert!(!rv_reached("abc", "abd"));
+}
+
+#[test]
+fn the_once_summary_names_each_unsynced_pair() {
+    let r = OnceReport {
+        rounds: 2,
+        stats: Stats::default(),
+        unsynced: vec![Unsynced {
+            pair: Pair::new(
+                PairKind::Service,
+                Some(ObjKey::new("default", "web")),
+                Some(ObjKey::new(HNS, "web-x-default-x-vc")),
+            ),
+            reason: "squatter: host service …".into(),
+        }],
+    };
+    let s = r.summary();
+    assert!(
+        s.contains("service default/web ⇄ vcluster-vc/web-x-default-x-vc: squatter"),
+        "{s}"
+    );
+}
