@@ -71,6 +71,7 @@ fn target(side: SideName, kind: ObjKind, ns: &str, name: &str) -> Target {
 
 fn patch(t: Target, patch: serde_json::Value, reason: &str) -> Change {
     Change {
+        fields: Vec::new(),
         target: t,
         action: Action::Patch {
             patch,
@@ -317,6 +318,7 @@ pub fn rows() -> Vec<PairRow> {
         h: absent(),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Host, ObjKind::Service, hns, &api),
                 action: Action::Create {
                     object: json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": api, "namespace": hns,
@@ -372,6 +374,7 @@ pub fn rows() -> Vec<PairRow> {
         h: side(hns, &checkout, Some("10.96.7.21"), Some("ClusterIP"), 80),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Virtual, ObjKind::Service, "shop", "checkout"),
                 action: Action::Recreate {
                     object: json!({"apiVersion": "v1", "kind": "Service",
@@ -424,6 +427,7 @@ pub fn rows() -> Vec<PairRow> {
         ),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Host, ObjKind::Service, hns, &old),
                 action: Action::Delete {
                     uid: Some("1b2c3d4e-0000-4000-8000-00000000beef".to_string()),
@@ -548,6 +552,7 @@ pub fn rows() -> Vec<PairRow> {
         h: absent(),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Host, ObjKind::Service, "edge", "shop-web"),
                 action: Action::Create {
                     object: json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop-web", "namespace": "edge"},

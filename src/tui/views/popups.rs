@@ -142,6 +142,7 @@ pub fn confirm_lines<'a>(
                     (label, Some(patch))
                 }
                 Write::Create { object } => ("body".to_string(), Some(object)),
+                Write::Bind { node } => (format!("bind to node {node}"), None),
                 Write::Recreate { object, uid } => (
                     format!(
                         "delete{} then create with body",
