@@ -5,6 +5,7 @@ pub mod commands;
 pub mod dns;
 pub mod engine;
 pub mod inspect;
+pub mod live;
 pub mod sandbox;
 pub mod tui;
 pub mod vcluster;

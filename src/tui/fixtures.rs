@@ -79,7 +79,6 @@ fn patch(t: Target, patch: serde_json::Value, reason: &str) -> Change {
             resource_version: Some("48213".to_string()),
         },
         reason: reason.to_string(),
-            fields: Vec::new(),
     }
 }
 
@@ -326,7 +325,6 @@ pub fn rows() -> Vec<PairRow> {
                         "spec": {"ports": [{"port": 443, "targetPort": 8443}]}}),
                 },
                 reason: "create the twin".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },
@@ -383,7 +381,6 @@ pub fn rows() -> Vec<PairRow> {
                     uid: Some("9c1f7a52-3e0b-4d6a-9f1e-5b2d8c7a6e40".to_string()),
                 },
                 reason: "ClusterIP is immutable: recreate with the host's".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },
@@ -433,7 +430,6 @@ pub fn rows() -> Vec<PairRow> {
                     uid: Some("1b2c3d4e-0000-4000-8000-00000000beef".to_string()),
                 },
                 reason: "virtual service deleted".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },
@@ -559,7 +555,6 @@ pub fn rows() -> Vec<PairRow> {
                         "spec": {"type": "ExternalName", "externalName": format!("{}.{hns}.svc.cluster.local", twin("shop", "web"))}}),
                 },
                 reason: "replicate to host".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },

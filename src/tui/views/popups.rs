@@ -161,7 +161,6 @@ pub fn confirm_lines<'a>(
                     ),
                     None,
                 ),
-                Write::Bind { node } => (format!("bind to node {node}"), None),
             };
             out.push(Line::styled(format!("    {label}:"), theme.muted));
             if let Some(v) = body {

@@ -1,0 +1,161 @@
+//! What the TUI is fed, computed from one snapshot. Pure: no tokio, no client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
+use crate::dns::{DnsTab, dns_tab};
+use crate::engine::ctx::Ctx;
+use crate::engine::pair::Pair;
+use crate::engine::plan::desired_host;
+use crate::engine::{ObjKind, SideName};
+use crate::inspect::rows::pair_rows;
+use crate::tui::types::{DataUpdate, DiffSource, DnsRow, RowKey};
+use crate::vcluster::config::VClusterConfig;
+
+/// The snapshot the TUI shows now, with the engine pair behind each row (diffs, YAML and fixes
+/// look pairs up here instead of re-pairing the whole snapshot).
+#[derive(Debug, Clone, Default)]
+pub struct Latest {
+    pub snapshot: Arc<Snapshot>,
+    pub config: Arc<VClusterConfig>,
+    pub pairs: HashMap<RowKey, Pair>,
+}
+
+impl Latest {
+    pub fn pair(&self, key: &RowKey) -> Option<&Pair> {
+        self.pairs.get(key)
+    }
+}
+
+/// Rows, DNS lines and connection states of one snapshot, plus the pair index.
+pub fn data_update(
+    snapshot: Arc<Snapshot>,
+    config: Arc<VClusterConfig>,
+    note: Option<String>,
+    version: u64,
+) -> (DataUpdate, Latest) {
+    let with_pairs = pair_rows(&snapshot, &config);
+    let mut pairs = HashMap::with_capacity(with_pairs.len());
+    let mut rows = Vec::with_capacity(with_pairs.len());
+    for (pair, row) in with_pairs {
+        pairs.insert(RowKey::of(&row), pair);
+        rows.push(row);
+    }
+    let update = DataUpdate {
+        rows: Arc::new(rows),
+        dns: Arc::new(dns_rows(&dns_tab(&snapshot, &config))),
+        virtual_conn: snapshot.virtual_side.conn.clone(),
+        host_conn: snapshot.host.conn.clone(),
+        virtual_context: snapshot.virtual_side.context.clone(),
+        host_context: snapshot.host.context.clone(),
+        vcluster: snapshot.vcluster.clone(),
+        host_namespace: snapshot.host_namespace.clone(),
+        note,
+        version,
+    };
+    (
+        update,
+        Latest {
+            snapshot,
+            config,
+            pairs,
+        },
+    )
+}
+
+/// The DNS tab's lines: the pods' nameserver first, then problems, each resolveDNS rule with
+/// its live answer, and every virtual Service's name.
+pub fn dns_rows(tab: &DnsTab) -> Vec<DnsRow> {
+    let mut out = Vec::new();
+    let kd = &tab.settings.kube_dns;
+    out.push(DnsRow {
+        name: "kube-dns.kube-system (every pod's nameserver)".to_string(),
+        answer: kd
+            .host_cluster_ip
+            .clone()
+            .unwrap_or_else(|| "no host ClusterIP".to_string()),
+        explanation: format!(
+            "host twin {} with {} ready endpoint(s); embedded CoreDNS {}",
+            kd.host_name,
+            kd.host_ready_endpoints,
+            if tab.settings.embedded_coredns {
+                "on"
+            } else {
+                "off"
+            }
+        ),
+        problem: kd.host_cluster_ip.is_none() || kd.host_ready_endpoints == 0,
+    });
+    for p in &tab.problems {
+        out.push(DnsRow {
+            name: p.subject.clone(),
+            answer: "problem".to_string(),
+            explanation: format!("{}; {}", p.message, p.hint),
+            problem: true,
+        });
+    }
+    for r in &tab.rules {
+        let (answer, problem) = match (&r.answer, r.valid) {
+            (_, false) => ("invalid rule".to_string(), true),
+            (Some(a), true) => (a.summary(), !a.resolves()),
+            (None, true) => ("-".to_string(), false),
+        };
+        let state = if r.active { "" } else { " (inactive)" };
+        out.push(DnsRow {
+            name: r.test_name.clone(),
+            answer,
+            explanation: format!("resolveDNS[{}]{state}: {}", r.index, r.rule),
+            problem,
+        });
+    }
+    for s in &tab.services {
+        let twin = if s.host_exists {
+            format!("twin {}", s.host_name)
+        } else {
+            format!("twin {} is missing", s.host_name)
+        };
+        out.push(DnsRow {
+            name: s.virtual_names.first().cloned().unwrap_or_default(),
+            answer: s.status.clone(),
+            explanation: format!("{} service, {twin}", s.kind),
+            problem: !s.answer.resolves() && s.kind != "ExternalName",
+        });
+    }
+    out
+}
+
+fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
+    map.get(key).and_then(|o| serde_json::to_value(&**o).ok())
+}
+
+fn side_object(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
+    match kind {
+        ObjKind::Pod => to_json(&side.pods, key),
+        ObjKind::Service => to_json(&side.services, key),
+        ObjKind::Endpoints => to_json(&side.endpoints, key),
+        ObjKind::Ingress => to_json(&side.ingresses, key),
+        ObjKind::Namespace => to_json(&side.namespaces, key),
+    }
+}
+
+/// One side's object of a pair as the watch cache holds it; `None` when it does not exist.
+pub fn object_json(snapshot: &Snapshot, pair: &Pair, side: SideName) -> Option<Value> {
+    let (s, key) = match side {
+        SideName::Virtual => (&snapshot.virtual_side, pair.virtual_key.as_ref()?),
+        SideName::Host => (&snapshot.host, pair.host_key.as_ref()?),
+    };
+    side_object(s, pair.obj_kind(), key)
+}
+
+/// What the engine would write to the host for this pair next to what is there.
+pub fn diff_source(snapshot: &Snapshot, config: &VClusterConfig, pair: &Pair) -> DiffSource {
+    let ctx = Ctx::new(snapshot, config);
+    DiffSource {
+        desired: desired_host(&ctx, pair),
+        actual: object_json(snapshot, pair, SideName::Host),
+    }
+}
