@@ -23,6 +23,7 @@ pub fn run(global: &GlobalArgs, args: &DnsArgs) -> anyhow::Result<u8> {
         ..DnsServeOptions::default()
     };
     setup::runtime()?.block_on(async move {
+        let stop = setup::stop_signal()?;
         let session = session::connect(&connect).await?;
         if let Some(w) = &session.config.warning {
             eprintln!("{w}");
@@ -41,7 +42,7 @@ pub fn run(global: &GlobalArgs, args: &DnsArgs) -> anyhow::Result<u8> {
             eprintln!("warning: {message}; serving from the virtual side while the host side retries");
         }
         let config = Arc::new(session.config.config.clone());
-        run_dns_command(opts, watching.rx.clone(), config, setup::stop_signal()).await?;
+        run_dns_command(opts, watching.rx.clone(), config, stop).await?;
         drop(watching);
         Ok(EXIT_OK)
     })

@@ -52,6 +52,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
         ..defaults
     };
     setup::runtime()?.block_on(async move {
+        let stop = setup::stop_signal()?;
         let sb = Sandbox::start(opts).await?;
         if let Some(s) = scenario {
             let host = scenarios::parse(s.host)
@@ -85,7 +86,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             )?;
             out.flush()?;
         }
-        setup::stop_signal().await;
+        stop.await;
         sb.shutdown().await;
         Ok(EXIT_OK)
     })

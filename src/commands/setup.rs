@@ -80,25 +80,26 @@ pub fn exit_code(code: i32) -> u8 {
     u8::try_from(code).unwrap_or(super::EXIT_ERROR)
 }
 
-/// Resolves on SIGINT or SIGTERM (what `dns`, `sync` and `sandbox` stop on).
-pub async fn stop_signal() {
+/// A future that resolves on SIGINT or SIGTERM (what `dns`, `sync` and `sandbox` stop on).
+/// The handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent right after a "ready" line is never lost. Call it inside the runtime.
+pub fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
