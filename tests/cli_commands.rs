@@ -116,16 +116,28 @@ async fn check_exit_codes_follow_the_pairs_and_fix_repairs_them() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let host: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
     assert!(
-        host.get_opt("web-x-default-x-demo").await.unwrap().is_none(),
+        host.get_opt("web-x-default-x-demo")
+            .await
+            .unwrap()
+            .is_none(),
         "read-only fix wrote the twin"
     );
 
     let r = vinspect(&sb, &["fix", "--yes", "svc/default/web"]).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("fixed"), "{}", r.stdout);
-    assert!(host.get_opt("web-x-default-x-demo").await.unwrap().is_some());
+    assert!(
+        host.get_opt("web-x-default-x-demo")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
-    let r = vinspect(&sb, &["check", "-o", "yaml", "-n", "default", "--kind", "svc"]).await;
+    let r = vinspect(
+        &sb,
+        &["check", "-o", "yaml", "-n", "default", "--kind", "svc"],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let report: Value = serde_yaml::from_str(&r.stdout).unwrap();
     assert_eq!(status_of(&report, "service", "default", "web"), "Synced");
@@ -145,10 +157,20 @@ async fn check_dns_explains_and_exits_by_resolution() {
 
     let r = vinspect(
         &sb,
-        &["check", "--dns", "kubernetes", "--from-namespace", "default"],
+        &[
+            "check",
+            "--dns",
+            "kubernetes",
+            "--from-namespace",
+            "default",
+        ],
     )
     .await;
-    assert_eq!(r.code, 0, "short name through the search path: {}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "short name through the search path: {}{}",
+        r.stdout, r.stderr
+    );
 
     let r = vinspect(&sb, &["check", "--dns", "nope.default.svc.cluster.local"]).await;
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -173,7 +195,10 @@ async fn sync_once_creates_missing_twins() {
     assert_ne!(r.code, 2, "{}{}", r.stdout, r.stderr);
     let host: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
     assert!(
-        host.get_opt("api-x-default-x-demo").await.unwrap().is_some(),
+        host.get_opt("api-x-default-x-demo")
+            .await
+            .unwrap()
+            .is_some(),
         "sync --once did not create the twin: {}{}",
         r.stdout,
         r.stderr
@@ -182,7 +207,10 @@ async fn sync_once_creates_missing_twins() {
 }
 
 /// Reads stderr lines of a child until one contains `needle`.
-fn wait_for_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, needle: &str) -> String {
+fn wait_for_line(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    needle: &str,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -263,11 +291,7 @@ async fn dns_serves_live_names_and_stops_on_sigterm() {
     .unwrap();
     drop(child);
     assert_eq!(answer.metadata.id, 4242);
-    let ips: Vec<String> = answer
-        .answers
-        .iter()
-        .map(|r| r.data.to_string())
-        .collect();
+    let ips: Vec<String> = answer.answers.iter().map(|r| r.data.to_string()).collect();
     assert_eq!(ips, vec!["10.96.0.10".to_string()], "{answer:?}");
     assert_eq!(code, 0);
     sb.shutdown().await;
@@ -307,10 +331,7 @@ fn sandbox_command_serves_until_sigterm() {
 
 #[test]
 fn sandbox_command_rejects_what_it_cannot_do() {
-    let out = bin()
-        .args(["sandbox", "--churn", "5"])
-        .output()
-        .unwrap();
+    let out = bin().args(["sandbox", "--churn", "5"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(one_error_line(&err).contains("--churn"), "{err}");
@@ -331,7 +352,12 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn expect_setup_error(args: &[&str], kubeconfig: &Path, needle: &str) {
-    for cmd in [&["check"][..], &["fix", "--all"], &["dns", "--listen", "127.0.0.1:0"], &[]] {
+    for cmd in [
+        &["check"][..],
+        &["fix", "--all"],
+        &["dns", "--listen", "127.0.0.1:0"],
+        &[],
+    ] {
         let out = bin()
             .arg("--kubeconfig")
             .arg(kubeconfig)
@@ -352,7 +378,11 @@ fn bad_kubeconfigs_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let empty = write(dir.path(), "empty", "\n");
     expect_setup_error(&[], &empty, "is empty");
-    let malformed = write(dir.path(), "malformed", "apiVersion: v1\nclusters: [\n  - {");
+    let malformed = write(
+        dir.path(),
+        "malformed",
+        "apiVersion: v1\nclusters: [\n  - {",
+    );
     expect_setup_error(&[], &malformed, "not a valid kubeconfig");
     // A directory is as unreadable as a file without permission, and stays so under root.
     expect_setup_error(&[], dir.path(), "cannot read it");
@@ -427,7 +457,10 @@ current-context: vcluster_demo_vcluster-demo_sandbox-host
     let r = run(c).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     let line = one_error_line(&r.stderr);
-    assert!(line.contains("vcluster_demo_vcluster-demo_sandbox-host"), "{line}");
+    assert!(
+        line.contains("vcluster_demo_vcluster-demo_sandbox-host"),
+        "{line}"
+    );
     assert!(line.contains(&format!("http://127.0.0.1:{port}")), "{line}");
     assert!(started.elapsed() < Duration::from_secs(30));
     sb.shutdown().await;

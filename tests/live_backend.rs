@@ -99,7 +99,9 @@ async fn rows_and_dns_lines_arrive_and_follow_changes() {
     assert_eq!(d.virtual_context, sb.virtual_context());
     assert_eq!(status(&d, "kubernetes"), Some(Status::Synced));
     assert!(
-        d.dns.iter().any(|l| l.name.starts_with("kubernetes.default.svc.")),
+        d.dns
+            .iter()
+            .any(|l| l.name.starts_with("kubernetes.default.svc.")),
         "{:#?}",
         d.dns
     );
@@ -121,7 +123,10 @@ async fn rows_and_dns_lines_arrive_and_follow_changes() {
     assert_eq!(virt["kind"], "Service");
     assert_eq!(virt["metadata"]["name"], "late");
     assert_eq!(
-        backend.load_object(SideName::Host, key("late")).await.unwrap(),
+        backend
+            .load_object(SideName::Host, key("late"))
+            .await
+            .unwrap(),
         None
     );
     let diff = backend.load_diff(key("late")).await.unwrap();
@@ -143,7 +148,9 @@ async fn fixes_apply_through_the_engine_and_read_only_writes_nothing() {
     service(&sb, "web").await;
 
     // Read-only: refused in the backend, whatever the UI sends.
-    let (ro, mut ro_rx) = LiveBackend::connect(options(&sb, true, &audit)).await.unwrap();
+    let (ro, mut ro_rx) = LiveBackend::connect(options(&sb, true, &audit))
+        .await
+        .unwrap();
     let d = wait_data(&mut ro_rx, "the missing twin", |d| {
         status(d, "web") == Some(Status::Missing)
     })
@@ -162,12 +169,19 @@ async fn fixes_apply_through_the_engine_and_read_only_writes_nothing() {
             .all(|o| o.result == Err(READ_ONLY_REFUSAL.to_string()))
     );
     let host: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
-    assert!(host.get_opt("web-x-default-x-demo").await.unwrap().is_none());
+    assert!(
+        host.get_opt("web-x-default-x-demo")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!audit.exists(), "a read-only backend wrote the audit log");
     drop(ro);
 
     // Writable: the confirmed plan, then re-plans until the pair is in line.
-    let (rw, mut rx) = LiveBackend::connect(options(&sb, false, &audit)).await.unwrap();
+    let (rw, mut rx) = LiveBackend::connect(options(&sb, false, &audit))
+        .await
+        .unwrap();
     wait_data(&mut rx, "the missing twin", |d| {
         status(d, "web") == Some(Status::Missing)
     })
@@ -179,7 +193,12 @@ async fn fixes_apply_through_the_engine_and_read_only_writes_nothing() {
         status(d, "web") == Some(Status::Synced)
     })
     .await;
-    assert!(host.get_opt("web-x-default-x-demo").await.unwrap().is_some());
+    assert!(
+        host.get_opt("web-x-default-x-demo")
+            .await
+            .unwrap()
+            .is_some()
+    );
     let lines = std::fs::read_to_string(&audit).unwrap();
     assert_eq!(lines.lines().count(), outcomes.len(), "{lines}");
 
@@ -266,7 +285,10 @@ async fn ctx_lists_vcluster_contexts_and_switches() {
     })
     .await;
     assert_eq!(d.host_namespace, "vcluster-other");
-    assert_eq!(d.virtual_context, "vcluster_other_vcluster-other_sandbox-host");
+    assert_eq!(
+        d.virtual_context,
+        "vcluster_other_vcluster-other_sandbox-host"
+    );
     // The twins of the first vCluster do not count for the other one.
     let kube_dns = RowKey {
         kind: RowKind::Service,

@@ -186,7 +186,9 @@ async fn filter_fix_and_quit_in_a_real_terminal() {
     );
     let test = tokio::task::spawn_blocking(move || {
         let t = Tmux::start(&cmd);
-        t.wait_for("the TUI with rows", 15, |s| s.contains("Services") && s.contains("NAMESPACE"));
+        t.wait_for("the TUI with rows", 15, |s| {
+            s.contains("Services") && s.contains("NAMESPACE")
+        });
         t.send(&["2"]);
         let s = t.wait_for("the drifted row", 10, |s| {
             row_line(s, "checkout").is_some_and(|l| l.contains("Drift"))
@@ -215,15 +217,32 @@ async fn filter_fix_and_quit_in_a_real_terminal() {
         assert!(!s.contains("NAMESPACE"), "the TUI was not cleared:\n{s}");
         // The shell's terminal is out of raw mode again (`sh` has no line editor of its own
         // that would hide a terminal left in raw mode).
-        t.send(&["stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo", "Enter"]);
+        t.send(&[
+            "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo",
+            "Enter",
+        ]);
         let s = t.wait_for("stty's answer", 5, |s| {
-            s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
+            s.lines()
+                .any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
         });
-        assert!(s.lines().any(|l| l.trim() == "icanon"), "terminal left in raw mode:\n{s}");
-        assert!(s.lines().any(|l| l.trim() == "echo"), "terminal left without echo:\n{s}");
+        assert!(
+            s.lines().any(|l| l.trim() == "icanon"),
+            "terminal left in raw mode:\n{s}"
+        );
+        assert!(
+            s.lines().any(|l| l.trim() == "echo"),
+            "terminal left without echo:\n{s}"
+        );
     });
     let result = test.await;
-    let selector = host.get(twin).await.unwrap().spec.unwrap().selector.unwrap();
+    let selector = host
+        .get(twin)
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .selector
+        .unwrap();
     sb.shutdown().await;
     if let Err(e) = result {
         std::panic::resume_unwind(e.into_panic());

@@ -7,8 +7,8 @@ use crate::cli::{CheckArgs, CheckFormat, GlobalArgs};
 use crate::cluster::session::{self, ConnectOptions};
 use crate::inspect::check_cmd::{CheckOptions, OutputFormat, run_check};
 
-use super::setup;
 use super::EXIT_ERROR;
+use super::setup;
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
     let connect = setup::connect_options(global)?;

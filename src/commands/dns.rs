@@ -39,7 +39,9 @@ pub fn run(global: &GlobalArgs, args: &DnsArgs) -> anyhow::Result<u8> {
         }
         if let ConnState::Error { message } | ConnState::Retrying { message, .. } = &first.host.conn
         {
-            eprintln!("warning: {message}; serving from the virtual side while the host side retries");
+            eprintln!(
+                "warning: {message}; serving from the virtual side while the host side retries"
+            );
         }
         let config = Arc::new(session.config.config.clone());
         run_dns_command(opts, watching.rx.clone(), config, stop).await?;

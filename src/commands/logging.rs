@@ -56,9 +56,7 @@ pub fn init(verbose: u8, to_file: bool) -> LogGuard {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_ansi(
-                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            )
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
             .with_target(false)
             .try_init();
         return LogGuard {

@@ -18,9 +18,10 @@ pub fn tui_options(global: &GlobalArgs) -> anyhow::Result<TuiOptions> {
         Some(p) => UserConfig::load(p)?,
         None => UserConfig::default(),
     };
-    let origin = path
-        .as_ref()
-        .map_or_else(|| "the user config".to_string(), |p| p.display().to_string());
+    let origin = path.as_ref().map_or_else(
+        || "the user config".to_string(),
+        |p| p.display().to_string(),
+    );
     let no_color = std::env::var("NO_COLOR").ok();
     TuiOptions::resolve(
         global.theme.as_deref(),
