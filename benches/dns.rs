@@ -98,6 +98,9 @@ fn resolver_benches(c: &mut Criterion) {
     g.bench_function("query_quiet/nxdomain", |b| {
         b.iter(|| black_box(r.query_quiet("nope.ns-21.svc.cluster.local", RecordType::A)))
     });
+    g.bench_function("dns_tab_all_rows", |b| {
+        b.iter(|| black_box(vinspect::dns::tab::dns_tab_with(&r, &config)))
+    });
     g.bench_function("lookup_short_name_search_list", |b| {
         b.iter(|| black_box(r.lookup("svc-4321", RecordType::A, Some("ns-21"))))
     });

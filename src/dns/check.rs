@@ -104,13 +104,13 @@ fn report(input: &str, ns: &str, answer: Answer, earlier: &[Answer]) -> DnsCheck
     let _ = writeln!(t, "name:   {}.", answer.qname);
     let resolves = answer.resolves();
     let status = if resolves {
-        "resolves".to_string()
+        "resolves"
     } else if answer.is_nodata() {
-        "NODATA: the name exists but has no record of this type".to_string()
+        "NODATA: the name exists but has no record of this type"
     } else {
-        format!("{}: does not resolve", answer.rcode)
+        "does not resolve"
     };
-    let _ = writeln!(t, "status: {} ({status})", answer.rcode);
+    let _ = writeln!(t, "status: {} — {status}", answer.rcode);
     if !answer.answers.is_empty() {
         let _ = writeln!(t, "answer:");
         for r in &answer.answers {

@@ -325,7 +325,7 @@ impl<'a> KubeView<'a> {
                     target: svc_name.clone(),
                     origin: why(self.explain, || {
                         format!(
-                            "{} service {key} ({}, ClusterIP {ip})",
+                            "{} service {key} ({}) has ClusterIP {ip}",
                             self.label,
                             service_type(svc)
                         )

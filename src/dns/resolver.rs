@@ -233,7 +233,7 @@ impl Resolver {
                     },
                     a.explanation
                         .last()
-                        .map(|s| s.text.clone())
+                        .map(|s| s.text.trim_end_matches(": NXDOMAIN").to_string())
                         .unwrap_or_default()
                 ),
             ));
@@ -349,6 +349,9 @@ impl Resolver {
                 }
                 h.authoritative = false;
                 return h;
+            }
+            if p.rcode == Rcode::NxDomain && !self.fallback && t.enabled {
+                self.hint_host_service(name, zone, t);
             }
             return p;
         }
@@ -508,9 +511,8 @@ impl Resolver {
                         format!("rule target {target_name} does not resolve")
                     });
                 }
-                if p.soa_zone.is_none() {
-                    p.soa_zone = Some(name.to_string());
-                }
+                // the negative SOA must own an ancestor of the queried name, not of the target
+                p.soa_zone = Some(self.forward_zone(name).unwrap_or(name).to_string());
                 p
             }
             RuleTarget::HostService {
@@ -780,6 +782,25 @@ impl Resolver {
             ..f
         });
         (out, fwd)
+    }
+
+    /// A miss that names a service existing only on the host: say how it could resolve.
+    fn hint_host_service(&self, name: &str, zone: &str, t: &mut Trace) {
+        let Some(base) = strip_zone(name, zone).and_then(|b| b.strip_suffix(".svc")) else {
+            return;
+        };
+        let parts: Vec<&str> = base.split('.').collect();
+        let [svc, ns] = parts.as_slice() else {
+            return;
+        };
+        let key = ObjKey::new(*ns, *svc);
+        if self.snapshot.host.services.contains_key(&key) {
+            t.add(Stage::HostFallback, || {
+                format!(
+                    "host service {key} exists: it resolves from inside the vCluster only with networking.advanced.fallbackHostCluster: true or a resolveDNS rule"
+                )
+            });
+        }
     }
 
     /// Compare a ClusterIP answer with the host twin's ClusterIP (they must be equal, §4.2).

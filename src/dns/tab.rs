@@ -64,6 +64,8 @@ pub struct DnsSettings {
     pub proxy_kubelets_by_hostname: bool,
     pub resolve_dns_rules: usize,
     pub kube_dns: KubeDnsView,
+    /// The Corefile vCluster generates for this config.
+    pub corefile: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -145,6 +147,7 @@ pub fn dns_tab_with(resolver: &Resolver, config: &VClusterConfig) -> DnsTab {
             proxy_kubelets_by_hostname: config.networking.advanced.proxy_kubelets.by_hostname,
             resolve_dns_rules: config.networking.resolve_dns.len(),
             kube_dns,
+            corefile: super::corefile::corefile(config),
         },
         services,
         rules,

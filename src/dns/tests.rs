@@ -454,9 +454,12 @@ fn search_list_and_ndots() {
 #[test]
 fn fallback_host_cluster_only_for_cluster_local_misses() {
     let r = default_resolver();
+    let off = r.lookup("api.team-x", RecordType::A, Some("default"));
+    assert!(!off.resolves());
     assert!(
-        !r.lookup("api.team-x", RecordType::A, Some("default"))
-            .resolves()
+        explained(&off, "fallbackHostCluster: true"),
+        "{:?}",
+        off.explanation
     );
     let mut c = VClusterConfig::default();
     c.networking.advanced.fallback_host_cluster = true;
@@ -937,4 +940,41 @@ fn answers_serialise_for_json_output() {
     let tab = crate::dns::tab::dns_tab(&snap, &VClusterConfig::default());
     let t = serde_json::to_value(&tab).unwrap();
     assert!(t["services"].as_array().unwrap().len() >= 5);
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn any_name_and_type_gets_an_answer(
+            labels in proptest::collection::vec("[a-z0-9_*\\-]{0,12}|svc|pod|web|db|cluster|local|in-addr|arpa|ß", 0..9),
+            code in 0u16..300,
+            ns in proptest::option::of("[a-z]{1,6}"),
+        ) {
+            let name = labels.join(".");
+            let r = resolver(&embedded(vec![
+                rule(Some("*.svc.kubernetes"), None, None, to_host("*.svc.cluster.local")),
+                rule(Some("loop.a"), None, None, to_host("loop.a")),
+                rule(None, None, Some("legacy"), ResolveDnsTarget { host_namespace: Some("team-x".into()), ..Default::default() }),
+            ]));
+            let t = RecordType::from_code(code);
+            let a = r.query(&name, t);
+            prop_assert!(a.rcode != Rcode::NoError || a.answers.iter().all(|x| !x.name.is_empty() || name.is_empty()));
+            let _ = r.lookup(&name, t, ns.as_deref());
+        }
+    }
+
+    #[test]
+    fn self_referencing_rule_terminates() {
+        let r = resolver(&embedded(vec![rule(
+            Some("loop.a"),
+            None,
+            None,
+            to_host("loop.a"),
+        )]));
+        assert_eq!(r.query("loop.a", RecordType::A).rcode, Rcode::ServFail);
+    }
 }
