@@ -1,6 +1,9 @@
-//! `rows()` over a converged world of 20,000 virtual and 20,000 host objects (goal < 100 ms).
+//! `rows()` over a converged world of 20,000 virtual and 20,000 host objects (goal < 100 ms),
+//! and `check -o json` end to end against a sandbox holding 10,000 service pairs (goal < 3 s).
 //!
 //! Run: `CARGO_TARGET_DIR=… cargo bench --bench inspect` (criterion prints the median).
+//! `check_e2e` also prints the process's peak RSS; it includes the in-process sandbox, so it is
+//! an upper bound for what `vinspect check` itself needs.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -64,5 +67,101 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// 10,000 virtual services in 50 namespaces, and their host twins as the engine would create
+/// them, loaded into a sandbox through its write path.
+async fn sandbox_10k() -> (
+    vinspect::sandbox::Sandbox,
+    vinspect::cluster::session::ConnectOptions,
+) {
+    use vinspect::cluster::session::connect;
+    use vinspect::engine::{Action, Ctx, pairs, plan};
+    use vinspect::sandbox::{Sandbox, SandboxOptions};
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let mut objs = Vec::new();
+    for n in 0..50 {
+        objs.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("team-{n}")}}));
+    }
+    for i in 0..10_000 {
+        objs.push(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"namespace": format!("team-{}", i % 50), "name": format!("svc-{i}")},
+            "spec": {"selector": {"app": format!("svc-{i}")}, "ports": [{"port": 80, "protocol": "TCP"}]}}));
+    }
+    sb.virtual_().apply_objects(&objs).unwrap();
+    let dir = sb.kubeconfig_path().parent().unwrap().to_path_buf();
+    let cfg = dir.join("bench-vcluster.yaml");
+    std::fs::write(&cfg, "{}\n").unwrap();
+    let c = vinspect::cluster::session::ConnectOptions {
+        kubeconfig: Some(sb.kubeconfig_path().to_path_buf()),
+        virtual_context: sb.virtual_context(),
+        host_context: sb.host_context().to_string(),
+        vcluster: sb.vcluster().to_string(),
+        host_namespace: sb.host_namespace().to_string(),
+        config_file: Some(cfg),
+    };
+    let session = connect(&c).await.unwrap();
+    let snap = session.snapshot().await;
+    let config = session.config.config.clone();
+    let ctx = Ctx::new(&snap, &config);
+    let twins: Vec<serde_json::Value> = pairs(&ctx)
+        .iter()
+        .flat_map(|p| plan(&ctx, p, None).changes)
+        .filter_map(|c| match c.action {
+            Action::Create { object } => Some(object),
+            _ => None,
+        })
+        .collect();
+    sb.host().apply_objects(&twins).unwrap();
+    (sb, c)
+}
+
+fn peak_rss_mb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+fn check_e2e(c: &mut Criterion) {
+    use vinspect::inspect::check_cmd::{CheckOptions, OutputFormat, run_check_to};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (sb, conn) = rt.block_on(sandbox_10k());
+    eprintln!("peak RSS before check: {:?} MB", peak_rss_mb());
+    let run = || {
+        rt.block_on(async {
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            let code = run_check_to(
+                CheckOptions {
+                    connect: conn.clone(),
+                    output: OutputFormat::Json,
+                    ..Default::default()
+                },
+                &mut out,
+                &mut err,
+            )
+            .await
+            .unwrap();
+            assert!(code == 0 || code == 1, "{}", String::from_utf8_lossy(&err));
+            out.len()
+        })
+    };
+    let bytes = run();
+    eprintln!(
+        "check -o json: {bytes} bytes; peak RSS after one check: {:?} MB",
+        peak_rss_mb()
+    );
+    let mut g = c.benchmark_group("check");
+    g.sample_size(10);
+    g.bench_function("check_json_10k_pairs_sandbox", |b| {
+        b.iter(|| black_box(run()))
+    });
+    g.finish();
+    rt.block_on(sb.shutdown());
+}
+
+criterion_group!(benches, bench, check_e2e);
 criterion_main!(benches);

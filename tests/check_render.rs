@@ -133,3 +133,21 @@ fn fix_explains_a_squatter_and_prints_patches() {
     );
     assert!(text.contains("\"ports\""), "{text}");
 }
+
+#[test]
+fn json_flags_hashed_host_names() {
+    let (snap, config, _) = load("hashed.yaml");
+    let o = opts(OutputFormat::Json);
+    let (text, code) = render(&snap, &config, &build_filter(&o).unwrap(), &o).unwrap();
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let items = v["items"].as_array().unwrap();
+    let long = items
+        .iter()
+        .find(|i| i["namespace"] == "production")
+        .unwrap();
+    assert_eq!(long["hostNameHashed"], true);
+    assert!(long["host"]["name"].as_str().unwrap().len() <= 63);
+    let web = items.iter().find(|i| i["name"] == "web").unwrap();
+    assert_eq!(web["hostNameHashed"], false);
+}

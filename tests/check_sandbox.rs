@@ -223,18 +223,37 @@ async fn every_status_then_fix_all_leaves_only_synced_disabled_and_the_untouched
     let (code, out, err) = fix_all(&c, &audit).await;
     assert_eq!(code, 0, "second fix\n{out}\n{err}");
     assert!(out.contains("will not act"), "{out}");
-    let applied = out.lines().filter(|l| l.ends_with(": applied")).count();
+    let verbs = [
+        "  create ",
+        "  patch ",
+        "  delete ",
+        "  recreate ",
+        "  bind ",
+    ];
+    let applied = out
+        .lines()
+        .filter(|l| verbs.iter().any(|v| l.starts_with(v)))
+        .filter(|l| !l.contains(": failed") && !l.contains(": conflict"))
+        .count();
+    assert!(applied >= 6, "{out}");
     let log = std::fs::read_to_string(&audit).unwrap();
-    let new_lines: Vec<&str> = log.lines().skip(before_lines).collect();
+    let entries: Vec<Value> = log
+        .lines()
+        .skip(before_lines)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ok: Vec<&Value> = entries
+        .iter()
+        .filter(|e| !e["outcome"].as_str().unwrap().starts_with("error"))
+        .collect();
     assert_eq!(
-        new_lines.len(),
+        ok.len(),
         applied,
-        "one audit line per applied change\n{out}"
+        "one audit line per applied change\n{out}\n{log}"
     );
-    for l in &new_lines {
-        let e: Value = serde_json::from_str(l).unwrap();
-        assert_eq!(e["outcome"], "applied");
-        assert_eq!(e["hostContext"], sb.host_context());
+    for e in &ok {
+        assert_eq!(e["host_context"], sb.host_context());
+        assert_eq!(e["virtual_context"], sb.virtual_context());
         assert!(e["target"]["name"].is_string());
     }
 
@@ -273,5 +292,125 @@ async fn unreachable_virtual_side_exits_2_naming_the_context_and_server() {
     );
     assert!(lines[0].contains(&sb.virtual_context()), "{err}");
     assert!(lines[0].contains(url.trim_end_matches('/')), "{err}");
+    sb.shutdown().await;
+}
+
+async fn fix_with(
+    c: &ConnectOptions,
+    f: impl FnOnce(&mut FixOptions),
+    input: &[u8],
+) -> (i32, String, String) {
+    let mut o = FixOptions {
+        connect: c.clone(),
+        interactive: Some(false),
+        ..Default::default()
+    };
+    f(&mut o);
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut input = input;
+    let code = run_fix_to(o, &mut out, &mut err, &mut input).await.unwrap();
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_asks_refuses_without_a_terminal_and_honours_dry_run_read_only_and_refs() {
+    let sb = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vcluster.yaml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let audit = dir.path().join("audit.log");
+    let c = connect(&sb, &cfg);
+    let hns = sb.host_namespace().to_string();
+    let vsvc: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let hsvc: Api<Service> = Api::namespaced(sb.host_client(), &hns);
+    let pp = PostParams::default();
+    vsvc.create(&pp, &svc("web", Some("web"))).await.unwrap();
+    vsvc.create(&pp, &svc("api", Some("api"))).await.unwrap();
+    let twin = |n: &str| format!("{n}-x-default-x-{}", sb.vcluster());
+    let exists = |n: String| {
+        let hsvc = hsvc.clone();
+        async move { hsvc.get_opt(&n).await.unwrap().is_some() }
+    };
+
+    let (code, out, err) = fix_with(&c, |o| o.all = true, b"").await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("not a terminal and --yes not given: nothing applied"),
+        "{err}"
+    );
+    assert!(
+        out.contains("- create host service"),
+        "the plan is shown: {out}"
+    );
+    assert!(!exists(twin("web")).await);
+
+    let (code, out, _) = fix_with(
+        &c,
+        |o| {
+            o.all = true;
+            o.interactive = Some(true);
+        },
+        b"n\n",
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(out.contains("[y/N]") && out.contains("Declined"), "{out}");
+    assert!(!exists(twin("web")).await);
+
+    let (code, out, _) = fix_with(
+        &c,
+        |o| {
+            o.all = true;
+            o.read_only = true;
+            o.yes = true;
+        },
+        b"",
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(out.contains("read-only"), "{out}");
+    assert!(!exists(twin("web")).await);
+
+    let (code, out, err) = fix_with(
+        &c,
+        |o| {
+            o.all = true;
+            o.dry_run = true;
+            o.audit_log = Some(audit.clone());
+        },
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("Dry run"), "{out}");
+    assert!(!exists(twin("web")).await);
+    assert!(!audit.exists(), "a dry run writes no audit lines");
+
+    let (code, out, err) = fix_with(
+        &c,
+        |o| {
+            o.refs = vec!["svc/default/web".into()];
+            o.interactive = Some(true);
+            o.audit_log = Some(audit.clone());
+        },
+        b"y\n",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("service default/web: fixed (Synced)"), "{out}");
+    assert!(exists(twin("web")).await);
+    assert!(!exists(twin("api")).await, "only the named pair is fixed");
+
+    let (code, _, err) = fix_with(&c, |o| o.refs = vec!["svc/default/nope".into()], b"").await;
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: no pair matches default/nope"),
+        "{err}"
+    );
     sb.shutdown().await;
 }

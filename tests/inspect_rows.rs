@@ -201,3 +201,15 @@ fn rows_are_deterministic() {
         vinspect::inspect::rows(&snap, &config)
     );
 }
+
+#[test]
+fn newest_sync_error_is_attached() {
+    let rows = check_case("sync-error.yaml");
+    let web = find(&rows, "service", "default", "web");
+    assert_eq!(web.events.len(), 1);
+    assert_eq!(web.events[0].count, 4);
+    assert_eq!(
+        web.events[0].last_seen.as_deref(),
+        Some("2026-03-01T10:00:00Z")
+    );
+}

@@ -273,6 +273,8 @@ async fn create_get_columns_and_describe() {
         "QoS Class:",
         "Image:          nginx:1.27",
         "80/TCP, 81/TCP",
+        "Successfully assigned default/web to sandbox-node-",
+        "Started container web",
     ] {
         assert!(d.contains(want), "describe pod lacks {want:?}:\n{d}");
     }

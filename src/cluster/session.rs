@@ -55,6 +55,14 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Session, SessionError> {
 }
 
 impl Session {
+    /// Start the watch caches of both sides (the TUI's live view). Needs a tokio runtime.
+    pub fn watch(&self) -> crate::cluster::watch::Watching {
+        crate::cluster::watch::spawn(
+            &self.clients,
+            crate::cluster::watch::WatchOptions::new(self.scope.clone()),
+        )
+    }
+
     /// Read both sides once.
     pub async fn snapshot(&self) -> Snapshot {
         fetch::fetch_snapshot(&self.clients, &self.scope).await

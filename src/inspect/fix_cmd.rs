@@ -8,11 +8,11 @@
 
 use crate::cluster::session::{self, ConnectOptions};
 use crate::cluster::snapshot::Snapshot;
+use crate::engine::apply::{self as engine_apply, ApplyError, ApplyOptions, AuditLog};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::{Pair, pairs};
 use crate::engine::plan::plan;
-use crate::engine::{Blocked, Plan};
-use crate::inspect::fix_apply::{Audit, Outcome, apply_change};
+use crate::engine::{Blocked, Change, Plan};
 use crate::inspect::model::{PairRow, Status};
 use crate::inspect::report::{RefFilter, change_body};
 use crate::inspect::rows::pair_rows;
@@ -178,7 +178,25 @@ pub async fn run_fix_to(
         }
     }
 
-    let audit = Audit::new(opts.audit_log.clone());
+    let eclients = engine_apply::Clients {
+        virtual_client: session.clients.virtual_.client.clone(),
+        host_client: session.clients.host.client.clone(),
+        virtual_context: session.clients.virtual_.context.clone(),
+        host_context: session.clients.host.context.clone(),
+    };
+    // A dry run applies nothing, so it writes no audit lines.
+    let audit = if opts.dry_run {
+        None
+    } else {
+        opts.audit_log
+            .clone()
+            .or_else(AuditLog::default_path)
+            .map(AuditLog::new)
+    };
+    let apply_opts = ApplyOptions {
+        dry_run: opts.dry_run,
+        audit: audit.clone(),
+    };
     let mut candidates = actionable.clone();
     candidates.extend(deferred);
     let mut failures: Vec<(Pair, String)> = Vec::new();
@@ -223,24 +241,28 @@ pub async fn run_fix_to(
                 None => rounds_used.push((p.clone(), 1)),
             }
             for c in &pl.changes {
-                let outcome = apply_change(&session.clients, c, opts.dry_run).await;
-                if !opts.dry_run
-                    && let Err(e) = audit.record(&session.clients, c, &outcome)
-                {
-                    writeln!(err, "warning: {e}")?;
-                }
-                writeln!(
-                    out,
-                    "  {} {}: {}",
-                    c.action.verb(),
-                    c.target,
-                    outcome.word()
-                )?;
-                match outcome {
-                    Outcome::Applied | Outcome::DryRun => applied_any = true,
+                match apply_one(&eclients, &apply_opts, c).await {
+                    Step::Done(outcome) => {
+                        applied_any = true;
+                        writeln!(out, "  {} {}: {outcome}", c.action.verb(), c.target)?;
+                    }
+                    Step::Warn(outcome, warning) => {
+                        applied_any = true;
+                        writeln!(out, "  {} {}: {outcome}", c.action.verb(), c.target)?;
+                        writeln!(err, "warning: {warning}")?;
+                    }
                     // The object moved on: the next round re-reads and re-plans.
-                    Outcome::Conflict(_) => break,
-                    Outcome::Failed(m) => {
+                    Step::Conflict(m) => {
+                        writeln!(
+                            out,
+                            "  {} {}: conflict, re-planning ({m})",
+                            c.action.verb(),
+                            c.target
+                        )?;
+                        break;
+                    }
+                    Step::Failed(m) => {
+                        writeln!(out, "  {} {}: failed: {m}", c.action.verb(), c.target)?;
                         failures.push((p.clone(), m));
                         break;
                     }
@@ -288,10 +310,36 @@ pub async fn run_fix_to(
         let name = describe_pair(pair);
         writeln!(out, "  {name}: {line}")?;
     }
-    if let Some(p) = audit.path() {
-        writeln!(out, "Audit log: {}", p.display())?;
+    if let Some(a) = &audit {
+        writeln!(out, "Audit log: {}", a.path().display())?;
     }
     Ok(if unfixed > 0 || !applied_any { 1 } else { 0 })
+}
+
+enum Step {
+    Done(String),
+    /// Applied, but something around it (the audit log) did not work.
+    Warn(String, String),
+    Conflict(String),
+    Failed(String),
+}
+
+/// One change through `engine::apply`.
+async fn apply_one(clients: &engine_apply::Clients, opts: &ApplyOptions, c: &Change) -> Step {
+    let single = Plan {
+        changes: vec![c.clone()],
+        blocked: None,
+    };
+    match engine_apply::apply(clients, &single, opts).await {
+        Ok(done) => Step::Done(
+            done.first()
+                .map(|a| a.outcome.clone())
+                .unwrap_or_else(|| "applied".to_string()),
+        ),
+        Err(ApplyError::Conflict { reason, .. }) => Step::Conflict(reason),
+        Err(e @ ApplyError::Audit { .. }) => Step::Warn("applied".to_string(), e.to_string()),
+        Err(e) => Step::Failed(crate::cluster::fetch::one_line(&e.to_string())),
+    }
 }
 
 fn describe_pair(p: &Pair) -> String {

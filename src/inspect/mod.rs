@@ -1,7 +1,6 @@
 //! Pairs, status, reasons and DNS names computed from a snapshot (pure), plus the thin
 //! `check` and `fix` command shells that read the clusters and print rows.
 pub mod check_cmd;
-pub mod fix_apply;
 pub mod fix_cmd;
 pub mod fixture;
 pub mod model;

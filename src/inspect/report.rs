@@ -18,6 +18,7 @@
 //!     "reason": "one line for humans",
 //!     "virtual": Side, "host": Side,
 //!     "ipMismatch": false,                // both sides have an IP and they differ
+//!     "hostNameHashed": false,            // the twin's name was cut and hashed (> 63 bytes)
 //!     "dns": {"virtual": ["web.default.svc.cluster.local"], "host": ["…"]},
 //!     "events": [{"reason": "SyncError", "message": "…", "count": 1, "lastSeen": "RFC 3339"}],
 //!     "plan": [{"side": "host", "kind": "service", "namespace": "…", "name": "…",
@@ -147,6 +148,8 @@ pub struct Item {
     pub virtual_side: ItemSide,
     pub host: ItemSide,
     pub ip_mismatch: bool,
+    /// The host name was cut to 52 bytes and hashed (vCluster's SafeConcatName).
+    pub host_name_hashed: bool,
     pub dns: ItemDns,
     pub events: Vec<ItemEvent>,
     pub plan: Vec<ItemChange>,
@@ -242,8 +245,19 @@ pub fn change_body(a: &Action) -> Option<serde_json::Value> {
     }
 }
 
-pub fn item(r: &PairRow) -> Item {
+pub fn item(r: &PairRow, vcluster: &str) -> Item {
+    let regular = !matches!(
+        r.kind,
+        PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost
+    );
     Item {
+        host_name_hashed: regular
+            && r.virtual_side.name.len() + r.virtual_side.namespace.len() > 0
+            && crate::vcluster::naming::is_hashed(
+                &r.virtual_side.name,
+                &r.virtual_side.namespace,
+                vcluster,
+            ),
         kind: r.kind,
         namespace: r.namespace.clone(),
         name: r.name.clone(),
@@ -287,7 +301,7 @@ pub fn report(vcluster: &str, host_namespace: &str, rows: &[&PairRow]) -> Report
             problems: rows.iter().filter(|r| r.status.is_problem()).count(),
             by_status,
         },
-        items: rows.iter().map(|r| item(r)).collect(),
+        items: rows.iter().map(|r| item(r, vcluster)).collect(),
     }
 }
 

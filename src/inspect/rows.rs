@@ -4,7 +4,7 @@
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::{Pair, pairs};
-use crate::engine::{Blocked, ObjKind, PairKind, Plan, SideName};
+use crate::engine::{Blocked, PairKind, Plan, SideName};
 use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
 use crate::inspect::sides::{self, SideIndex};
 use crate::inspect::status::{PairFacts, obj_kind, status_of, twin_side};
@@ -115,23 +115,11 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             let h = hkey.and_then(|k| hs.services.get(k));
             let vv = v.map_or_else(
                 || sides::absent_view(vkey),
-                |s| {
-                    sides::service_view(
-                        s,
-                        &inputs.virt,
-                        &vkey.map(|k| k.namespace.clone()).unwrap_or_default(),
-                    )
-                },
+                |s| sides::service_view(s, &inputs.virt),
             );
             let hv = h.map_or_else(
                 || sides::absent_view(hkey),
-                |s| {
-                    sides::service_view(
-                        s,
-                        &inputs.host,
-                        &hkey.map(|k| k.namespace.clone()).unwrap_or_default(),
-                    )
-                },
+                |s| sides::service_view(s, &inputs.host),
             );
             let dns = DnsNames {
                 virtual_names: vkey
@@ -240,6 +228,11 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
         origin_exists,
     };
     let status = status_of(&plan, &facts, inputs.unreadable.as_deref());
+    // A squatter is not a twin: comparing its IPs or selector with the virtual object says nothing.
+    let ip_mismatch = ip_mismatch && status != Status::Squatter;
+    if status == Status::Squatter {
+        notes.clear();
+    }
     let mut reason = headline(ctx, pair, &plan, &status, &virtual_side, &host);
     for n in notes {
         reason.push_str("; ");
@@ -407,9 +400,4 @@ fn headline(
             }
         }
     }
-}
-
-/// The engine's kind for a row kind (re-exported for REF filters).
-pub fn row_obj_kind(kind: PairKind) -> ObjKind {
-    obj_kind(kind)
 }

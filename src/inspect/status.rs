@@ -183,10 +183,12 @@ mod tests {
             status_of(&Plan::default(), &facts(true), None),
             Status::Synced
         );
-        let mut p = Plan::default();
-        p.blocked = Some(Blocked::Squatter {
-            message: "x".into(),
-        });
+        let mut p = Plan {
+            changes: Vec::new(),
+            blocked: Some(Blocked::Squatter {
+                message: "x".into(),
+            }),
+        };
         assert_eq!(status_of(&p, &facts(true), None), Status::Squatter);
         p.blocked = Some(Blocked::Waiting {
             message: "kube-dns".into(),

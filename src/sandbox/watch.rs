@@ -159,10 +159,11 @@ pub fn start(
                 return;
             }
         }
-        if spec.send_initial_events && spec.bookmarks {
-            if tx.send(Ok(bookmark(&spec, start_rv, true))).await.is_err() {
-                return;
-            }
+        if spec.send_initial_events
+            && spec.bookmarks
+            && tx.send(Ok(bookmark(&spec, start_rv, true))).await.is_err()
+        {
+            return;
         }
         for ev in &replay {
             last_rv = last_rv.max(ev.rv);

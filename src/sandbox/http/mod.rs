@@ -27,7 +27,7 @@ pub struct Shared {
     faults: Mutex<Faults>,
     drop_tx: watch::Sender<u64>,
     serving: std::sync::atomic::AtomicBool,
-    pub bookmark_every: Duration,
+    bookmark_every_ms: std::sync::atomic::AtomicU64,
     address: Mutex<String>,
 }
 
@@ -45,7 +45,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             drop_tx,
             serving: std::sync::atomic::AtomicBool::new(true),
-            bookmark_every,
+            bookmark_every_ms: std::sync::atomic::AtomicU64::new(bookmark_every.as_millis() as u64),
             address: Mutex::new(String::new()),
         }
     }
@@ -67,6 +67,20 @@ impl Shared {
     /// refused and their connection closed.
     pub fn is_serving(&self) -> bool {
         self.serving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How often open watches that asked for bookmarks get one.
+    pub fn bookmark_every(&self) -> Duration {
+        Duration::from_millis(
+            self.bookmark_every_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_bookmark_every(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.bookmark_every_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn server_address(&self) -> String {
@@ -94,11 +108,16 @@ pub struct Listener {
     pub shared: Arc<Shared>,
     pub addr: SocketAddr,
     running: Mutex<Option<Running>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Listener {
     /// Binds `addr` (port 0 picks a free port) and starts serving.
-    pub async fn bind(shared: Arc<Shared>, addr: SocketAddr) -> std::io::Result<Self> {
+    pub async fn bind(
+        shared: Arc<Shared>,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         *shared.address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -106,6 +125,7 @@ impl Listener {
             shared,
             addr,
             running: Mutex::new(None),
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
         };
         me.serve(listener);
         Ok(me)
@@ -114,13 +134,25 @@ impl Listener {
     fn serve(&self, listener: TcpListener) {
         let app = app(self.shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        let task = match self.tls.clone() {
+            Some(acceptor) => {
+                let tls = crate::sandbox::tls::TlsListener {
+                    tcp: listener,
+                    acceptor,
+                };
+                tokio::spawn(async move {
+                    let _ = axum::serve(tls, app).with_graceful_shutdown(shutdown).await;
                 })
-                .await;
-        });
+            }
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            }),
+        };
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(Running { shutdown: tx, task });
     }

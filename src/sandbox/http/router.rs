@@ -105,6 +105,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
     let sub_of = |kind: &KindInfo, s: &str| match s {
         "status" if kind.status => Ok(Sub::Status),
         "finalize" if kind.id == "namespaces" => Ok(Sub::Finalize),
+        "binding" if kind.id == "pods" => Ok(Sub::Binding),
         _ => Err(nf()),
     };
     let t = |kind, namespace: Option<&str>, name: Option<&str>, sub| Target {
@@ -115,7 +116,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
     };
     match rest {
         ["namespaces", ns, res, tail @ ..]
-            if group != "" || !matches!(*res, "status" | "finalize") =>
+            if !group.is_empty() || !matches!(*res, "status" | "finalize") =>
         {
             let kind = lookup(res)?;
             if !kind.namespaced {
@@ -322,6 +323,22 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     );
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
 
+    if method == Method::GET && matches!(segs.as_slice(), ["api"] | ["apis"]) {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if discovery::wants_aggregated(accept) {
+            let body = discovery::aggregated(segs.as_slice() == ["api"]);
+            let mut r = json_response(200, &body, &[]);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+            );
+            return Ok(r);
+        }
+    }
     if method == Method::GET {
         let found = match segs.as_slice() {
             ["version"] => Some(discovery::version()),
@@ -349,12 +366,13 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     let target = parse_target(group, version, rest)?;
     let is_watch = params.flag("watch");
     let verb = match (&method, target.name.is_some()) {
-        (&Method::GET, true) => "get",
+        (&Method::GET, true) if target.sub != Sub::Binding => "get",
         (&Method::GET, false) if is_watch => "watch",
         (&Method::GET, false) => "list",
         (&Method::POST, false) if target.sub == Sub::Main => "create",
-        (&Method::PUT, true) => "update",
-        (&Method::PATCH, true) => "patch",
+        (&Method::POST, true) if target.sub == Sub::Binding => "create",
+        (&Method::PUT, true) if target.sub != Sub::Binding => "update",
+        (&Method::PATCH, true) if target.sub != Sub::Binding => "patch",
         (&Method::DELETE, true) if target.sub == Sub::Main => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
@@ -428,7 +446,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                     send_initial_events: send_initial,
                     bookmarks: params.flag("allowWatchBookmarks"),
                     timeout,
-                    bookmark_every: sh.bookmark_every,
+                    bookmark_every: sh.bookmark_every(),
                     render,
                 };
                 let rx = watch::start(cluster, spec, sh.drop_rx());
@@ -488,6 +506,14 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 ));
             }
             Ok(respond(200, list_body(kind, &r, want, include), &[]))
+        }
+        "create" if target.sub == Sub::Binding => {
+            let o = write_opts(&params)?;
+            let body = read_body(req).await?;
+            let obj: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?;
+            let out = cluster.bind(&ns_str, &name, &obj, o.dry_run)?;
+            Ok(json_response(201, &out, &[]))
         }
         "create" => {
             let protobuf = is_protobuf(req.headers())?;
