@@ -293,7 +293,10 @@ async fn create_get_columns_and_describe() {
         "{d}"
     );
     let d = k.ok(&["describe", "ns", "default"]);
-    assert!(d.contains("Status:       Active"), "{d}");
+    assert!(
+        d.contains("Status:       Active") && d.contains("No resource quota."),
+        "{d}"
+    );
     sb.shutdown().await;
 }
 
@@ -311,6 +314,23 @@ async fn strict_validation_rejects_unknown_fields() {
         "{err}"
     );
     k.fails(&["get", "cm", "bad"]);
+    // Warn: created, with the server's Warning header printed by kubectl.
+    let o = k.run(&["create", "--validate=warn", "-f", path_str(&bad)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("Warning: unknown field \"datta\""), "{err}");
+    // --sort-by asks for full objects in the Table rows.
+    k.ok(&["create", "configmap", "aaa", "--from-literal=k=v"]);
+    let out = k.ok(&["get", "cm", "--sort-by=.metadata.name", "-o", "name"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["configmap/aaa", "configmap/bad"]
+    );
+    let out = k.ok(&["get", "cm", "--sort-by=.metadata.name"]);
+    assert!(
+        out.lines().nth(1).unwrap_or("").starts_with("aaa "),
+        "{out}"
+    );
     sb.shutdown().await;
 }
 

@@ -370,3 +370,43 @@ async fn namespace_lifecycle_cascades() {
     assert!(e.is_not_found());
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn owner_references_are_garbage_collected() {
+    let sb = sandbox().await;
+    let host = sb.host_client();
+    let svcs: Api<Service> = Api::namespaced(host.clone(), "vcluster-demo");
+    let owner = svcs.get("demo").await.unwrap();
+    let uid = owner.metadata.uid.clone().unwrap();
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(host.clone(), "vcluster-demo");
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "owned",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "demo", "uid": uid}]}}))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "free"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    svcs.delete("demo", &DeleteParams::default()).await.unwrap();
+    eventually("dependents deleted", || {
+        let cms = cms.clone();
+        async move { cms.get_opt("owned").await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+    // The kube-dns twin was owned by the vCluster service too.
+    assert!(
+        svcs.get_opt(&naming::kube_dns_host_name("demo"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(cms.get_opt("free").await.unwrap().is_some());
+    sb.shutdown().await;
+}

@@ -6,8 +6,20 @@
 //! use vinspect::sandbox::{Sandbox, SandboxOptions};
 //! let sb = Sandbox::start(SandboxOptions::default()).await?;
 //! let client = sb.virtual_client();
+//! sb.host().fail_next(1, "create", "pods", 500);
 //! # let _ = client; sb.shutdown().await; Ok(()) }
 //! ```
+//!
+//! * Both servers report Kubernetes v1.32.4, serve legacy and aggregated discovery and the
+//!   `/openapi/v3` stub, and keep one global resourceVersion each.
+//! * Credentials: the kubeconfig carries a bearer token per user. Over plain http kubectl sends
+//!   none (client-go merges kubeconfig credentials only into TLS transports), so requests without
+//!   a token are admitted as admin there; with `tls: true` a token is required (401 otherwise)
+//!   and the `sandbox-host-readonly` user is limited to get/list/watch (403 otherwise). kube-rs
+//!   sends tokens either way, so `readonly_client()` sees 403 over http too.
+//! * The host runs a scheduler/kubelet (`sandbox-node-N`, pod IPs from 10.244.0.0/16); both run
+//!   the endpoints + EndpointSlice controller and the namespace controller; services get
+//!   ClusterIPs from 10.96.0.0/12 and NodePorts from 30000–32767.
 //!
 //! The sandbox is a cluster, not part of the syncer: it never imports the engine.
 
