@@ -31,7 +31,10 @@ fn loaded(n: usize, w: u16, h: u16) -> AppState {
         .collect();
     d.rows = Arc::new(rows);
     update(&mut s, Action::Data(d));
-    update(&mut s, Action::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE)));
+    update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE)),
+    );
     s
 }
 
@@ -40,9 +43,15 @@ fn frame(c: &mut Criterion) {
     let mut s = loaded(10_000, 200, 60);
     assert_eq!(s.visible().len(), 10_000);
     // Mid-table, with the detail pane and an active filter highlight: the expensive case.
-    update(&mut s, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
     for _ in 0..5000 {
-        update(&mut s, Action::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)));
+        update(
+            &mut s,
+            Action::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+        );
     }
     let area = Rect::new(0, 0, 200, 60);
     let mut buf = Buffer::empty(area);
@@ -54,7 +63,10 @@ fn frame(c: &mut Criterion) {
     });
     let mut f = loaded(10_000, 200, 60);
     for ch in "/team-0".chars() {
-        update(&mut f, Action::Key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE)));
+        update(
+            &mut f,
+            Action::Key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE)),
+        );
     }
     c.bench_function("frame_10k_rows_200x60_filtered", |b| {
         b.iter(|| {
@@ -103,7 +115,10 @@ fn filter(c: &mut Criterion) {
         b.iter_batched(
             || long.clone(),
             |mut s| {
-                update(&mut s, Action::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
+                update(
+                    &mut s,
+                    Action::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)),
+                );
                 black_box(s.visible().len())
             },
             criterion::BatchSize::LargeInput,

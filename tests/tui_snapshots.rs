@@ -182,8 +182,8 @@ fn yaml_view() {
         update(s, key('2'));
         select(s, RowKind::Service, "shop", "cart");
         update(s, key('y'));
-        let obj = block_on(fixtures::backend().load_object(SideName::Virtual, cart_service()))
-            .unwrap();
+        let obj =
+            block_on(fixtures::backend().load_object(SideName::Virtual, cart_service())).unwrap();
         update(
             s,
             Action::ObjectLoaded {
@@ -294,7 +294,16 @@ fn toast_after_fix() {
         select(s, RowKind::Service, "shop", "cart");
         update(s, key('f'));
         update(s, key('y'));
-        let target = s.data.rows.iter().find(|r| r.name == "cart" && r.kind == RowKind::Service).unwrap().plan.changes[0].target.clone();
+        let target = s
+            .data
+            .rows
+            .iter()
+            .find(|r| r.name == "cart" && r.kind == RowKind::Service)
+            .unwrap()
+            .plan
+            .changes[0]
+            .target
+            .clone();
         update(
             s,
             Action::FixDone(vec![FixOutcome {
@@ -366,7 +375,9 @@ fn themes() {
         let find = |word: &str, row_name: &str| {
             (0..buf.area.height)
                 .find_map(|y| {
-                    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+                    let line: String = (0..buf.area.width)
+                        .map(|x| buf[(x, y)].symbol().to_string())
+                        .collect();
                     let name_at = line.find(&format!(" {row_name} "))?;
                     let x = line[name_at..].find(word)? + name_at;
                     Some((x as u16, y))
@@ -374,17 +385,35 @@ fn themes() {
                 .unwrap()
         };
         let (x, y) = find("Drift", "cart");
-        assert_eq!(buf[(x, y)].fg, theme.status.drift.fg.unwrap_or(Color::Reset), "{name}: drift colour");
-        assert!(buf[(x, y)].modifier.contains(Modifier::BOLD) || theme.status.drift.add_modifier.is_empty());
+        assert_eq!(
+            buf[(x, y)].fg,
+            theme.status.drift.fg.unwrap_or(Color::Reset),
+            "{name}: drift colour"
+        );
+        assert!(
+            buf[(x, y)].modifier.contains(Modifier::BOLD)
+                || theme.status.drift.add_modifier.is_empty()
+        );
         let (x, y) = find("Squatter", "legacy");
-        assert_eq!(buf[(x, y)].fg, theme.status.squatter.fg.unwrap_or(Color::Reset), "{name}: squatter colour");
+        assert_eq!(
+            buf[(x, y)].fg,
+            theme.status.squatter.fg.unwrap_or(Color::Reset),
+            "{name}: squatter colour"
+        );
         // The selected (first) row uses the selection background.
         let sel_y = (0..buf.area.height)
-            .find(|&y| buf[(0, y)].bg == theme.selection.bg.unwrap_or(Color::Reset) && buf[(0, y)].symbol() != " " )
+            .find(|&y| {
+                buf[(0, y)].bg == theme.selection.bg.unwrap_or(Color::Reset)
+                    && buf[(0, y)].symbol() != " "
+            })
             .unwrap();
         assert!(sel_y > 3, "{name}: selection is a table row");
         // Header bar background.
-        assert_eq!(buf[(0, 0)].bg, theme.header.bg.unwrap_or(Color::Reset), "{name}: header bg");
+        assert_eq!(
+            buf[(0, 0)].bg,
+            theme.header.bg.unwrap_or(Color::Reset),
+            "{name}: header bg"
+        );
     }
 }
 

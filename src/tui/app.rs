@@ -9,6 +9,7 @@ use super::filter::Query;
 use super::keymap::{Cmd, KeySpec, Keymap, Mode};
 use super::types::{DataUpdate, DiffSource, FixOutcome, FixRequest, RowKey};
 use super::views::layout::{self, Regions};
+use super::views::popups;
 use super::yaml;
 use crate::cluster::snapshot::ConnState;
 use crate::engine::{Blocked, SideName};
@@ -406,14 +407,13 @@ impl AppState {
         };
         self.applied = Query::default();
         self.refilter();
-        if let Some(key) = keep {
-            if let Some(pos) = self
+        if let Some(key) = keep
+            && let Some(pos) = self
                 .visible
                 .iter()
                 .position(|&i| key.matches(&self.data.rows[i as usize]))
-            {
-                self.selected = pos;
-            }
+        {
+            self.selected = pos;
         }
         self.clamp();
     }
@@ -564,6 +564,7 @@ pub fn age(now: DateTime<Utc>, then: Option<DateTime<Utc>>) -> String {
 
 /// Apply one action. Returns what the outside world must do.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    let mut redraw = true;
     let effects = match action {
         Action::Key(ev) => on_key(state, ev),
         Action::Cmd(cmd) => run_cmd(state, cmd),
@@ -580,10 +581,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if expired {
                 state.toast = None;
             }
-            if !(minute_changed || expired) {
-                // Nothing on screen changed: leave `dirty` alone so idle costs nothing.
-                return Vec::new();
-            }
+            // Nothing on screen changed otherwise: leave `dirty` alone so idle costs nothing.
+            redraw = minute_changed || expired;
             Vec::new()
         }
         Action::Data(d) => {
@@ -686,7 +685,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
     };
-    state.dirty = true;
+    if redraw {
+        state.dirty = true;
+    }
     effects
 }
 
@@ -739,8 +740,11 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
     }
 }
 
-fn scroll(pos: &mut usize, delta: isize) {
-    *pos = (*pos as isize + delta).max(0) as usize;
+/// Move a scroll position, never past the last line of the content (views clamp further to
+/// fill the screen, so `k` always moves back at once).
+fn scroll(pos: &mut usize, delta: isize, len: usize) {
+    let max = len.saturating_sub(1) as isize;
+    *pos = (*pos as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
 }
 
 fn run_cmd(state: &mut AppState, cmd: Cmd) -> Vec<Effect> {
@@ -756,16 +760,32 @@ fn run_cmd(state: &mut AppState, cmd: Cmd) -> Vec<Effect> {
         _ => None,
     };
     if let Some(delta) = step {
+        let popup_len = state
+            .popup
+            .as_ref()
+            .map_or(0, |p| popups::content_len(p, &state.keymap));
         match (&mut state.popup, &mut state.screen) {
             (Some(Popup::Help { scroll: s }), _)
-            | (Some(Popup::ConfirmFix { scroll: s, .. }), _) => scroll(s, delta),
+            | (Some(Popup::ConfirmFix { scroll: s, .. }), _) => scroll(s, delta, popup_len),
             (Some(Popup::Picker { contexts, selected }), _) => {
                 let n = contexts.len().max(1) as isize;
                 *selected = (*selected as isize + delta).clamp(0, n - 1) as usize;
             }
             (Some(Popup::Message { .. }), _) => {}
-            (None, Screen::Diff(v)) => scroll(&mut v.scroll, delta),
-            (None, Screen::Yaml(v)) => scroll(&mut v.scroll, delta),
+            (None, Screen::Diff(v)) => {
+                let len = match &v.load {
+                    Load::Ready(m) => m.lines.len(),
+                    _ => 0,
+                };
+                scroll(&mut v.scroll, delta, len)
+            }
+            (None, Screen::Yaml(v)) => {
+                let len = match &v.load {
+                    Load::Ready(Some(l)) => l.len(),
+                    _ => 0,
+                };
+                scroll(&mut v.scroll, delta, len)
+            }
             (None, Screen::Table) => state.move_selection(delta),
         }
         return Vec::new();

@@ -123,7 +123,11 @@ pub fn columns(width: u16) -> Vec<(Column, u16, u16)> {
             given += share;
             share
         };
-        out.push((*c, x, cw));
+        // Tiny terminals: cut the last columns rather than draw past the edge.
+        if x >= width {
+            break;
+        }
+        out.push((*c, x, cw.min(width - x)));
         x = x.saturating_add(cw + 1);
     }
     out
