@@ -2,6 +2,7 @@
 //!
 //! Pure core: [`pair::pairs`] lists the pairs of a snapshot, [`plan::plan`] decides the writes
 //! for one pair, [`translate`] builds host objects, [`backsync`] what flows back.
+pub mod apply;
 pub mod backsync;
 pub mod change;
 pub mod ctx;

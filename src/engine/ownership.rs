@@ -53,7 +53,7 @@ pub fn is_managed(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
     };
     let vns = annotation(meta, naming::ANNOTATION_OBJECT_NAMESPACE).unwrap_or("");
     let name = meta.name.as_deref().unwrap_or("");
-    if naming::host_name(vname, vns, ctx.vcluster) != name {
+    if !is_translation(name, vname, vns, ctx.vcluster) {
         return false;
     }
     if let Some(k) = annotation(meta, naming::ANNOTATION_OBJECT_KIND)
@@ -72,6 +72,27 @@ pub fn is_managed(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
         return false;
     }
     true
+}
+
+/// `name == host_name(vname, vns, vc)`, without allocating in the common unhashed case.
+fn is_translation(name: &str, vname: &str, vns: &str, vc: &str) -> bool {
+    if naming::is_hashed(vname, vns, vc) {
+        return naming::host_name(vname, vns, vc) == name;
+    }
+    let mut rest = name;
+    for (i, part) in [vname, vns, vc].into_iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix("-x-") {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        match rest.strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The virtual `(namespace, name)` a managed host object says it mirrors.
@@ -99,4 +120,29 @@ pub fn clearly_synced(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
 /// `vcluster.loft.sh/skip-backsync: "true"`: never delete this host object for a missing virtual one.
 pub fn skip_backsync(meta: &ObjectMeta) -> bool {
     annotation(meta, naming::ANNOTATION_SKIP_BACKSYNC) == Some("true")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_translation;
+    use crate::vcluster::naming;
+
+    #[test]
+    fn translation_check_matches_the_naming_rule() {
+        for (n, ns, vc) in [
+            ("nginx", "default", "vc"),
+            ("a", "b", "c"),
+            (
+                "my-very-long-service-name-for-the-payments-backend",
+                "production",
+                "my-vcluster",
+            ),
+        ] {
+            let h = naming::host_name(n, ns, vc);
+            assert!(is_translation(&h, n, ns, vc));
+            assert!(!is_translation(&format!("{h}x"), n, ns, vc));
+            assert!(!is_translation(&h, n, ns, "other"));
+        }
+        assert!(!is_translation("nginx-x-default", "nginx", "default", "vc"));
+    }
 }

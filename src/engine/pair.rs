@@ -111,6 +111,8 @@ fn regular<K: kube::Resource>(
     out: &mut BTreeSet<Pair>,
 ) {
     let pk = PairKind::from(kind);
+    // Host keys already paired with a live virtual object: no need to run IsManaged on them.
+    let mut paired = std::collections::HashSet::new();
     for (key, obj) in virt {
         if is_controlled(obj.meta()) || key.name.is_empty() {
             continue;
@@ -130,6 +132,7 @@ fn regular<K: kube::Resource>(
             }
             continue;
         }
+        paired.insert(twin.name.clone());
         out.insert(Pair::new(pk, Some(key.clone()), Some(twin)));
     }
     // Managed host objects whose virtual object is gone (or never paired): orphans.
@@ -137,6 +140,9 @@ fn regular<K: kube::Resource>(
     for (key, obj) in host.range(hns..) {
         if key.namespace != ctx.host_namespace {
             break;
+        }
+        if paired.contains(&key.name) {
+            continue;
         }
         let meta: &ObjectMeta = obj.meta();
         if !is_managed(ctx, kind, meta) {

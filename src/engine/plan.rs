@@ -17,7 +17,7 @@ use crate::engine::replicate;
 use crate::engine::translate::metadata::{self, Labels};
 use crate::engine::translate::{endpoints, ingress, pod, service};
 use crate::vcluster::naming;
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::core::v1::{Container, Endpoints, Pod, PodSpec, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -443,7 +443,7 @@ pub(crate) fn sync_meta(
     hm: &ObjectMeta,
     old: Option<(&ObjectMeta, &ObjectMeta)>,
 ) -> MetaSync {
-    let mut vm_eff = vm.clone();
+    let mut vm_eff = std::borrow::Cow::Borrowed(vm);
     let mut virtual_labels = None;
     let mut virtual_annotations = None;
     if let Some((ov, oh)) = old {
@@ -463,7 +463,7 @@ pub(crate) fn sync_meta(
                 };
             }
             if Some(&labels) != vm.labels.as_ref() && !(labels.is_empty() && vm.labels.is_none()) {
-                vm_eff.labels = Some(labels.clone());
+                vm_eff.to_mut().labels = Some(labels.clone());
                 virtual_labels = Some(labels);
             }
         }
@@ -484,21 +484,19 @@ pub(crate) fn sync_meta(
             if Some(&ann) != vm.annotations.as_ref()
                 && !(ann.is_empty() && vm.annotations.is_none())
             {
-                vm_eff.annotations = Some(ann.clone());
+                vm_eff.to_mut().annotations = Some(ann.clone());
                 virtual_annotations = Some(ann);
             }
         }
     }
     let hname = hm.name.as_deref().unwrap_or("");
-    let mut host_annotations = metadata::host_annotations(
+    let host_annotations = metadata::host_annotations(
         kind,
         &vm_eff,
         hname,
         ctx.host_namespace,
         hm.annotations.as_ref(),
     );
-    // A virtual change that removes a key the host also has: the bookkeeping already drops it.
-    host_annotations.retain(|_, _| true);
     MetaSync {
         host_labels: metadata::updated_labels(ctx, &vm_eff, hm.labels.as_ref()),
         host_annotations,
@@ -605,27 +603,35 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     }
 
     let old = old_pair(memory, any_meta);
-    let ms = sync_meta(ctx, ObjKind::Service, vm, hm, old);
-    let mut hu = h.clone();
-    let mut vu = v.clone();
-    apply_virtual_meta(&mut vu.metadata, &ms);
-    hu.metadata.labels = Some(ms.host_labels);
-    let mut ann = ms.host_annotations;
+    let mut ms = sync_meta(ctx, ObjKind::Service, vm, hm, old);
+    let mut ann = std::mem::take(&mut ms.host_annotations);
     if vip == hip {
         ann.remove(naming::ANNOTATION_BLOCK_DELETION);
     }
-    hu.metadata.annotations = Some(ann);
 
-    let vspec = v.spec.clone().unwrap_or_default();
-    let hspec = h.spec.clone().unwrap_or_default();
+    let (vs_owned, hs_owned);
+    let vspec = match &v.spec {
+        Some(s) => s,
+        None => {
+            vs_owned = ServiceSpec::default();
+            &vs_owned
+        }
+    };
+    let hspec = match &h.spec {
+        Some(s) => s,
+        None => {
+            hs_owned = ServiceSpec::default();
+            &hs_owned
+        }
+    };
     let old_v = memory
         .and_then(|m| m.virtual_service())
-        .and_then(|s| s.spec.clone());
+        .and_then(|s| s.spec.as_ref());
     let old_h = memory
         .and_then(|m| m.host_service())
-        .and_then(|s| s.spec.clone());
-    let hs = hu.spec.get_or_insert_with(Default::default);
-    let vs = vu.spec.get_or_insert_with(Default::default);
+        .and_then(|s| s.spec.as_ref());
+    let mut hs = hspec.clone();
+    let mut vs = vspec.clone();
     // Ports: nodePorts are the host's to allocate; fill the virtual side's blanks first.
     let mut vports_filled = vspec.ports.clone();
     if let Some(p) = vports_filled.as_mut() {
@@ -636,22 +642,20 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     if vspec.health_check_node_port.is_none() {
         veff.health_check_node_port = hspec.health_check_node_port;
     }
-    fill_defaults(&mut veff, &hspec);
+    fill_defaults(&mut veff, hspec);
     for field in service::BIDIRECTIONAL {
-        if service::field_eq(field, &veff, &hspec) {
+        if service::field_eq(field, &veff, hspec) {
             continue;
         }
-        let v_changed = match (&old_v, &old_h) {
-            (Some(ov), Some(_)) => !service::field_eq(field, ov, &vspec),
+        let v_changed = match (old_v, old_h) {
+            (Some(ov), Some(_)) => !service::field_eq(field, ov, vspec),
             _ => true,
         };
-        let h_changed = old_h
-            .as_ref()
-            .is_some_and(|oh| !service::field_eq(field, oh, &hspec));
+        let h_changed = old_h.is_some_and(|oh| !service::field_eq(field, oh, hspec));
         if !v_changed && h_changed {
-            service::copy_field(field, &hspec, vs);
+            service::copy_field(field, hspec, &mut vs);
         } else {
-            service::copy_field(field, &veff, hs);
+            service::copy_field(field, &veff, &mut hs);
         }
     }
     // Host-allocated nodePorts flow back into virtual ports that have none.
@@ -666,13 +670,11 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     }
     // Selector (§4.3): the virtual one wins unless only the host changed.
     let vns = vm.namespace.as_deref().unwrap_or("");
-    let v_sel_changed = match (&old_v, &old_h) {
+    let v_sel_changed = match (old_v, old_h) {
         (Some(ov), Some(_)) => ov.selector != vspec.selector,
         _ => true,
     };
-    let h_sel_changed = old_h
-        .as_ref()
-        .is_some_and(|oh| oh.selector != hspec.selector);
+    let h_sel_changed = old_h.is_some_and(|oh| oh.selector != hspec.selector);
     if v_sel_changed || !h_sel_changed {
         let add_extras = hspec
             .selector
@@ -698,27 +700,52 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
             .as_ref()
             .map(|s| metadata::virtual_labels(ctx, Some(s)));
     }
-    vu.status = backsync::service_status(h);
-    if vu.status.is_none() && v.status.as_ref().is_some_and(|s| *s == Default::default()) {
-        vu.status = v.status.clone();
+    let mut status = backsync::service_status(h);
+    if status.is_none() && v.status.as_ref().is_some_and(|s| *s == Default::default()) {
+        status = v.status.clone();
     }
 
-    out.extend(patches(
-        SideName::Host,
-        ObjKind::Service,
-        h,
-        &hu,
-        hm,
-        "host service",
-    ));
-    out.extend(patches(
-        SideName::Virtual,
-        ObjKind::Service,
-        v,
-        &vu,
-        vm,
-        "virtual service",
-    ));
+    // Whole objects are cloned only when something differs: most pairs are in line.
+    if hm.labels.as_ref() != Some(&ms.host_labels)
+        || hm.annotations.as_ref() != Some(&ann)
+        || hs != *hspec
+    {
+        let hu = Service {
+            metadata: ObjectMeta {
+                labels: Some(ms.host_labels.clone()),
+                annotations: Some(ann),
+                ..hm.clone()
+            },
+            spec: Some(hs),
+            status: h.status.clone(),
+        };
+        out.extend(patches(
+            SideName::Host,
+            ObjKind::Service,
+            h,
+            &hu,
+            hm,
+            "host service",
+        ));
+    }
+    if vs != *vspec
+        || status != v.status
+        || ms.virtual_labels.is_some()
+        || ms.virtual_annotations.is_some()
+    {
+        let mut vu = v.clone();
+        apply_virtual_meta(&mut vu.metadata, &ms);
+        vu.spec = Some(vs);
+        vu.status = status;
+        out.extend(patches(
+            SideName::Virtual,
+            ObjKind::Service,
+            v,
+            &vu,
+            vm,
+            "virtual service",
+        ));
+    }
     out
 }
 
@@ -759,8 +786,21 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     let mut out = Vec::new();
     let vm = &v.metadata;
     let hm = &h.metadata;
-    let vspec = v.spec.clone().unwrap_or_default();
-    let hspec = h.spec.clone().unwrap_or_default();
+    let (vs_owned, hs_owned);
+    let vspec = match &v.spec {
+        Some(s) => s,
+        None => {
+            vs_owned = PodSpec::default();
+            &vs_owned
+        }
+    };
+    let hspec = match &h.spec {
+        Some(s) => s,
+        None => {
+            hs_owned = PodSpec::default();
+            &hs_owned
+        }
+    };
     // Scheduled on different nodes: the virtual pod cannot follow, vCluster deletes it.
     if let (Some(vn), Some(hn)) = (vspec.node_name.as_deref(), hspec.node_name.as_deref())
         && vn != hn
@@ -774,17 +814,12 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         return out;
     }
     let old = old_pair(memory, any_meta);
-    let ms = sync_meta(ctx, ObjKind::Pod, vm, hm, old);
-    let mut hu = h.clone();
-    let mut vu = v.clone();
-    apply_virtual_meta(&mut vu.metadata, &ms);
+    let mut ms = sync_meta(ctx, ObjKind::Pod, vm, hm, old);
     let vns = vm.namespace.as_deref().unwrap_or("");
-    let mut labels = ms.host_labels;
+    let mut labels = std::mem::take(&mut ms.host_labels);
     labels.extend(pod::namespace_labels(ctx, vns));
-    hu.metadata.labels = Some(labels);
-    let mut ann = ms.host_annotations;
-    let pa = pod::pod_annotations(v);
-    ann.extend(pa);
+    let mut ann = std::mem::take(&mut ms.host_annotations);
+    ann.extend(pod::pod_annotations(v));
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {
         if k == naming::ANNOTATION_POD_HOSTS_REWRITTEN
@@ -793,56 +828,73 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             ann.insert(k.clone(), val.clone());
         }
     }
-    if !v
-        .metadata
-        .owner_references
-        .as_ref()
-        .is_some_and(|o| !o.is_empty())
-    {
+    if !vm.owner_references.as_ref().is_some_and(|o| !o.is_empty()) {
         ann.remove(naming::ANNOTATION_POD_OWNER_REFERENCES);
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
-    hu.metadata.annotations = Some(ann);
     // Spec fields the API server lets change on a running pod: images, activeDeadlineSeconds.
-    let hs = hu.spec.get_or_insert_with(Default::default);
-    hs.active_deadline_seconds = vspec
+    let deadline = vspec
         .active_deadline_seconds
         .or(hspec.active_deadline_seconds);
-    for c in hs.containers.iter_mut() {
-        if let Some(vc) = vspec.containers.iter().find(|x| x.name == c.name)
-            && vc.image.is_some()
-        {
-            c.image = vc.image.clone();
+    let image_of = |list: &[Container], name: &str| {
+        list.iter()
+            .find(|x| x.name == name)
+            .and_then(|c| c.image.clone())
+    };
+    let vinit = vspec.init_containers.as_deref().unwrap_or_default();
+    let images_differ = hspec.containers.iter().any(|c| {
+        image_of(&vspec.containers, &c.name).is_some_and(|i| Some(&i) != c.image.as_ref())
+    }) || hspec
+        .init_containers
+        .iter()
+        .flatten()
+        .any(|c| image_of(vinit, &c.name).is_some_and(|i| Some(&i) != c.image.as_ref()));
+    let host_differs = hm.labels.as_ref() != Some(&labels)
+        || hm.annotations.as_ref() != Some(&ann)
+        || deadline != hspec.active_deadline_seconds
+        || images_differ;
+    if host_differs {
+        let mut hu = h.clone();
+        hu.metadata.labels = Some(labels);
+        hu.metadata.annotations = Some(ann);
+        let hs = hu.spec.get_or_insert_with(Default::default);
+        hs.active_deadline_seconds = deadline;
+        for c in hs.containers.iter_mut() {
+            if let Some(i) = image_of(&vspec.containers, &c.name) {
+                c.image = Some(i);
+            }
         }
-    }
-    for c in hs.init_containers.iter_mut().flatten() {
-        if let Some(vc) = vspec
-            .init_containers
-            .iter()
-            .flatten()
-            .find(|x| x.name == c.name)
-            && vc.image.is_some()
-        {
-            c.image = vc.image.clone();
+        for c in hs.init_containers.iter_mut().flatten() {
+            if let Some(i) = image_of(vinit, &c.name) {
+                c.image = Some(i);
+            }
         }
+        out.extend(patches(
+            SideName::Host,
+            ObjKind::Pod,
+            h,
+            &hu,
+            hm,
+            "host pod",
+        ));
     }
-    vu.status = backsync::pod_status(v, h).or_else(|| v.status.clone());
-    out.extend(patches(
-        SideName::Host,
-        ObjKind::Pod,
-        h,
-        &hu,
-        hm,
-        "host pod",
-    ));
-    out.extend(patches(
-        SideName::Virtual,
-        ObjKind::Pod,
-        v,
-        &vu,
-        vm,
-        "virtual pod",
-    ));
+    let status = backsync::pod_status(v, h);
+    let status_differs = status.is_some() && status != v.status;
+    if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
+        let mut vu = v.clone();
+        apply_virtual_meta(&mut vu.metadata, &ms);
+        if status.is_some() {
+            vu.status = status;
+        }
+        out.extend(patches(
+            SideName::Virtual,
+            ObjKind::Pod,
+            v,
+            &vu,
+            vm,
+            "virtual pod",
+        ));
+    }
     if vspec.node_name.is_none()
         && let Some(node) = hspec.node_name.as_deref().filter(|n| !n.is_empty())
     {

@@ -1,0 +1,160 @@
+//! plan() over 10,000 synced pairs (5,000 services + 5,000 pods); goal < 50 ms.
+//! Run: CARGO_TARGET_DIR=... cargo bench --bench engine
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::hint::black_box;
+use std::sync::Arc;
+use vinspect::cluster::snapshot::{ObjKey, Snapshot};
+use vinspect::engine::translate::{pod, service};
+use vinspect::engine::{Ctx, pairs, plan};
+use vinspect::vcluster::config::VClusterConfig;
+
+const VC: &str = "my-vcluster";
+const HNS: &str = "vcluster-my-vcluster";
+
+fn svc(name: &str, ns: &str, ip: &str, uid: &str) -> Service {
+    Service {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(ns.into()),
+            uid: Some(uid.into()),
+            resource_version: Some("1".into()),
+            labels: Some([("app".to_string(), name.to_string())].into()),
+            ..Default::default()
+        },
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            cluster_ip: Some(ip.into()),
+            selector: Some([("app".to_string(), name.to_string())].into()),
+            ports: Some(vec![ServicePort {
+                port: 80,
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn world(n: usize) -> Snapshot {
+    let mut s = Snapshot {
+        vcluster: VC.into(),
+        host_namespace: HNS.into(),
+        ..Default::default()
+    };
+    let vcsvc = svc(VC, HNS, "10.96.0.10", "vc-uid");
+    s.host.services.insert(ObjKey::of(&vcsvc), Arc::new(vcsvc));
+    let cfg = VClusterConfig::default();
+    let dns = svc("kube-dns", "kube-system", "10.96.0.53", "dns");
+    s.virtual_side
+        .services
+        .insert(ObjKey::of(&dns), Arc::new(dns.clone()));
+    let mut twin = service::to_host(&Ctx::new(&s, &cfg), &dns);
+    twin.spec.as_mut().unwrap().cluster_ip = Some("10.96.0.53".into());
+    s.host.services.insert(ObjKey::of(&twin), Arc::new(twin));
+    for i in 0..n {
+        let ns = format!("ns{}", i % 50);
+        let ip = format!("10.97.{}.{}", i / 250, i % 250 + 1);
+        let v = svc(&format!("svc-{i}"), &ns, &ip, &format!("s{i}"));
+        s.virtual_side.services.insert(ObjKey::of(&v), Arc::new(v));
+    }
+    // Pods after services so their service-link env sees the final set.
+    let mut pods = Vec::new();
+    for i in 0..n {
+        let ns = format!("ns{}", i % 50);
+        let p = Pod {
+            metadata: ObjectMeta {
+                name: Some(format!("pod-{i}")),
+                namespace: Some(ns),
+                uid: Some(format!("p{i}")),
+                resource_version: Some("1".into()),
+                labels: Some([("app".to_string(), format!("svc-{i}"))].into()),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "c".into(),
+                    image: Some("nginx".into()),
+                    ..Default::default()
+                }],
+                enable_service_links: Some(false),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        pods.push(p);
+    }
+    for p in pods {
+        s.virtual_side.pods.insert(ObjKey::of(&p), Arc::new(p));
+    }
+    let ctx_snap = s.clone();
+    let ctx = Ctx::new(&ctx_snap, &cfg);
+    for v in ctx_snap.virtual_side.services.values() {
+        if v.metadata.namespace.as_deref() == Some("kube-system") {
+            continue;
+        }
+        let mut h = service::to_host(&ctx, v);
+        h.spec.as_mut().unwrap().cluster_ip = v.spec.as_ref().unwrap().cluster_ip.clone();
+        s.host.services.insert(ObjKey::of(&h), Arc::new(h));
+    }
+    for v in ctx_snap.virtual_side.pods.values() {
+        let h = pod::to_host(&ctx, v).expect("dns twin exists");
+        s.host.pods.insert(ObjKey::of(&h), Arc::new(h));
+    }
+    s
+}
+
+/// CPU time of this thread (ns), from the scheduler's accounting: on a shared machine wall time
+/// mostly measures the neighbours, so the bench also reports what plan() itself costs.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+fn report_cpu_time(name: &str, mut f: impl FnMut()) {
+    let mut samples = Vec::new();
+    for _ in 0..15 {
+        let Some(start) = thread_cpu_ns() else { return };
+        f();
+        let Some(end) = thread_cpu_ns() else { return };
+        samples.push(end.saturating_sub(start));
+    }
+    samples.sort_unstable();
+    let median = samples[samples.len() / 2] as f64 / 1e6;
+    println!("{name}: median CPU time {median:.1} ms per iteration (15 runs)");
+}
+
+fn bench(c: &mut Criterion) {
+    let s = world(5_000);
+    let cfg = VClusterConfig::default();
+    let ctx = Ctx::new(&s, &cfg);
+    let all = pairs(&ctx);
+    assert!(all.len() >= 10_000);
+    // The world is synced: every plan is empty (a non-empty one would measure something else).
+    assert!(all.iter().all(|p| plan(&ctx, p, None).changes.is_empty()));
+    report_cpu_time("plan_10k_pairs", || {
+        for p in &all {
+            black_box(plan(&ctx, p, None));
+        }
+    });
+    report_cpu_time("pairs_10k", || {
+        black_box(pairs(&ctx));
+    });
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(20);
+    g.bench_function("plan_10k_pairs", |b| {
+        b.iter(|| {
+            for p in &all {
+                black_box(plan(&ctx, p, None));
+            }
+        })
+    });
+    g.bench_function("pairs_10k", |b| b.iter(|| black_box(pairs(&ctx))));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
