@@ -649,7 +649,7 @@ fn evaluate<W>(sh: &Shared<W>) -> (Vec<Pair>, bool, Vec<Unsynced>) {
         vcluster: &sh.vcluster,
         host_namespace: &sh.host_namespace,
     };
-    let memory = lock(&sh.memory);
+    let memory = lock(&sh.memory).clone();
     let mut todo = Vec::new();
     let mut writes = false;
     let mut left = Vec::new();
@@ -786,6 +786,7 @@ impl<W: Writer> Feeder<W> {
         let everything = config_changed || gained || resync || self.environment != Some(env);
         self.environment = Some(env);
 
+        let feeding = Instant::now();
         let mut next = HashMap::new();
         let mut changed = Vec::new();
         for p in pairs(&ctx) {
@@ -815,6 +816,7 @@ impl<W: Writer> Feeder<W> {
             }
         }
         self.fingerprints = next;
+        tracing::trace!("fed snapshot {} in {:?}", snap.version, feeding.elapsed());
         if changed.is_empty() {
             return;
         }
@@ -943,10 +945,15 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
         vcluster: &sh.vcluster,
         host_namespace: &sh.host_namespace,
     };
-    let the_plan = {
-        let memory = lock(&sh.memory);
-        plan(&ctx, &pair, memory.get(&pair))
-    };
+    let planning = Instant::now();
+    // Plan outside the lock: other workers and the feeder must not wait on a plan.
+    let seen = lock(&sh.memory).get(&pair).cloned();
+    let the_plan = plan(&ctx, &pair, seen.as_ref());
+    tracing::trace!(
+        "planned {} in {:?}",
+        describe_pair(&pair),
+        planning.elapsed()
+    );
 
     tracing::debug!(
         "plan {}: {} change(s){}",
@@ -989,7 +996,15 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
             return;
         }
         let before = observed(&snap, &change.target);
-        match sh.writer.write(change).await {
+        let writing = Instant::now();
+        let result = sh.writer.write(change).await;
+        tracing::trace!(
+            "{} {} took {:?}",
+            change.action.verb(),
+            change.target,
+            writing.elapsed()
+        );
+        match result {
             Ok(written) => {
                 lock(&sh.stats).applied += 1;
                 tracing::info!(

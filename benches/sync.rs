@@ -1,0 +1,261 @@
+//! `vinspect sync` against the sandbox at scale.
+//!
+//! - `sync/converge_1000`: 1,000 virtual Services + 1,000 Pods exist; from controller start
+//!   until every host twin exists and every virtual ClusterIP equals its twin's (goal < 10 s).
+//! - `sync/change_to_host`: an idle controller; one virtual label change until the host twin
+//!   carries it (goal p99 < 250 ms). Criterion reports the median; the p50/p99 over all
+//!   samples are printed at the end.
+//!
+//! Run: `cargo bench --bench sync` (add `-- converge` or `-- change` to pick one).
+//! `VINSPECT_BENCH_N` overrides the object count (default 1000).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use tokio::sync::watch;
+use vinspect::engine::controller::{ControllerOptions, SyncOptions, Tuning, run_sync_tuned};
+use vinspect::engine::lease::LeaseOptions;
+use vinspect::sandbox::{Sandbox, SandboxOptions};
+use vinspect::vcluster::naming;
+
+fn count() -> usize {
+    std::env::var("VINSPECT_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxOptions {
+        kubelet_delay: Duration::from_millis(10),
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+fn options(sb: &Sandbox) -> SyncOptions {
+    SyncOptions {
+        kubeconfig: Some(sb.kubeconfig_path().to_path_buf()),
+        context: Some(sb.virtual_context()),
+        host_context: Some(sb.host_context().to_string()),
+        vcluster: Some(sb.vcluster().to_string()),
+        host_namespace: Some(sb.host_namespace().to_string()),
+        ..SyncOptions::default()
+    }
+}
+
+fn tuning(stop: watch::Receiver<bool>) -> Tuning {
+    Tuning {
+        controller: ControllerOptions {
+            workers: 16,
+            ..ControllerOptions::default()
+        },
+        lease: Some(LeaseOptions::scaled("bench", Duration::from_secs(3))),
+        stop: Some(stop),
+        no_signals: true,
+    }
+}
+
+async fn seed(sb: &Sandbox, n: usize) {
+    let svcs: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let pods: Api<Pod> = Api::namespaced(sb.virtual_client(), "default");
+    let mut tasks = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let (svcs, pods, chunk) = (svcs.clone(), pods.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            for i in chunk {
+                let s: Service = serde_json::from_value(json!({
+                    "metadata": {"name": format!("svc-{i}"), "labels": {"app": format!("a{i}")}},
+                    "spec": {"selector": {"app": format!("a{i}")}, "ports": [{"port": 80}]}
+                }))
+                .expect("service json");
+                let p: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": format!("pod-{i}"), "labels": {"app": format!("a{i}")}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}
+                }))
+                .expect("pod json");
+                svcs.create(&PostParams::default(), &s)
+                    .await
+                    .expect("create service");
+                pods.create(&PostParams::default(), &p)
+                    .await
+                    .expect("create pod");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("seeding task");
+    }
+}
+
+/// Every twin exists and every virtual ClusterIP is its twin's.
+async fn converged(sb: &Sandbox, n: usize) -> bool {
+    let vs: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let hs: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
+    let hp: Api<Pod> = Api::namespaced(sb.host_client(), sb.host_namespace());
+    let lp =
+        ListParams::default().labels(&format!("{}={}", naming::LABEL_MANAGED_BY, sb.vcluster()));
+    let (Ok(v), Ok(h), Ok(p)) = (
+        vs.list(&ListParams::default()).await,
+        hs.list(&lp).await,
+        hp.list(&lp).await,
+    ) else {
+        return false;
+    };
+    if p.items.len() < n {
+        return false;
+    }
+    let host_ips: HashMap<String, Option<String>> = h
+        .items
+        .iter()
+        .map(|s| {
+            (
+                s.metadata.name.clone().unwrap_or_default(),
+                s.spec.as_ref().and_then(|s| s.cluster_ip.clone()),
+            )
+        })
+        .collect();
+    let mut matched = 0;
+    for s in &v.items {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        if !name.starts_with("svc-") {
+            continue;
+        }
+        let twin = naming::host_name(&name, "default", sb.vcluster());
+        match host_ips.get(&twin) {
+            Some(ip)
+                if ip.is_some() && *ip == s.spec.as_ref().and_then(|s| s.cluster_ip.clone()) =>
+            {
+                matched += 1
+            }
+            _ => return false,
+        }
+    }
+    matched >= n
+}
+
+fn converge(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let n = count();
+    let mut group = c.benchmark_group("sync");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(60));
+    group.bench_function(format!("converge_{n}"), |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let sb = sandbox().await;
+                    seed(&sb, n).await;
+                    let (stop, rx) = watch::channel(false);
+                    let start = Instant::now();
+                    let task = tokio::spawn(run_sync_tuned(options(&sb), tuning(rx)));
+                    loop {
+                        if converged(&sb, n).await {
+                            break;
+                        }
+                        assert!(
+                            start.elapsed() < Duration::from_secs(120),
+                            "did not converge"
+                        );
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    total += start.elapsed();
+                    stop.send_replace(true);
+                    let _ = task.await;
+                    sb.shutdown().await;
+                }
+                total
+            })
+        })
+    });
+    group.finish();
+}
+
+fn change(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (sb, stop, task) = rt.block_on(async {
+        let sb = sandbox().await;
+        seed(&sb, 100).await;
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run_sync_tuned(options(&sb), tuning(rx)));
+        while !converged(&sb, 100).await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (sb, stop, task)
+    });
+    let vs: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let hs: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
+    let twin = naming::host_name("svc-7", "default", sb.vcluster());
+    let mut samples: Vec<Duration> = Vec::new();
+    let mut k = 0u64;
+    let mut group = c.benchmark_group("sync");
+    group.sample_size(100);
+    group.bench_function("change_to_host", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    k += 1;
+                    let value = format!("v{k}");
+                    let start = Instant::now();
+                    vs.patch(
+                        "svc-7",
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"metadata": {"labels": {"rev": value}}})),
+                    )
+                    .await
+                    .expect("patch virtual");
+                    loop {
+                        let h = hs.get(&twin).await.expect("get twin");
+                        let got = h
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get("rev"))
+                            .cloned();
+                        if got.as_deref() == Some(value.as_str()) {
+                            break;
+                        }
+                        assert!(
+                            start.elapsed() < Duration::from_secs(10),
+                            "change never reached the host"
+                        );
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    let d = start.elapsed();
+                    samples.push(d);
+                    total += d;
+                }
+                total
+            })
+        })
+    });
+    group.finish();
+    samples.sort();
+    if !samples.is_empty() {
+        let pct = |p: f64| {
+            samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1]
+        };
+        println!(
+            "change_to_host over {} samples: p50 {:?}, p99 {:?}, max {:?}",
+            samples.len(),
+            pct(0.50),
+            pct(0.99),
+            samples[samples.len() - 1]
+        );
+    }
+    rt.block_on(async {
+        stop.send_replace(true);
+        let _ = task.await;
+        sb.shutdown().await;
+    });
+}
+
+criterion_group!(benches, converge, change);
+criterion_main!(benches);
