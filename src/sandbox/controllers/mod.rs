@@ -46,12 +46,11 @@ pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHan
                             k.on_pod(ev);
                         }
                     }
-                    "namespaces" => {
+                    "namespaces"
                         if ev.etype != EventType::Deleted
-                            && ev.object.pointer("/metadata/deletionTimestamp").is_some()
-                        {
-                            namespaces.insert(ev.name.clone());
-                        }
+                            && ev.object.pointer("/metadata/deletionTimestamp").is_some() =>
+                    {
+                        namespaces.insert(ev.name.clone());
                     }
                     _ => {}
                 }
