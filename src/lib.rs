@@ -2,6 +2,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod demo;
 pub mod dns;
 pub mod engine;
 pub mod inspect;

@@ -37,6 +37,15 @@ async fn live_vs_file(name: &str) -> BTreeMap<String, String> {
     };
     let scope = HostScope::new(&s.vcluster, &s.host_namespace, &s.config);
     let live = fetch_snapshot(&clients, &scope).await;
+    // The DNS tab reads the same on both (the host scope covers every namespace it needs).
+    let dns = |snap: &vinspect::cluster::snapshot::Snapshot| {
+        vinspect::demo::data::data_update(snap, &s.config, None)
+            .dns
+            .iter()
+            .map(|r| (r.name.clone(), r.answer.clone(), r.problem))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(dns(&live), dns(&s.snapshot().unwrap()), "DNS lines of {name}");
     let live_rows = by_pair(&rows(&live, &s.config));
     let file_rows = by_pair(&rows(&s.snapshot().unwrap(), &s.config));
     sb.shutdown().await;
