@@ -2,7 +2,8 @@
 
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::demo::{DemoOptions, run_demo};
-use anyhow::Context as _;
+
+use super::setup;
 
 pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<u8> {
     let opts = DemoOptions {
@@ -12,9 +13,8 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<u8> {
         theme: global.theme.clone(),
         read_only: global.read_only,
         kubeconfig: global.kubeconfig.clone(),
-        repair: false,
+        repair: args.repair,
     };
-    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let code = rt.block_on(run_demo(opts))?;
-    Ok(u8::try_from(code).unwrap_or(1))
+    let code = setup::runtime()?.block_on(run_demo(opts))?;
+    Ok(setup::exit_code(code))
 }

@@ -5,7 +5,8 @@
 use crate::cluster::clients::Clients;
 use crate::cluster::snapshot::Snapshot;
 use crate::engine::{Ctx, Pair, SideName, Target, desired_host};
-use crate::inspect::fix_apply::{Audit, Outcome, apply_change};
+use crate::engine::Plan;
+use crate::engine::apply::{self as engine_apply, ApplyError, ApplyOptions, AuditLog};
 use crate::inspect::pair_rows;
 use crate::tui::backend::{Backend, BackendError};
 use crate::tui::types::{DiffSource, FixOutcome, FixRequest, RowKey};
@@ -56,7 +57,7 @@ pub struct LiveBackend {
     pub clients: Clients,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub config: VClusterConfig,
-    pub audit: Audit,
+    pub audit: Option<AuditLog>,
     pub holds: Holds,
 }
 
@@ -115,16 +116,28 @@ impl Backend for LiveBackend {
         let mut out = Vec::new();
         for fix in fixes {
             for change in &fix.plan.changes {
-                let outcome = apply_change(&self.clients, change, false).await;
+                let writer = engine_apply::Clients {
+                    virtual_client: self.clients.virtual_.client.clone(),
+                    host_client: self.clients.host.client.clone(),
+                    virtual_context: self.clients.virtual_.context.clone(),
+                    host_context: self.clients.host.context.clone(),
+                };
+                let single = Plan {
+                    changes: vec![change.clone()],
+                    blocked: None,
+                };
+                let opts = ApplyOptions {
+                    dry_run: false,
+                    audit: self.audit.clone(),
+                };
                 // The audit log is best effort here: the demo's log sits next to its kubeconfig.
-                let _ = self.audit.record(&self.clients, change, &outcome);
-                if outcome == Outcome::Applied {
+                let result = match engine_apply::apply(&writer, &single, &opts).await {
+                    Ok(_) | Err(ApplyError::Audit { .. }) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if result.is_ok() {
                     self.holds.release(&change.target);
                 }
-                let result = match &outcome {
-                    Outcome::Applied | Outcome::DryRun => Ok(()),
-                    other => Err(other.word()),
-                };
                 let failed = result.is_err();
                 out.push(FixOutcome {
                     key: fix.key.clone(),

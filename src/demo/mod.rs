@@ -17,7 +17,7 @@ use crate::engine::controller::{
     ConfigSource, Controller, ControllerOptions, Parts, WriteError, Writer, Written,
 };
 use crate::engine::kube_writer::KubeWriter;
-use crate::inspect::fix_apply::Audit;
+use crate::engine::apply::AuditLog;
 use crate::sandbox::scenario::{self, Scenario};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::tui::run::{TuiOptions, run_tui};
@@ -264,7 +264,7 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<i32> {
         clients: demo.clients.clone(),
         snapshots: demo.snapshots.clone(),
         config,
-        audit: Audit::new(Some(audit_path)),
+        audit: Some(AuditLog::new(audit_path)),
         holds: demo.holds.clone(),
     };
     let code = run_tui(tui_opts, backend, data_rx).await;

@@ -18,8 +18,8 @@ use crate::cluster::watch::{self as cache, WatchOptions, Watching};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::pairs;
 use crate::engine::plan::plan;
-use crate::engine::{Change, SideName};
-use crate::inspect::fix_apply::{Audit, Outcome, apply_change};
+use crate::engine::apply::{self as engine_apply, ApplyError, ApplyOptions, AuditLog};
+use crate::engine::{Change, Plan, SideName};
 use crate::inspect::fix_cmd::MAX_ROUNDS;
 use crate::tui::backend::{Backend, BackendError};
 use crate::tui::types::{DataUpdate, DiffSource, FixOutcome, FixRequest, RowKey};
@@ -54,6 +54,7 @@ pub struct LiveOptions {
 /// One connected vCluster: clients, config and the running watch caches.
 struct Conn {
     session: Session,
+    writer: engine_apply::Clients,
     config: Arc<VClusterConfig>,
     note: Option<String>,
     /// Kept for its tasks: dropping it stops the watches.
@@ -101,7 +102,14 @@ async fn open(
     };
     let session = session::connect(&connect).await?;
     let watching = cache::spawn(&session.clients, WatchOptions::new(session.scope.clone()));
+    let writer = engine_apply::Clients {
+        virtual_client: session.clients.virtual_.client.clone(),
+        host_client: session.clients.host.client.clone(),
+        virtual_context: session.clients.virtual_.context.clone(),
+        host_context: session.clients.host.context.clone(),
+    };
     Ok(Conn {
+        writer,
         config: Arc::new(session.config.config.clone()),
         note: session.config.warning.clone(),
         session,
@@ -203,7 +211,7 @@ impl LiveBackend {
 
     /// Fix one pair: the confirmed plan first, then re-read and re-plan until the plan is empty
     /// (at most [`MAX_ROUNDS`] rounds in all, as `vinspect fix` does).
-    async fn fix_one(&self, conn: &Conn, audit: &Audit, req: FixRequest) -> Vec<FixOutcome> {
+    async fn fix_one(&self, conn: &Conn, opts: &ApplyOptions, req: FixRequest) -> Vec<FixOutcome> {
         let mut out = Vec::new();
         let outcome = |c: &Change, result: Result<(), String>| FixOutcome {
             key: req.key.clone(),
@@ -230,18 +238,23 @@ impl LiveBackend {
         let mut conflict: Option<FixOutcome> = None;
         for round in 1..=MAX_ROUNDS {
             for c in &current.changes {
-                let o = apply_change(&conn.session.clients, c, false).await;
-                if let Err(e) = audit.record(&conn.session.clients, c, &o) {
-                    tracing::warn!("{e}");
-                }
-                match o {
-                    Outcome::Applied | Outcome::DryRun => out.push(outcome(c, Ok(()))),
-                    Outcome::Conflict(m) => {
-                        conflict = Some(outcome(c, Err(format!("conflict: {m}"))));
+                // One change at a time, so each gets its own outcome.
+                let single = Plan {
+                    changes: vec![c.clone()],
+                    blocked: None,
+                };
+                match engine_apply::apply(&conn.writer, &single, opts).await {
+                    Ok(_) => out.push(outcome(c, Ok(()))),
+                    Err(e @ ApplyError::Audit { .. }) => {
+                        tracing::warn!("{e}");
+                        out.push(outcome(c, Ok(())));
+                    }
+                    Err(ApplyError::Conflict { reason, .. }) => {
+                        conflict = Some(outcome(c, Err(format!("conflict: {reason}"))));
                         break;
                     }
-                    Outcome::Failed(m) => {
-                        out.push(outcome(c, Err(m)));
+                    Err(e) => {
+                        out.push(outcome(c, Err(one_line(&anyhow::Error::new(e)))));
                         return out;
                     }
                 }
@@ -257,13 +270,14 @@ impl LiveBackend {
             let ctx = Ctx::new(&snap, &conn.config);
             if !pairs(&ctx).contains(&pair) {
                 // Deleting an orphan ends the pair: done.
+                conflict = None;
                 break;
             }
             let next = plan(&ctx, &pair, None);
+            if next.is_empty() {
+                conflict = None;
+            }
             if next.is_empty() || next.blocked.is_some() {
-                if next.is_empty() {
-                    conflict = None;
-                }
                 break;
             }
             conflict = None;
@@ -318,10 +332,18 @@ impl Backend for LiveBackend {
                 .collect();
         }
         let conn = self.conn();
-        let audit = Audit::new(self.opts.audit_log.clone());
+        let opts = ApplyOptions {
+            dry_run: false,
+            audit: self
+                .opts
+                .audit_log
+                .clone()
+                .or_else(AuditLog::default_path)
+                .map(AuditLog::new),
+        };
         let mut out = Vec::new();
         for fix in fixes {
-            out.extend(self.fix_one(&conn, &audit, fix).await);
+            out.extend(self.fix_one(&conn, &opts, fix).await);
         }
         out
     }

@@ -7,13 +7,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
-use crate::dns::{DnsTab, dns_tab};
+pub use crate::demo::data::dns_rows;
+use crate::dns::dns_tab;
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::Pair;
 use crate::engine::plan::desired_host;
 use crate::engine::{ObjKind, SideName};
 use crate::inspect::rows::pair_rows;
-use crate::tui::types::{DataUpdate, DiffSource, DnsRow, RowKey};
+use crate::tui::types::{DataUpdate, DiffSource, RowKey};
 use crate::vcluster::config::VClusterConfig;
 
 /// The snapshot the TUI shows now, with the engine pair behind each row (diffs, YAML and fixes
@@ -65,67 +66,6 @@ pub fn data_update(
             pairs,
         },
     )
-}
-
-/// The DNS tab's lines: the pods' nameserver first, then problems, each resolveDNS rule with
-/// its live answer, and every virtual Service's name.
-pub fn dns_rows(tab: &DnsTab) -> Vec<DnsRow> {
-    let mut out = Vec::new();
-    let kd = &tab.settings.kube_dns;
-    out.push(DnsRow {
-        name: "kube-dns.kube-system (every pod's nameserver)".to_string(),
-        answer: kd
-            .host_cluster_ip
-            .clone()
-            .unwrap_or_else(|| "no host ClusterIP".to_string()),
-        explanation: format!(
-            "host twin {} with {} ready endpoint(s); embedded CoreDNS {}",
-            kd.host_name,
-            kd.host_ready_endpoints,
-            if tab.settings.embedded_coredns {
-                "on"
-            } else {
-                "off"
-            }
-        ),
-        problem: kd.host_cluster_ip.is_none() || kd.host_ready_endpoints == 0,
-    });
-    for p in &tab.problems {
-        out.push(DnsRow {
-            name: p.subject.clone(),
-            answer: "problem".to_string(),
-            explanation: format!("{}; {}", p.message, p.hint),
-            problem: true,
-        });
-    }
-    for r in &tab.rules {
-        let (answer, problem) = match (&r.answer, r.valid) {
-            (_, false) => ("invalid rule".to_string(), true),
-            (Some(a), true) => (a.summary(), !a.resolves()),
-            (None, true) => ("-".to_string(), false),
-        };
-        let state = if r.active { "" } else { " (inactive)" };
-        out.push(DnsRow {
-            name: r.test_name.clone(),
-            answer,
-            explanation: format!("resolveDNS[{}]{state}: {}", r.index, r.rule),
-            problem,
-        });
-    }
-    for s in &tab.services {
-        let twin = if s.host_exists {
-            format!("twin {}", s.host_name)
-        } else {
-            format!("twin {} is missing", s.host_name)
-        };
-        out.push(DnsRow {
-            name: s.virtual_names.first().cloned().unwrap_or_default(),
-            answer: s.status.clone(),
-            explanation: format!("{} service, {twin}", s.kind),
-            problem: !s.answer.resolves() && s.kind != "ExternalName",
-        });
-    }
-    out
 }
 
 fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
