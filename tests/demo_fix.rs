@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 use vinspect::demo::Demo;
 use vinspect::demo::backend::LiveBackend;
-use vinspect::inspect::fix_apply::Audit;
+use vinspect::engine::apply::AuditLog;
 use vinspect::inspect::{PairRow, RowKind, rows};
 use vinspect::sandbox::scenario;
 use vinspect::tui::backend::Backend;
@@ -41,7 +41,7 @@ async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
         clients: demo.clients.clone(),
         snapshots: demo.snapshots.clone(),
         config: demo.scenario.config.clone(),
-        audit: Audit::new(Some(dir.path().join("audit.log"))),
+        audit: Some(AuditLog::new(dir.path().join("audit.log"))),
         holds: demo.holds.clone(),
     };
     let before = wait_rows(&demo, "the incident", |r| r.len() > 20).await;

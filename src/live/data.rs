@@ -99,3 +99,69 @@ pub fn diff_source(snapshot: &Snapshot, config: &VClusterConfig, pair: &Pair) ->
         actual: object_json(snapshot, pair, SideName::Host),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::{RowKind, Status};
+    use serde_json::json;
+
+    fn snapshot() -> Snapshot {
+        let mut s = Snapshot::new("demo", "vcluster-demo");
+        s.virtual_side
+            .insert_json(json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "web", "namespace": "shop", "uid": "u-1"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}], "clusterIP": "10.96.0.20"}
+            }))
+            .unwrap();
+        s
+    }
+
+    fn key() -> RowKey {
+        RowKey {
+            kind: RowKind::Service,
+            namespace: "shop".into(),
+            name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn every_row_has_its_pair_and_the_version_given() {
+        let snap = Arc::new(snapshot());
+        let (update, latest) = data_update(
+            snap,
+            Arc::new(VClusterConfig::default()),
+            Some("note".into()),
+            7,
+        );
+        assert_eq!(update.version, 7);
+        assert_eq!(update.note.as_deref(), Some("note"));
+        assert_eq!(update.rows.len(), latest.pairs.len());
+        let row = update.rows.iter().find(|r| key().matches(r)).unwrap();
+        assert_eq!(row.status, Status::Missing);
+        let pair = latest.pair(&key()).unwrap();
+        assert_eq!(
+            pair.virtual_key,
+            Some(ObjKey::new("shop", "web")),
+            "{pair:?}"
+        );
+    }
+
+    #[test]
+    fn objects_and_diffs_come_from_the_snapshot() {
+        let snap = snapshot();
+        let config = VClusterConfig::default();
+        let (_, latest) = data_update(Arc::new(snap.clone()), Arc::new(config.clone()), None, 1);
+        let pair = latest.pair(&key()).unwrap();
+        let virt = object_json(&snap, pair, SideName::Virtual).unwrap();
+        assert_eq!(virt["kind"], "Service");
+        assert_eq!(virt["spec"]["clusterIP"], "10.96.0.20");
+        assert_eq!(object_json(&snap, pair, SideName::Host), None);
+        let diff = diff_source(&snap, &config, pair);
+        assert!(diff.actual.is_none());
+        let desired = diff.desired.unwrap();
+        assert_eq!(desired["metadata"]["name"], "web-x-shop-x-demo");
+        assert_eq!(desired["metadata"]["namespace"], "vcluster-demo");
+    }
+}
