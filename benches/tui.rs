@@ -1,5 +1,5 @@
 //! TUI hot paths: one frame of a 10,000-row view at 200×60 (goal < 4 ms) and one filter
-//! keystroke over 50,000 rows (goal < 30 ms).
+//! keystroke over 50,000 rows (goal < 30 ms); and the cost of applying a 10,000-pair snapshot.
 //!
 //! `cargo bench --bench tui`
 
@@ -137,9 +137,27 @@ fn filter(c: &mut Criterion) {
     });
 }
 
+/// Applying a new 10,000-pair snapshot: counts, search index, tab filter and sort. Part of
+/// "start to first full screen" and paid on every watch update.
+fn snapshot(c: &mut Criterion) {
+    let s = loaded(10, 200, 60);
+    let mut d = fixtures::data();
+    d.rows = Arc::new(fixtures::scaled_rows(10_000));
+    c.bench_function("apply_snapshot_10k_rows", |b| {
+        b.iter_batched(
+            || (s.clone(), d.clone()),
+            |(mut s, d)| {
+                update(&mut s, Action::Data(d));
+                black_box(s.visible().len())
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = frame, filter
+    targets = frame, filter, snapshot
 }
 criterion_main!(benches);

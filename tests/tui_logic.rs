@@ -1147,3 +1147,33 @@ proptest::proptest! {
         vinspect::tui::views::render(&mut buf, area, &s, &theme);
     }
 }
+
+#[test]
+fn indexed_filter_agrees_with_row_filter() {
+    use vinspect::tui::filter::SearchIndex;
+    let rows = fixtures::scaled_rows(400);
+    let index = SearchIndex::build(&rows);
+    assert_eq!(index.len(), 400);
+    for pat in [
+        "",
+        "c",
+        "crt",
+        "team-08web",
+        "10.96",
+        "!shop",
+        "Cart",
+        "x-team",
+        "ö",
+        "web.team-03",
+        "/",
+    ] {
+        let q = Query::parse(pat);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(
+                q.keeps_indexed(r, index.entry(i)),
+                q.keeps_row(r),
+                "{pat:?} row {i}"
+            );
+        }
+    }
+}

@@ -454,3 +454,38 @@ fn scrolled_large_table() {
     let text = format!("{}", t.backend());
     assert!(text.contains(&sel), "the selected last row is on screen");
 }
+
+/// Matched characters carry the `matched` style; the rest of the cell does not.
+#[test]
+fn filter_matches_are_highlighted() {
+    let theme = Theme::dark();
+    let mut s = state(120, 40, false);
+    update(&mut s, key('2'));
+    keys(&mut s, "/crt");
+    // Move off the first row so the unselected style is checked.
+    update(&mut s, Action::Cmd(Cmd::Down));
+    let t = draw(&s, &theme);
+    let buf = t.backend().buffer();
+    let y = (0..buf.area.height)
+        .find(|&y| {
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            line.contains("cart (ep)")
+        })
+        .unwrap();
+    let name_x = layout_x(&s, vinspect::tui::app::Column::Name);
+    let matched = theme.matched.fg.unwrap();
+    let fgs: Vec<bool> = (0..4).map(|i| buf[(name_x + i, y)].fg == matched).collect();
+    // c a r t: c, r, t highlighted, a not.
+    assert_eq!(fgs, [true, false, true, true]);
+}
+
+fn layout_x(s: &AppState, col: vinspect::tui::app::Column) -> u16 {
+    let r = s.regions();
+    views::layout::columns(r.table_header.width)
+        .into_iter()
+        .find(|(c, _, _)| *c == col)
+        .map(|(_, x, _)| r.table_header.x + x)
+        .unwrap()
+}

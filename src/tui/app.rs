@@ -5,7 +5,7 @@
 //! happen outside (load a diff, apply a fix, quit) leaves as an [`Effect`].
 
 use super::diff::{self, DiffModel};
-use super::filter::Query;
+use super::filter::{Query, SearchIndex};
 use super::keymap::{Cmd, KeySpec, Keymap, Mode};
 use super::types::{DataUpdate, DiffSource, FixOutcome, FixRequest, RowKey};
 use super::views::layout::{self, Regions};
@@ -17,6 +17,7 @@ use crate::inspect::{PairRow, RowKind, Status};
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
+use std::sync::Arc;
 
 /// The five tabs, in key order (1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -224,6 +225,8 @@ pub struct AppState {
     visible: Vec<u32>,
     /// The query `visible` was computed with, to narrow incrementally while typing.
     applied: Query,
+    /// Filter fields of every row, rebuilt when new rows arrive.
+    index: SearchIndex,
 }
 
 /// Slot of a status in [`AppState::counts`]; also the display order in the header.
@@ -312,6 +315,7 @@ impl AppState {
             base: Vec::new(),
             visible: Vec::new(),
             applied: Query::default(),
+            index: SearchIndex::default(),
         }
     }
 
@@ -436,7 +440,9 @@ impl AppState {
         } else {
             from.iter()
                 .copied()
-                .filter(|&i| q.keeps_row(&self.data.rows[i as usize]))
+                .filter(|&i| {
+                    q.keeps_indexed(&self.data.rows[i as usize], self.index.entry(i as usize))
+                })
                 .collect()
         };
         self.visible = next;
@@ -599,6 +605,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.tab_counts[Tab::Dns.index()] = (d.dns.len(), state.dns_problems);
             // The key must be read before the rows it indexes are replaced.
             let keep = state.selected_key();
+            if !Arc::ptr_eq(&d.rows, &state.data.rows) {
+                state.index = SearchIndex::build(&d.rows);
+            }
             state.data = d;
             state.rebuild_keeping(keep);
             Vec::new()
