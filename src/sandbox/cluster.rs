@@ -40,6 +40,8 @@ pub enum Sub {
     Main,
     Status,
     Finalize,
+    /// `pods/binding`: assigns a node (POST only).
+    Binding,
 }
 
 /// DeleteOptions that matter here.
@@ -82,6 +84,7 @@ pub struct Cluster {
     pub role: Role,
     store: Mutex<Store>,
     ipam: Mutex<Ipam>,
+    pod_spec_immutable: std::sync::atomic::AtomicBool,
 }
 
 pub fn now_rfc3339() -> String {
@@ -183,8 +186,6 @@ fn pod_spec_immutable_part(spec: &Value) -> Value {
                 }
             }
         }
-        // nodeName is set once by binding; an update that leaves it out keeps it.
-        m.remove("nodeName");
     }
     s
 }
@@ -195,7 +196,20 @@ impl Cluster {
             role,
             store: Mutex::new(Store::new(DEFAULT_RING)),
             ipam: Mutex::new(Ipam::new()),
+            pod_spec_immutable: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Whether pod spec updates are limited as on a real apiserver (default true). The sandbox
+    /// serves no workload kinds, so tests of list merging on containers turn this off.
+    pub fn set_pod_spec_immutable(&self, on: bool) {
+        self.pod_spec_immutable
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Shrinks the watch replay ring; tests use a tiny one to provoke 410 Expired.
+    pub fn set_ring_capacity(&self, cap: usize) {
+        self.lock().set_ring_capacity(cap);
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Store> {
@@ -486,6 +500,7 @@ impl Cluster {
                 }
                 m
             }
+            Sub::Binding => return Err(ApiError::bad_request("bindings are created with POST")),
             Sub::Finalize => {
                 let mut m = old.clone();
                 m["spec"]["finalizers"] = new
@@ -533,16 +548,22 @@ impl Cluster {
         if sub == Sub::Main {
             defaults::apply(kind, &mut merged);
             validate::check_required(kind, &merged)?;
-            if kind.id == "pods" {
+            // An update that leaves nodeName out keeps it; changing it needs a binding.
+            if kind.id == "pods"
+                && merged.pointer("/spec/nodeName").is_none()
+                && let Some(n) = old.pointer("/spec/nodeName")
+            {
+                merged["spec"]["nodeName"] = n.clone();
+            }
+            if kind.id == "pods"
+                && self
+                    .pod_spec_immutable
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 let a = old.get("spec").map(pod_spec_immutable_part);
                 let b = merged.get("spec").map(pod_spec_immutable_part);
                 if a != b {
                     return Err(ApiError::invalid(kind, &name, "spec", POD_UPDATE_FORBIDDEN));
-                }
-                if merged.pointer("/spec/nodeName").is_none()
-                    && let Some(n) = old.pointer("/spec/nodeName")
-                {
-                    merged["spec"]["nodeName"] = n.clone();
                 }
             }
             if kind.id == "services" {
@@ -714,6 +735,62 @@ impl Cluster {
                 .insert(manager, applied);
         }
         Ok(w)
+    }
+
+    /// `POST pods/{name}/binding`: sets `spec.nodeName` of an unscheduled pod.
+    pub fn bind(
+        &self,
+        ns: &str,
+        name: &str,
+        body: &Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let pods = kind("pods");
+        let target = body
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::invalid(pods, name, "target.name", "Required value"))?
+            .to_string();
+        if body
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n != name)
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object does not match the name on the URL ({name})"
+            )));
+        }
+        let mut store = self.lock();
+        let old = store
+            .get(pods.id, ns, name)
+            .ok_or_else(|| ApiError::not_found(pods, name))?;
+        if let Some(current) = old
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
+            return Err(ApiError::conflict(
+                pods,
+                name,
+                &format!("pod {name} is already assigned to node \"{current}\""),
+            ));
+        }
+        if old.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::conflict(
+                pods,
+                name,
+                &format!("pod {name} is being deleted, cannot be assigned to a host"),
+            ));
+        }
+        if !dry_run {
+            let mut m = (*old).clone();
+            m["spec"]["nodeName"] = json!(target);
+            store.put(pods.id, m);
+        }
+        Ok(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        )
     }
 
     /// Deletes an object. Returns the response body and whether the object is gone already

@@ -77,27 +77,52 @@ pub fn generate_scale(virt: &Cluster, n: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// SIGINT or SIGTERM, registered up front so that a signal sent while the sandbox starts is
+/// not lost (or fatal).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
         }
-        Ok(())
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await?;
-        Ok(())
+
+    async fn wait(&mut self) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
     }
 }
 
 /// Runs the sandbox pair; prints `ready: KUBECONFIG=<path>` once both serve and returns 0 after
 /// SIGINT or SIGTERM.
 pub async fn run_sandbox_command(opts: SandboxCommandOptions) -> anyhow::Result<i32> {
+    let mut signals = Signals::register()?;
     let scenario = match &opts.scenario {
         Some(name) => Some(scenarios::find(name).ok_or_else(|| {
             let known: Vec<&str> = scenarios::SCENARIOS.iter().map(|s| s.name).collect();
@@ -139,7 +164,7 @@ pub async fn run_sandbox_command(opts: SandboxCommandOptions) -> anyhow::Result<
         writeln!(out, "ready: KUBECONFIG={}", sb.kubeconfig_path().display())?;
         out.flush()?;
     }
-    wait_for_signal().await?;
+    signals.wait().await?;
     sb.shutdown().await;
     Ok(0)
 }

@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 pub const HOST_CONTEXT: &str = "sandbox-host";
 pub const READONLY_CONTEXT: &str = "sandbox-host-readonly";
+/// With HTTPS: the host without a CA, trusting any certificate.
+pub const INSECURE_CONTEXT: &str = "sandbox-host-insecure";
 
 /// `vcluster_<NAME>_<NS>_<host context>`, as `vcluster connect` names its context.
 pub fn virtual_context(vcluster: &str, host_namespace: &str) -> String {
@@ -55,6 +57,16 @@ pub fn render(
         ],
         "current-context": vctx,
     });
+    let mut doc = doc;
+    if host.ca_pem.is_some() {
+        // A separate cluster entry: kubectl rejects a CA together with insecure-skip-tls-verify.
+        if let Some(c) = doc["clusters"].as_array_mut() {
+            c.push(json!({"name": INSECURE_CONTEXT, "cluster": {"server": host.url, "insecure-skip-tls-verify": true}}));
+        }
+        if let Some(c) = doc["contexts"].as_array_mut() {
+            c.push(json!({"name": INSECURE_CONTEXT, "context": {"cluster": INSECURE_CONTEXT, "user": HOST_CONTEXT, "namespace": "default"}}));
+        }
+    }
     serde_yaml::to_string(&doc).unwrap_or_default()
 }
 

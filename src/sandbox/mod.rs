@@ -6,8 +6,20 @@
 //! use vinspect::sandbox::{Sandbox, SandboxOptions};
 //! let sb = Sandbox::start(SandboxOptions::default()).await?;
 //! let client = sb.virtual_client();
+//! sb.host().fail_next(1, "create", "pods", 500);
 //! # let _ = client; sb.shutdown().await; Ok(()) }
 //! ```
+//!
+//! * Both servers report Kubernetes v1.32.4, serve legacy and aggregated discovery and the
+//!   `/openapi/v3` stub, and keep one global resourceVersion each.
+//! * Credentials: the kubeconfig carries a bearer token per user. Over plain http kubectl sends
+//!   none (client-go merges kubeconfig credentials only into TLS transports), so requests without
+//!   a token are admitted as admin there; with `tls: true` a token is required (401 otherwise)
+//!   and the `sandbox-host-readonly` user is limited to get/list/watch (403 otherwise). kube-rs
+//!   sends tokens either way, so `readonly_client()` sees 403 over http too.
+//! * The host runs a scheduler/kubelet (`sandbox-node-N`, pod IPs from 10.244.0.0/16); both run
+//!   the endpoints + EndpointSlice controller and the namespace controller; services get
+//!   ClusterIPs from 10.96.0.0/12 and NodePorts from 30000–32767.
 //!
 //! The sandbox is a cluster, not part of the syncer: it never imports the engine.
 
@@ -26,6 +38,7 @@ pub mod scenarios;
 pub mod selectors;
 pub mod store;
 pub mod table;
+pub mod tls;
 pub mod validate;
 pub mod watch;
 
@@ -124,6 +137,8 @@ pub struct SandboxServer {
     listener: Listener,
     token: String,
     scheme: &'static str,
+    /// DER of the CA when serving HTTPS.
+    ca_der: Option<Vec<u8>>,
     client: kube::Client,
     reseed: Reseed,
     controllers: JoinHandle<()>,
@@ -137,6 +152,11 @@ impl SandboxServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.listener.addr
+    }
+
+    /// DER of the sandbox CA when serving HTTPS (for clients built by hand).
+    pub fn ca_der(&self) -> Option<&[u8]> {
+        self.ca_der.as_deref()
     }
 
     /// The admin bearer token of this server.
@@ -164,6 +184,11 @@ impl SandboxServer {
     /// Ends every open watch stream (clients see the stream close and re-watch).
     pub fn drop_watches(&self) {
         self.listener.shared.drop_watches();
+    }
+
+    /// How often watches that asked for bookmarks get one (default 60 s, as the apiserver).
+    pub fn set_bookmark_interval(&self, every: Duration) {
+        self.listener.shared.set_bookmark_every(every);
     }
 
     /// Adds this much latency to every request.
@@ -248,7 +273,11 @@ fn random_token() -> String {
     hex::encode(b)
 }
 
-fn make_client(url: &str, token: &str) -> Result<kube::Client, SandboxError> {
+fn make_client(
+    url: &str,
+    token: &str,
+    ca_der: Option<&[u8]>,
+) -> Result<kube::Client, SandboxError> {
     let err = |message: String| SandboxError::Client {
         url: url.to_string(),
         message,
@@ -259,6 +288,7 @@ fn make_client(url: &str, token: &str) -> Result<kube::Client, SandboxError> {
     let mut cfg = kube::Config::new(uri);
     cfg.default_namespace = "default".into();
     cfg.auth_info.token = Some(token.to_string().into());
+    cfg.root_cert = ca_der.map(|d| vec![d.to_vec()]);
     kube::Client::try_from(cfg).map_err(|e| err(e.to_string()))
 }
 
@@ -267,6 +297,7 @@ async fn start_server(
     bind: IpAddr,
     admin_token: &str,
     readonly_token: &str,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Listener, SandboxError> {
     let mut users = HashMap::new();
     users.insert(
@@ -283,9 +314,16 @@ async fn start_server(
             readonly: true,
         },
     );
-    let shared = Arc::new(Shared::new(cluster, users, Duration::from_secs(60)));
+    let mut shared = Shared::new(cluster, users, Duration::from_secs(60));
+    if tls.is_none() {
+        shared.anonymous = Some(User {
+            name: "system:anonymous".into(),
+            readonly: false,
+        });
+    }
+    let shared = Arc::new(shared);
     let addr = SocketAddr::new(bind, 0);
-    Listener::bind(shared, addr)
+    Listener::bind(shared, addr, tls)
         .await
         .map_err(|source| SandboxError::Bind { addr, source })
 }
@@ -303,11 +341,15 @@ impl Sandbox {
         if !crate::vcluster::naming::is_dns1123_label(&host_namespace) {
             return Err(SandboxError::InvalidName(host_namespace));
         }
-        if opts.tls {
-            return Err(SandboxError::Tls(
-                "HTTPS is not implemented yet; start the sandbox with tls: false".into(),
-            ));
-        }
+        let certs = if opts.tls {
+            Some(tls::generate(opts.bind).map_err(SandboxError::Tls)?)
+        } else {
+            None
+        };
+        let server_tls = certs.as_ref().map(|c| c.server.clone());
+        let ca_pem = certs.as_ref().map(|c| c.ca_pem.clone());
+        let ca_der = certs.as_ref().map(|c| c.ca_der.clone());
+        let scheme = if opts.tls { "https" } else { "http" };
         let host_c = Arc::new(Cluster::new(Role::Host));
         let virt_c = Arc::new(Cluster::new(Role::Virtual));
         host_c.seed_namespaces();
@@ -325,10 +367,24 @@ impl Sandbox {
         }
         let (host_token, virt_token, readonly_token) =
             (random_token(), random_token(), random_token());
-        let host_l = start_server(host_c.clone(), opts.bind, &host_token, &readonly_token).await?;
-        let virt_l = start_server(virt_c.clone(), opts.bind, &virt_token, &readonly_token).await?;
-        let host_url = format!("http://{}", host_l.addr);
-        let virt_url = format!("http://{}", virt_l.addr);
+        let host_l = start_server(
+            host_c.clone(),
+            opts.bind,
+            &host_token,
+            &readonly_token,
+            server_tls.clone(),
+        )
+        .await?;
+        let virt_l = start_server(
+            virt_c.clone(),
+            opts.bind,
+            &virt_token,
+            &readonly_token,
+            server_tls,
+        )
+        .await?;
+        let host_url = format!("{scheme}://{}", host_l.addr);
+        let virt_url = format!("{scheme}://{}", virt_l.addr);
         let (tempdir, path) = match &opts.kubeconfig_path {
             Some(p) => (None, p.clone()),
             None => {
@@ -346,12 +402,12 @@ impl Sandbox {
             &kubeconfig::Endpoint {
                 url: host_url.clone(),
                 token: host_token.clone(),
-                ca_pem: None,
+                ca_pem: ca_pem.clone(),
             },
             &kubeconfig::Endpoint {
                 url: virt_url.clone(),
                 token: virt_token.clone(),
-                ca_pem: None,
+                ca_pem,
             },
             &readonly_token,
         );
@@ -360,10 +416,11 @@ impl Sandbox {
             source,
         })?;
         let host = SandboxServer {
-            client: make_client(&host_url, &host_token)?,
+            client: make_client(&host_url, &host_token, ca_der.as_deref())?,
             listener: host_l,
             token: host_token,
-            scheme: "http",
+            scheme,
+            ca_der: ca_der.clone(),
             reseed: Reseed::Host {
                 nodes: opts.nodes,
                 install: install.clone(),
@@ -371,10 +428,11 @@ impl Sandbox {
             controllers: host_ctl,
         };
         let virt = SandboxServer {
-            client: make_client(&virt_url, &virt_token)?,
+            client: make_client(&virt_url, &virt_token, ca_der.as_deref())?,
             listener: virt_l,
             token: virt_token,
-            scheme: "http",
+            scheme,
+            ca_der,
             reseed: Reseed::Virtual {
                 host: host_c,
                 install,
@@ -438,7 +496,11 @@ impl Sandbox {
 
     /// A host client as the read-only user.
     pub fn readonly_client(&self) -> Result<kube::Client, SandboxError> {
-        make_client(&self.host.url(), &self.readonly_token)
+        make_client(
+            &self.host.url(),
+            &self.readonly_token,
+            self.host.ca_der.as_deref(),
+        )
     }
 
     /// Stops both servers and their controllers.

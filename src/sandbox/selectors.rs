@@ -25,7 +25,7 @@ pub struct LabelSelector {
     reqs: Vec<Requirement>,
 }
 
-fn valid_label_value(v: &str) -> bool {
+pub fn valid_label_value(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
             && v.bytes()
@@ -34,7 +34,8 @@ fn valid_label_value(v: &str) -> bool {
             && v.as_bytes()[v.len() - 1].is_ascii_alphanumeric())
 }
 
-fn valid_label_key(k: &str) -> bool {
+/// A qualified name: `[dns-subdomain-prefix/]name`, name ≤ 63 alphanumerics, `-_.`.
+pub fn valid_label_key(k: &str) -> bool {
     let (prefix, name) = match k.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, k),

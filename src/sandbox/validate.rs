@@ -161,9 +161,68 @@ pub fn unknown_fields(mode: FieldValidation, unknown: &[String]) -> Result<Vec<S
     }
 }
 
+/// Label keys and values, and annotation keys, as the apiserver validates them.
+fn check_metadata(kind: &KindInfo, name: &str, obj: &Value) -> Result<(), ApiError> {
+    use super::selectors::{valid_label_key, valid_label_value};
+    if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
+        for (k, v) in labels {
+            if !valid_label_key(k) {
+                return Err(ApiError::invalid(
+                    kind,
+                    name,
+                    "metadata.labels",
+                    &format!(
+                        "Invalid value: {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)"
+                    ),
+                ));
+            }
+            let v = v.as_str().unwrap_or("");
+            if !valid_label_value(v) {
+                return Err(ApiError::invalid(
+                    kind,
+                    name,
+                    "metadata.labels",
+                    &format!(
+                        "Invalid value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(ann) = obj
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    {
+        let mut total = 0usize;
+        for (k, v) in ann {
+            if !valid_label_key(&k.to_ascii_lowercase()) {
+                return Err(ApiError::invalid(
+                    kind,
+                    name,
+                    "metadata.annotations",
+                    &format!(
+                        "Invalid value: {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.'"
+                    ),
+                ));
+            }
+            total += k.len() + v.as_str().map_or(0, str::len);
+        }
+        if total > 256 * 1024 {
+            return Err(ApiError::invalid(
+                kind,
+                name,
+                "metadata.annotations",
+                "Too long: must have at most 262144 bytes",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The handful of required fields clients most often get wrong.
 pub fn check_required(kind: &KindInfo, obj: &Value) -> Result<(), ApiError> {
     let name = super::store::meta_str(obj, "name");
+    check_metadata(kind, name, obj)?;
     match kind.id {
         "pods" => {
             let cs = obj.pointer("/spec/containers").and_then(Value::as_array);
@@ -272,6 +331,13 @@ mod tests {
         assert_eq!(check_name(pods, "Bad_Name").unwrap_err().code, 422);
         assert!(check_name(pods, "a.b-c").is_ok());
         assert!(check_name(by_id("services").unwrap(), "1abc").is_err());
+        let cms = by_id("configmaps").unwrap();
+        let bad = json!({"metadata": {"name": "a", "labels": {"bad key!": "v"}}});
+        assert_eq!(check_required(cms, &bad).unwrap_err().code, 422);
+        let bad = json!({"metadata": {"name": "a", "labels": {"k": "x".repeat(64)}}});
+        assert_eq!(check_required(cms, &bad).unwrap_err().code, 422);
+        let ok = json!({"metadata": {"name": "a", "labels": {"vcluster.loft.sh/managed-by": "demo", "e": ""}, "annotations": {"Some/Key_x": "v"}}});
+        assert!(check_required(cms, &ok).is_ok());
         let mut wrong = json!({"kind": "Service"});
         assert_eq!(check_type(pods, &mut wrong).unwrap_err().code, 400);
     }

@@ -140,6 +140,8 @@ pub fn start(
             (Vec::new(), store.since(n), sub, current.max(n))
         }
     };
+    // A drop that happened before this watch started does not count.
+    stop.borrow_and_update();
     tokio::spawn(async move {
         let Some(replay) = replay else {
             let current = cluster.lock().rv();
@@ -157,10 +159,11 @@ pub fn start(
                 return;
             }
         }
-        if spec.send_initial_events && spec.bookmarks {
-            if tx.send(Ok(bookmark(&spec, start_rv, true))).await.is_err() {
-                return;
-            }
+        if spec.send_initial_events
+            && spec.bookmarks
+            && tx.send(Ok(bookmark(&spec, start_rv, true))).await.is_err()
+        {
+            return;
         }
         for ev in &replay {
             last_rv = last_rv.max(ev.rv);

@@ -104,8 +104,9 @@ pub fn sync_service(cluster: &Cluster, ns: &str, name: &str) {
             .map(|(_, p)| p.clone())
             .collect()
     };
-    // ports signature -> (ready, not ready)
-    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    // ports signature -> (ports, ready addresses, not-ready addresses)
+    type Group = (Vec<Value>, Vec<Value>, Vec<Value>);
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut slice_eps = Vec::new();
     let mut slice_ports: Option<Vec<Value>> = None;
     for pod in &pods {

@@ -137,18 +137,26 @@ impl Kubelet {
                 "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}
             })).collect::<Vec<_>>());
         });
-        if written.is_none() {
+        let Some(written) = written else {
             if !host_network {
                 self.release_ip(&ip);
             }
             return;
-        }
+        };
+        record_event(
+            &self.cluster,
+            &written,
+            "default-scheduler",
+            None,
+            "Scheduled",
+            &format!("Successfully assigned {ns}/{name} to {node}"),
+        );
         let cluster = self.cluster.clone();
         let delay = self.delay;
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let now = now_rfc3339();
-            cluster.mutate(kind("pods"), &ns, &name, |p| {
+            let running = cluster.mutate(kind("pods"), &ns, &name, |p| {
                 if meta_str(p, "uid") != uid || p.pointer("/metadata/deletionTimestamp").is_some() {
                     return;
                 }
@@ -159,15 +167,99 @@ impl Kubelet {
                 p["status"]["containerStatuses"] = json!(containers.iter().map(|c| {
                     let image = c["image"].as_str().unwrap_or("");
                     json!({
-                        "name": c["name"], "image": image, "imageID": format!("docker.io/library/{image}@sha256:{}", "0".repeat(64)),
+                        "name": c["name"], "image": image, "imageID": format!("{}{image}@sha256:{}", if image.contains('/') { "" } else { "docker.io/library/" }, "0".repeat(64)),
                         "containerID": format!("containerd://{}", &crate::sandbox::cluster::new_uid().replace('-', "")),
                         "ready": true, "started": true, "restartCount": 0,
                         "state": {"running": {"startedAt": now}}
                     })
                 }).collect::<Vec<_>>());
             });
+            if let Some(pod) = running
+                && pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
+            {
+                let node = pod
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                for c in pod
+                    .pointer("/spec/containers")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let cname = c["name"].as_str().unwrap_or("");
+                    let image = c["image"].as_str().unwrap_or("");
+                    let field = format!("spec.containers{{{cname}}}");
+                    record_event(
+                        &cluster,
+                        &pod,
+                        "kubelet",
+                        Some((&node, &field)),
+                        "Pulled",
+                        &format!("Container image \"{image}\" already present on machine"),
+                    );
+                    record_event(
+                        &cluster,
+                        &pod,
+                        "kubelet",
+                        Some((&node, &field)),
+                        "Created",
+                        &format!("Created container {cname}"),
+                    );
+                    record_event(
+                        &cluster,
+                        &pod,
+                        "kubelet",
+                        Some((&node, &field)),
+                        "Started",
+                        &format!("Started container {cname}"),
+                    );
+                }
+            }
         });
     }
+}
+
+/// A core/v1 Event about a pod, as the scheduler and kubelet record them (describe shows them).
+fn record_event(
+    cluster: &Cluster,
+    pod: &Value,
+    component: &str,
+    at: Option<(&str, &str)>,
+    reason: &str,
+    message: &str,
+) {
+    let ns = meta_str(pod, "namespace");
+    let name = meta_str(pod, "name");
+    let suffix: String = crate::sandbox::cluster::new_uid()
+        .replace('-', "")
+        .chars()
+        .take(16)
+        .collect();
+    let now = now_rfc3339();
+    let mut involved = json!({"kind": "Pod", "namespace": ns, "name": name, "uid": meta_str(pod, "uid"), "apiVersion": "v1"});
+    let mut source = json!({"component": component});
+    if let Some((host, field)) = at {
+        involved["fieldPath"] = json!(field);
+        source["host"] = json!(host);
+    }
+    cluster.put_raw(
+        kind("events"),
+        json!({
+            "metadata": {"name": format!("{name}.{suffix}"), "namespace": ns},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "source": source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Normal",
+            "reportingComponent": component,
+            "reportingInstance": at.map(|a| a.0).unwrap_or(""),
+        }),
+    );
 }
 
 /// Writes the Node objects of a host with `nodes` nodes.

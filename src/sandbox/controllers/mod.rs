@@ -3,6 +3,7 @@
 //! back through the cluster's controller write path.
 
 pub mod endpoints;
+pub mod gc;
 pub mod ipam;
 pub mod kubelet;
 pub mod namespace;
@@ -35,6 +36,8 @@ pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHan
             }
             let mut services = BTreeSet::new();
             let mut namespaces = BTreeSet::new();
+            let mut owners: std::collections::BTreeMap<String, std::collections::HashSet<String>> =
+                Default::default();
             for ev in &batch {
                 match ev.kind {
                     "services" => {
@@ -46,22 +49,31 @@ pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHan
                             k.on_pod(ev);
                         }
                     }
-                    "namespaces" => {
+                    "namespaces"
                         if ev.etype != EventType::Deleted
-                            && ev.object.pointer("/metadata/deletionTimestamp").is_some()
-                        {
-                            namespaces.insert(ev.name.clone());
-                        }
+                            && ev.object.pointer("/metadata/deletionTimestamp").is_some() =>
+                    {
+                        namespaces.insert(ev.name.clone());
                     }
                     _ => {}
                 }
-                if ev.etype == EventType::Deleted && !ev.namespace.is_empty() {
-                    namespaces.insert(ev.namespace.clone());
+                if ev.etype == EventType::Deleted {
+                    if !ev.namespace.is_empty() {
+                        namespaces.insert(ev.namespace.clone());
+                    }
+                    let uid = crate::sandbox::store::meta_str(&ev.object, "uid");
+                    if !uid.is_empty() {
+                        owners
+                            .entry(ev.namespace.clone())
+                            .or_default()
+                            .insert(uid.to_string());
+                    }
                 }
             }
             for (ns, name) in services {
                 endpoints::sync_service(&cluster, &ns, &name);
             }
+            gc::collect(&cluster, &owners);
             for ns in namespaces {
                 namespace::finalize(&cluster, &ns);
             }

@@ -87,6 +87,12 @@ fn resource_entries(k: &KindInfo) -> Vec<Value> {
             "verbs": ["get", "patch", "update"],
         }));
     }
+    if k.id == "pods" {
+        out.push(json!({
+            "name": "pods/binding", "singularName": "", "namespaced": true,
+            "kind": "Binding", "verbs": ["create"],
+        }));
+    }
     if k.id == "namespaces" {
         out.push(json!({
             "name": "namespaces/finalize", "singularName": "", "namespaced": false,
@@ -213,5 +219,99 @@ mod tests {
             );
             assert!(openapi_doc(&p).is_some());
         }
+    }
+}
+
+/// Content-Type of an aggregated discovery reply; client-go decides by it alone.
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an Accept header asks for aggregated discovery v2 first.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|first| {
+        first.contains("as=APIGroupDiscoveryList")
+            && first.contains("v=v2")
+            && !first.contains("v=v2beta1")
+    })
+}
+
+fn resource_discovery(k: &KindInfo) -> Value {
+    let gvk = json!({"group": k.group, "version": k.version, "kind": k.kind});
+    let mut subs = Vec::new();
+    if k.status {
+        subs.push(json!({"subresource": "status", "responseKind": gvk, "verbs": ["get", "patch", "update"]}));
+    }
+    if k.id == "pods" {
+        subs.push(json!({"subresource": "binding", "responseKind": {"group": "", "version": "v1", "kind": "Binding"}, "verbs": ["create"]}));
+    }
+    if k.id == "namespaces" {
+        subs.push(json!({"subresource": "finalize", "responseKind": gvk, "verbs": ["update"]}));
+    }
+    let mut r = json!({
+        "resource": k.resource,
+        "responseKind": gvk,
+        "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": k.singular,
+        "verbs": VERBS,
+    });
+    if !k.short_names.is_empty() {
+        r["shortNames"] = json!(k.short_names);
+    }
+    if !k.categories.is_empty() {
+        r["categories"] = json!(k.categories);
+    }
+    if !subs.is_empty() {
+        r["subresources"] = json!(subs);
+    }
+    r
+}
+
+/// `apidiscovery.k8s.io/v2` APIGroupDiscoveryList: the core group for `/api`, the named groups
+/// for `/apis`.
+pub fn aggregated(core: bool) -> Value {
+    let groups: Vec<&str> = if core { vec![""] } else { registry::groups() };
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|g| {
+            let resources: Vec<Value> = registry::kinds()
+                .iter()
+                .filter(|k| k.group == g)
+                .map(resource_discovery)
+                .collect();
+            json!({
+                "metadata": {"name": g},
+                "versions": [{"version": "v1", "freshness": "Current", "resources": resources}],
+            })
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+#[cfg(test)]
+mod aggregated_tests {
+    use super::*;
+
+    #[test]
+    fn parses_as_kube_discovery_v2() {
+        let a: kube::core::discovery::v2::APIGroupDiscoveryList =
+            serde_json::from_value(aggregated(false)).unwrap();
+        assert!(
+            a.items
+                .iter()
+                .any(|g| g.metadata.as_ref().and_then(|m| m.name.as_deref())
+                    == Some("networking.k8s.io"))
+        );
+        let c: kube::core::discovery::v2::APIGroupDiscoveryList =
+            serde_json::from_value(aggregated(true)).unwrap();
+        let pods = c.items[0].versions[0]
+            .resources
+            .iter()
+            .find(|r| r.resource.as_deref() == Some("pods"))
+            .unwrap();
+        assert_eq!(pods.short_names, ["po"]);
+        assert!(wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        ));
+        assert!(!wants_aggregated("application/json, */*"));
     }
 }

@@ -2,6 +2,7 @@
 //! same port) around the catch-all handler in [`router`].
 
 pub mod discovery;
+pub mod protobuf;
 pub mod router;
 
 use std::collections::HashMap;
@@ -21,9 +22,12 @@ pub use router::User;
 pub struct Shared {
     pub cluster: Arc<Cluster>,
     pub users: HashMap<String, User>,
+    /// Who a request without credentials is; None answers it with 401.
+    pub anonymous: Option<User>,
     faults: Mutex<Faults>,
     drop_tx: watch::Sender<u64>,
-    pub bookmark_every: Duration,
+    serving: std::sync::atomic::AtomicBool,
+    bookmark_every_ms: std::sync::atomic::AtomicU64,
     address: Mutex<String>,
 }
 
@@ -37,9 +41,11 @@ impl Shared {
         Self {
             cluster,
             users,
+            anonymous: None,
             faults: Mutex::new(Faults::default()),
             drop_tx,
-            bookmark_every,
+            serving: std::sync::atomic::AtomicBool::new(true),
+            bookmark_every_ms: std::sync::atomic::AtomicU64::new(bookmark_every.as_millis() as u64),
             address: Mutex::new(String::new()),
         }
     }
@@ -57,12 +63,39 @@ impl Shared {
         self.drop_tx.send_modify(|g| *g += 1);
     }
 
+    /// False between stop and restart: requests on connections that outlive the listener are
+    /// refused and their connection closed.
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How often open watches that asked for bookmarks get one.
+    pub fn bookmark_every(&self) -> Duration {
+        Duration::from_millis(
+            self.bookmark_every_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_bookmark_every(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.bookmark_every_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn server_address(&self) -> String {
         self.address
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// The request handler as a router, for serving or for driving in-process (fuzzing).
+pub fn app(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .fallback(router::handle)
+        .with_state(shared)
 }
 
 struct Running {
@@ -75,11 +108,16 @@ pub struct Listener {
     pub shared: Arc<Shared>,
     pub addr: SocketAddr,
     running: Mutex<Option<Running>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Listener {
     /// Binds `addr` (port 0 picks a free port) and starts serving.
-    pub async fn bind(shared: Arc<Shared>, addr: SocketAddr) -> std::io::Result<Self> {
+    pub async fn bind(
+        shared: Arc<Shared>,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         *shared.address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -87,23 +125,34 @@ impl Listener {
             shared,
             addr,
             running: Mutex::new(None),
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
         };
         me.serve(listener);
         Ok(me)
     }
 
     fn serve(&self, listener: TcpListener) {
-        let app = axum::Router::new()
-            .fallback(router::handle)
-            .with_state(self.shared.clone());
+        let app = app(self.shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        let task = match self.tls.clone() {
+            Some(acceptor) => {
+                let tls = crate::sandbox::tls::TlsListener {
+                    tcp: listener,
+                    acceptor,
+                };
+                tokio::spawn(async move {
+                    let _ = axum::serve(tls, app).with_graceful_shutdown(shutdown).await;
                 })
-                .await;
-        });
+            }
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            }),
+        };
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(Running { shutdown: tx, task });
     }
@@ -123,8 +172,11 @@ impl Listener {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(r) = running {
-            self.shared.drop_watches();
             let _ = r.shutdown.send(());
+            self.shared
+                .serving
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.shared.drop_watches();
             let abort = r.task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(2), r.task)
                 .await
@@ -145,6 +197,9 @@ impl Listener {
         for _ in 0..50 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
+                    self.shared
+                        .serving
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                     self.serve(l);
                     return Ok(());
                 }

@@ -56,6 +56,16 @@ pub fn error_response(e: &ApiError) -> Response {
 }
 
 pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    if !sh.is_serving() {
+        let mut r = error_response(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "the sandbox server is stopped",
+        ));
+        r.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        return r;
+    }
     let latency = sh.faults().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -72,9 +82,13 @@ fn authenticate<'a>(sh: &'a Shared, headers: &HeaderMap) -> Result<&'a User, Api
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    token
-        .and_then(|t| sh.users.get(t))
-        .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
+    match token {
+        Some(t) => sh.users.get(t),
+        // client-go merges kubeconfig credentials only into TLS transports, so kubectl sends
+        // none over plain http; like the old insecure port, such requests are admitted.
+        None => sh.anonymous.as_ref(),
+    }
+    .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
 }
 
 /// A resource request path, parsed.
@@ -91,6 +105,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
     let sub_of = |kind: &KindInfo, s: &str| match s {
         "status" if kind.status => Ok(Sub::Status),
         "finalize" if kind.id == "namespaces" => Ok(Sub::Finalize),
+        "binding" if kind.id == "pods" => Ok(Sub::Binding),
         _ => Err(nf()),
     };
     let t = |kind, namespace: Option<&str>, name: Option<&str>, sub| Target {
@@ -101,7 +116,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
     };
     match rest {
         ["namespaces", ns, res, tail @ ..]
-            if group != "" || !matches!(*res, "status" | "finalize") =>
+            if !group.is_empty() || !matches!(*res, "status" | "finalize") =>
         {
             let kind = lookup(res)?;
             if !kind.namespaced {
@@ -289,9 +304,18 @@ fn forbidden(user: &User, verb: &str, t: &Target) -> ApiError {
 }
 
 async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
-    let user = authenticate(sh, req.headers())?.clone();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // Like system:public-info-viewer: version and health need no credentials (the kubectl
+    // dispatcher asks /version anonymously to pick its binary).
+    if method == Method::GET {
+        match path.as_str() {
+            "/version" | "/version/" => return Ok(json_response(200, &discovery::version(), &[])),
+            "/healthz" | "/livez" | "/readyz" => return Ok(Response::new(Body::from("ok"))),
+            _ => {}
+        }
+    }
+    let user = authenticate(sh, req.headers())?.clone();
     let params = Params(
         parse_query(req.uri().query().unwrap_or(""))
             .into_iter()
@@ -299,6 +323,22 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     );
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
 
+    if method == Method::GET && matches!(segs.as_slice(), ["api"] | ["apis"]) {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if discovery::wants_aggregated(accept) {
+            let body = discovery::aggregated(segs.as_slice() == ["api"]);
+            let mut r = json_response(200, &body, &[]);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+            );
+            return Ok(r);
+        }
+    }
     if method == Method::GET {
         let found = match segs.as_slice() {
             ["version"] => Some(discovery::version()),
@@ -326,12 +366,13 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     let target = parse_target(group, version, rest)?;
     let is_watch = params.flag("watch");
     let verb = match (&method, target.name.is_some()) {
-        (&Method::GET, true) => "get",
+        (&Method::GET, true) if target.sub != Sub::Binding => "get",
         (&Method::GET, false) if is_watch => "watch",
         (&Method::GET, false) => "list",
         (&Method::POST, false) if target.sub == Sub::Main => "create",
-        (&Method::PUT, true) => "update",
-        (&Method::PATCH, true) => "patch",
+        (&Method::POST, true) if target.sub == Sub::Binding => "create",
+        (&Method::PUT, true) if target.sub != Sub::Binding => "update",
+        (&Method::PATCH, true) if target.sub != Sub::Binding => "patch",
         (&Method::DELETE, true) if target.sub == Sub::Main => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
@@ -405,7 +446,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                     send_initial_events: send_initial,
                     bookmarks: params.flag("allowWatchBookmarks"),
                     timeout,
-                    bookmark_every: sh.bookmark_every,
+                    bookmark_every: sh.bookmark_every(),
                     render,
                 };
                 let rx = watch::start(cluster, spec, sh.drop_rx());
@@ -466,20 +507,42 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             }
             Ok(respond(200, list_body(kind, &r, want, include), &[]))
         }
-        "create" => {
-            let o = write_opts(&params)?;
-            let body = read_body(req).await?;
-            let obj = parse_json_or_yaml(&body).map_err(|e| {
-                ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-            })?;
-            let w = cluster.create(kind, ns.as_deref(), obj, &o)?;
-            Ok(json_response(201, &w.object, &w.warnings))
-        }
-        "update" => {
+        "create" if target.sub == Sub::Binding => {
             let o = write_opts(&params)?;
             let body = read_body(req).await?;
             let obj: Value = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?;
+            let out = cluster.bind(&ns_str, &name, &obj, o.dry_run)?;
+            Ok(json_response(201, &out, &[]))
+        }
+        "create" => {
+            let protobuf = is_protobuf(req.headers())?;
+            let o = write_opts(&params)?;
+            let body = read_body(req).await?;
+            let obj = if protobuf {
+                super::protobuf::decode(&body)
+                    .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e))?
+            } else {
+                parse_json_or_yaml(&body).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "couldn't get version/kind; json parse error: {e}"
+                    ))
+                })?
+            };
+            let w = cluster.create(kind, ns.as_deref(), obj, &o)?;
+            Ok(json_response(201, &w.object, &w.warnings))
+        }
+        "update" => {
+            let protobuf = is_protobuf(req.headers())?;
+            let o = write_opts(&params)?;
+            let body = read_body(req).await?;
+            let obj: Value = if protobuf {
+                super::protobuf::decode(&body)
+                    .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e))?
+            } else {
+                serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?
+            };
             let w = cluster.update(kind, &ns_str, &name, obj, target.sub, &o)?;
             Ok(json_response(
                 if w.created { 201 } else { 200 },
@@ -520,6 +583,28 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         }
         _ => Err(ApiError::unknown_path()),
     }
+}
+
+/// Bodies are JSON or YAML, or protobuf for the few kinds kubectl's generators send; CBOR
+/// gets 415.
+fn is_protobuf(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.contains("protobuf") {
+        return Ok(true);
+    }
+    if ct.contains("cbor") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?})"
+            ),
+        ));
+    }
+    Ok(false)
 }
 
 fn delete_opts(body: &[u8], params: &Params) -> Result<DeleteOpts, ApiError> {
