@@ -39,7 +39,9 @@ async fn client(path: &std::path::Path, context: Option<&str>) -> kube::Client {
         context: context.map(str::to_string),
         ..Default::default()
     };
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .unwrap();
     kube::Client::try_from(cfg).unwrap()
 }
 
@@ -90,7 +92,12 @@ fn no_tui_prints_ready_and_serves_the_scenario_until_sigterm() {
         let host_pods: Api<Pod> = Api::namespaced(host, "vcluster-my-vcluster");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if host_pods.get_opt("probe-x-shop-x-my-vcluster").await.unwrap().is_some() {
+            if host_pods
+                .get_opt("probe-x-shop-x-my-vcluster")
+                .await
+                .unwrap()
+                .is_some()
+            {
                 break;
             }
             assert!(Instant::now() < deadline, "no host twin for shop/probe");

@@ -35,7 +35,9 @@ async fn wait_rows(demo: &Demo, what: &str, ok: impl Fn(&[PairRow]) -> bool) -> 
 async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario::load("incident").unwrap();
-    let demo = Demo::start(s, dir.path().join("kubeconfig"), false).await.unwrap();
+    let demo = Demo::start(s, dir.path().join("kubeconfig"), false)
+        .await
+        .unwrap();
     assert!(!demo.holds.is_empty());
     let backend = LiveBackend {
         clients: demo.clients.clone(),
@@ -63,12 +65,27 @@ async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
     .await;
     // The rest of the incident is still there: the controller holds it for the operator.
     assert_eq!(
-        find(&after, RowKind::Pod, "billing", "monthly-report-28734560-x7k2p").status.word(),
+        find(
+            &after,
+            RowKind::Pod,
+            "billing",
+            "monthly-report-28734560-x7k2p"
+        )
+        .status
+        .word(),
         "Orphan"
     );
-    assert_eq!(find(&after, RowKind::Service, "shop", "search").status.word(), "Missing");
+    assert_eq!(
+        find(&after, RowKind::Service, "shop", "search")
+            .status
+            .word(),
+        "Missing"
+    );
     let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
-    assert!(!audit.is_empty() && !audit.contains("\"outcome\":\"error"), "{audit}");
+    assert!(
+        !audit.is_empty() && !audit.contains("\"outcome\":\"error"),
+        "{audit}"
+    );
     demo.shutdown().await;
 }
 
@@ -76,12 +93,17 @@ async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
 async fn with_repair_the_controller_fixes_all_but_the_squatter() {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario::load("incident").unwrap();
-    let demo = Demo::start(s, dir.path().join("kubeconfig"), true).await.unwrap();
+    let demo = Demo::start(s, dir.path().join("kubeconfig"), true)
+        .await
+        .unwrap();
     let end = wait_rows(&demo, "only the squatter left", |r| {
         let problems: Vec<&PairRow> = r.iter().filter(|x| x.status.is_problem()).collect();
         problems.len() == 1 && problems[0].status.word() == "Squatter"
     })
     .await;
-    assert!(end.iter().any(|r| r.name == "search" && r.status.word() == "Synced"));
+    assert!(
+        end.iter()
+            .any(|r| r.name == "search" && r.status.word() == "Synced")
+    );
     demo.shutdown().await;
 }

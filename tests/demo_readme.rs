@@ -15,7 +15,10 @@ fn root() -> PathBuf {
 fn keys_markdown() -> String {
     let mut out = String::new();
     for (mode, entries) in Keymap::default().help() {
-        out.push_str(&format!("\n**{}**\n\n| key | does |\n|---|---|\n", mode.name()));
+        out.push_str(&format!(
+            "\n**{}**\n\n| key | does |\n|---|---|\n",
+            mode.name()
+        ));
         for (keys, what) in entries {
             let keys = keys.replace('|', "\\|");
             out.push_str(&format!("| `{keys}` | {what} |\n"));
@@ -38,7 +41,10 @@ fn readmes() -> Vec<PathBuf> {
 #[test]
 fn readme_keybindings_table_matches_the_keymap() {
     let files = readmes();
-    assert!(!files.is_empty(), "no README carries the keybindings markers");
+    assert!(
+        !files.is_empty(),
+        "no README carries the keybindings markers"
+    );
     let want = keys_markdown();
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -71,12 +77,22 @@ fn readme_rbac_files_are_valid_kubernetes_yaml() {
             }
             let kind = v["kind"].as_str().unwrap_or_default().to_string();
             assert!(
-                ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"]
-                    .contains(&kind.as_str()),
+                [
+                    "Role",
+                    "ClusterRole",
+                    "RoleBinding",
+                    "ClusterRoleBinding",
+                    "ServiceAccount"
+                ]
+                .contains(&kind.as_str()),
                 "{}: {kind}",
                 path.display()
             );
-            assert!(v["metadata"]["name"].as_str().is_some(), "{}", path.display());
+            assert!(
+                v["metadata"]["name"].as_str().is_some(),
+                "{}",
+                path.display()
+            );
             seen += 1;
         }
     }

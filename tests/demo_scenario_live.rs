@@ -45,7 +45,11 @@ async fn live_vs_file(name: &str) -> BTreeMap<String, String> {
             .map(|r| (r.name.clone(), r.answer.clone(), r.problem))
             .collect::<Vec<_>>()
     };
-    assert_eq!(dns(&live), dns(&s.snapshot().unwrap()), "DNS lines of {name}");
+    assert_eq!(
+        dns(&live),
+        dns(&s.snapshot().unwrap()),
+        "DNS lines of {name}"
+    );
     let live_rows = by_pair(&rows(&live, &s.config));
     let file_rows = by_pair(&rows(&s.snapshot().unwrap(), &s.config));
     sb.shutdown().await;

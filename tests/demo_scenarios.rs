@@ -15,7 +15,9 @@ fn rows_of(name: &str) -> Vec<PairRow> {
 fn status_of(rows: &[PairRow], kind: &str, ns_name: &str) -> String {
     let hits: Vec<&PairRow> = rows
         .iter()
-        .filter(|r| format!("{:?}", r.kind) == kind && format!("{}/{}", r.namespace, r.name) == ns_name)
+        .filter(|r| {
+            format!("{:?}", r.kind) == kind && format!("{}/{}", r.namespace, r.name) == ns_name
+        })
         .collect();
     assert_eq!(hits.len(), 1, "{kind} {ns_name}: {} rows", hits.len());
     hits[0].status.word().to_string()
@@ -44,7 +46,11 @@ fn incident_shows_each_pain_with_the_expected_status() {
         ("Endpoints", "billing/ledger-db", "Drift"),
         ("ReplicatedFromHost", "shop/postgres", "Synced"),
         ("ReplicatedToHost", "shop/checkout", "Synced"),
-        ("Service", "shop/product-recommendations-engine-personalised", "Synced"),
+        (
+            "Service",
+            "shop/product-recommendations-engine-personalised",
+            "Synced",
+        ),
         ("Service", "kube-system/kube-dns", "Synced"),
         ("Service", "default/kubernetes", "Synced"),
         ("Endpoints", "default/kubernetes", "Synced"),
@@ -65,19 +71,40 @@ fn incident_shows_each_pain_with_the_expected_status() {
 #[test]
 fn incident_reasons_name_the_signatures() {
     let rows = rows_of("incident");
-    let cart = rows.iter().find(|r| r.name == "cart" && r.namespace == "shop").unwrap();
+    let cart = rows
+        .iter()
+        .find(|r| r.name == "cart" && r.namespace == "shop")
+        .unwrap();
     assert!(cart.reason.contains("vcluster#2887"), "{}", cart.reason);
-    assert_eq!(cart.host.ready.unwrap_or(0), 0, "host endpoints of the drifted service");
-    assert_eq!(cart.virtual_side.ready, Some(2), "virtual endpoints of the drifted service");
+    assert_eq!(
+        cart.host.ready.unwrap_or(0),
+        0,
+        "host endpoints of the drifted service"
+    );
+    assert_eq!(
+        cart.virtual_side.ready,
+        Some(2),
+        "virtual endpoints of the drifted service"
+    );
     let worker = rows.iter().find(|r| r.name == "invoice-worker-0").unwrap();
     assert!(worker.reason.contains("uid"), "{}", worker.reason);
-    assert_eq!(worker.events.first().map(|e| e.reason.as_str()), Some("SyncError"));
+    assert_eq!(
+        worker.events.first().map(|e| e.reason.as_str()),
+        Some("SyncError")
+    );
     let long = rows
         .iter()
         .find(|r| r.name == "product-recommendations-engine-personalised")
         .unwrap();
-    assert_eq!(long.host.name, "product-recommendations-engine-personalised-x-shop-x-ed783a660f");
-    assert!(vinspect::vcluster::naming::is_hashed(&long.name, &long.namespace, "my-vcluster"));
+    assert_eq!(
+        long.host.name,
+        "product-recommendations-engine-personalised-x-shop-x-ed783a660f"
+    );
+    assert!(vinspect::vcluster::naming::is_hashed(
+        &long.name,
+        &long.namespace,
+        "my-vcluster"
+    ));
 }
 
 #[test]
@@ -106,15 +133,24 @@ fn incident_host_twins_are_what_the_engine_would_write() {
 fn healthy_is_all_synced() {
     let rows = rows_of("healthy");
     assert!(rows.len() >= 7, "{}", rows.len());
-    assert_eq!(count_by_status(&rows), BTreeMap::from([("Synced", rows.len())]));
+    assert_eq!(
+        count_by_status(&rows),
+        BTreeMap::from([("Synced", rows.len())])
+    );
 }
 
 #[test]
 fn dns_wait_shows_waiting_and_disabled() {
     let rows = rows_of("dns-wait");
-    assert_eq!(status_of(&rows, "Service", "kube-system/kube-dns"), "Missing");
+    assert_eq!(
+        status_of(&rows, "Service", "kube-system/kube-dns"),
+        "Missing"
+    );
     assert_eq!(status_of(&rows, "Ingress", "shop/web"), "Disabled");
-    let waiting: Vec<&PairRow> = rows.iter().filter(|r| r.status.word() == "Waiting").collect();
+    let waiting: Vec<&PairRow> = rows
+        .iter()
+        .filter(|r| r.status.word() == "Waiting")
+        .collect();
     assert_eq!(waiting.len(), 2);
     for r in waiting {
         assert!(r.reason.contains("DNS service IP"), "{}", r.reason);
@@ -129,10 +165,22 @@ fn together_the_scenarios_show_every_status_but_error() {
             seen.entry(r.status.word()).or_insert(*name);
         }
     }
-    for word in ["Synced", "Drift", "Missing", "Orphan", "Squatter", "Disabled", "Waiting"] {
-        assert!(seen.contains_key(word), "no scenario shows {word}: {seen:?}");
+    for word in [
+        "Synced", "Drift", "Missing", "Orphan", "Squatter", "Disabled", "Waiting",
+    ] {
+        assert!(
+            seen.contains_key(word),
+            "no scenario shows {word}: {seen:?}"
+        );
     }
     // The incident alone shows all but Waiting/Disabled (those are global conditions).
-    let incident: Vec<&str> = seen.iter().filter(|(_, s)| **s == "incident").map(|(w, _)| *w).collect();
-    assert_eq!(incident, ["Drift", "Missing", "Orphan", "Squatter", "Synced"]);
+    let incident: Vec<&str> = seen
+        .iter()
+        .filter(|(_, s)| **s == "incident")
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(
+        incident,
+        ["Drift", "Missing", "Orphan", "Squatter", "Synced"]
+    );
 }

@@ -172,7 +172,10 @@ fn screenshots_show_the_incident() {
         assert!(words.contains(&w), "{w}");
     }
     let pods = render(&st);
-    assert!(pods.contains("DEMO · export KUBECONFIG=/tmp/vinspect-demo/kubeconfig"), "banner on the first screen");
+    assert!(
+        pods.contains("DEMO · export KUBECONFIG=/tmp/vinspect-demo/kubeconfig"),
+        "banner on the first screen"
+    );
     let scenes = scenes();
     let services = render(&scenes[0].1);
     for w in ["Drift", "Missing", "Squatter"] {

@@ -104,7 +104,10 @@ mod tests {
         let rule = d
             .dns
             .iter()
-            .find(|r| r.explanation.contains("vcluster-team-b/team-b/payments/api"))
+            .find(|r| {
+                r.explanation
+                    .contains("vcluster-team-b/team-b/payments/api")
+            })
             .unwrap_or_else(|| panic!("{:#?}", d.dns));
         assert_eq!(rule.answer, "10.96.101.20", "{rule:?}");
         let kube = &d.dns[0];

@@ -139,7 +139,11 @@ impl Demo {
                 client: sandbox.host_client(),
             },
         };
-        let scope = HostScope::new(&scenario.vcluster, &scenario.host_namespace, &scenario.config);
+        let scope = HostScope::new(
+            &scenario.vcluster,
+            &scenario.host_namespace,
+            &scenario.config,
+        );
         let mut watching = spawn(&clients, WatchOptions::new(scope));
         let first = watching.settled(Duration::from_secs(20)).await;
         let holds = if repair {

@@ -41,7 +41,9 @@ pub const DEFAULT: &str = "incident";
 /// What went wrong reading a scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("unknown scenario {name:?} (available: {available}); see `vinspect demo --list-scenarios`")]
+    #[error(
+        "unknown scenario {name:?} (available: {available}); see `vinspect demo --list-scenarios`"
+    )]
     Unknown { name: String, available: String },
     #[error("scenario {name}: not valid YAML: {message}")]
     Yaml { name: String, message: String },
@@ -217,12 +219,15 @@ fn check_object(
         what,
         message,
     };
-    let v: Value =
-        serde_json::to_value(&y).map_err(|e| err("?".to_string(), format!("not an object: {e}")))?;
+    let v: Value = serde_json::to_value(&y)
+        .map_err(|e| err("?".to_string(), format!("not an object: {e}")))?;
     let what = describe(&v);
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     let Some((group, version, _, namespaced)) = kind_info(kind) else {
-        return Err(err(what, format!("kind {kind:?} is not one a scenario can hold")));
+        return Err(err(
+            what,
+            format!("kind {kind:?} is not one a scenario can hold"),
+        ));
     };
     let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let want = if group.is_empty() {
@@ -231,7 +236,10 @@ fn check_object(
         format!("{group}/{version}")
     };
     if api_version != want {
-        return Err(err(what, format!("apiVersion must be {want:?}, not {api_version:?}")));
+        return Err(err(
+            what,
+            format!("apiVersion must be {want:?}, not {api_version:?}"),
+        ));
     }
     let name_ok = v
         .pointer("/metadata/name")
@@ -358,11 +366,18 @@ pub fn sandbox_options(scenario: &Scenario) -> crate::sandbox::SandboxOptions {
 /// Load a scenario into a running sandbox pair: virtual objects first (so their server UIDs are
 /// known), then host objects with stand-in UIDs replaced, each through the API server's write
 /// path with its status. Existing objects (the seeded namespaces) are replaced.
-pub fn load_into(sandbox: &crate::sandbox::Sandbox, scenario: &Scenario) -> Result<(), ScenarioError> {
+pub fn load_into(
+    sandbox: &crate::sandbox::Sandbox,
+    scenario: &Scenario,
+) -> Result<(), ScenarioError> {
     let mut uids: BTreeMap<String, String> = BTreeMap::new();
     let host_objects = scenario.host_objects_with_config();
     let sides = [
-        (ScenarioSide::Virtual, sandbox.virtual_(), &scenario.virtual_objects),
+        (
+            ScenarioSide::Virtual,
+            sandbox.virtual_(),
+            &scenario.virtual_objects,
+        ),
         (ScenarioSide::Host, sandbox.host(), &host_objects),
     ];
     for (side, server, objects) in sides {
@@ -385,7 +400,8 @@ pub fn load_into(sandbox: &crate::sandbox::Sandbox, scenario: &Scenario) -> Resu
                 what: what.clone(),
                 message,
             };
-            if side == ScenarioSide::Host && obj.get("kind").and_then(Value::as_str) == Some("Pod") {
+            if side == ScenarioSide::Host && obj.get("kind").and_then(Value::as_str) == Some("Pod")
+            {
                 // Written whole, status included, so the simulated kubelet sees a pod that is
                 // already scheduled and has its IP, and leaves it as the scenario describes it.
                 server
@@ -503,7 +519,9 @@ mod tests {
         assert!(e.contains("virtual object #1 (Service b/a)"), "{e}");
         let e = parse("t", "description: [").unwrap_err().to_string();
         assert!(e.starts_with("scenario t: not valid YAML"), "{e}");
-        let e = parse("t", "description: x\nsurprise: 1\n").unwrap_err().to_string();
+        let e = parse("t", "description: x\nsurprise: 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("surprise"), "{e}");
     }
 

@@ -143,9 +143,9 @@ pub fn buffer_to_svg(buf: &Buffer, palette: &Palette) -> String {
     let width = f32::from(area.width) * CELL_W;
     let height = f32::from(area.height) * CELL_H;
     let mut out = String::with_capacity(usize::from(area.width) * usize::from(area.height) * 8);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.1}\" height=\"{height:.1}\" viewBox=\"0 0 {width:.1} {height:.1}\" font-family=\"'DejaVu Sans Mono','Menlo','Consolas',monospace\" font-size=\"{FONT_SIZE}\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.1}\" height=\"{height:.1}\" viewBox=\"0 0 {width:.1} {height:.1}\" font-family=\"'DejaVu Sans Mono','Menlo','Consolas',monospace\" font-size=\"{FONT_SIZE}\">"
     );
     let _ = writeln!(
         out,
@@ -245,12 +245,22 @@ mod tests {
         assert!(svg.starts_with("<svg "), "{svg}");
         assert!(svg.contains(">ok &lt;a&amp;b&gt;</text>"), "{svg}");
         assert!(svg.contains("fill=\"#010203\""), "{svg}");
-        assert!(svg.contains("fill=\"#cd0000\" textLength=\"25.2\""), "{svg}");
+        assert!(
+            svg.contains("fill=\"#cd0000\" textLength=\"25.2\""),
+            "{svg}"
+        );
         assert!(svg.contains("font-weight=\"bold\""), "{svg}");
-        assert!(svg.contains("<rect x=\"0.0\" y=\"17.0\" width=\"25.2\""), "{svg}");
+        assert!(
+            svg.contains("<rect x=\"0.0\" y=\"17.0\" width=\"25.2\""),
+            "{svg}"
+        );
         assert!(svg.contains("fill=\"#00005f\""), "indexed 17: {svg}");
         assert!(svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg, buffer_to_svg(&buf, &Palette::default()), "deterministic");
+        assert_eq!(
+            svg,
+            buffer_to_svg(&buf, &Palette::default()),
+            "deterministic"
+        );
     }
 
     #[test]
@@ -262,7 +272,12 @@ mod tests {
             bg: (2, 2, 2),
         };
         let svg = buffer_to_svg(&buf, &p);
-        assert!(svg.contains("<rect x=\"0.0\" y=\"0.0\" width=\"8.4\" height=\"17.0\" fill=\"#010101\"/>"), "{svg}");
+        assert!(
+            svg.contains(
+                "<rect x=\"0.0\" y=\"0.0\" width=\"8.4\" height=\"17.0\" fill=\"#010101\"/>"
+            ),
+            "{svg}"
+        );
         assert!(svg.contains("fill=\"#020202\""), "{svg}");
     }
 
