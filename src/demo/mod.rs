@@ -163,6 +163,7 @@ impl Demo {
                     virtual_client: clients.virtual_.client.clone(),
                     host_client: clients.host.client.clone(),
                     dry_run: false,
+                    audit: None,
                 },
                 holds: holds.clone(),
             },
