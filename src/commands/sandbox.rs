@@ -1,7 +1,7 @@
 //! `vinspect sandbox`: embedded host + virtual API servers (issue 3), until SIGINT/SIGTERM.
 //!
 //! The sandbox's own runner has no bind address; this one starts the same pair with `--bind`
-//! and lays down the scenario and scale objects through the sandbox's public pieces.
+//! and lays down the demo's scenarios (`sandbox::scenario`) and the scale objects.
 
 use std::io::Write;
 
@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use crate::cli::{GlobalArgs, SandboxArgs};
 use crate::sandbox::command::generate_scale;
-use crate::sandbox::{Sandbox, SandboxOptions, scenarios};
+use crate::sandbox::{Sandbox, SandboxOptions, scenario};
 
 use super::{EXIT_OK, setup};
 
@@ -22,31 +22,42 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             "--churn is not supported by the sandbox yet; run without it (change objects with kubectl meanwhile)"
         );
     }
+    // Scenarios bring their own vCluster name, host namespace and install objects.
     let scenario = match &args.scenario {
-        Some(name) => Some(scenarios::find(name).ok_or_else(|| {
-            let known: Vec<&str> = scenarios::SCENARIOS.iter().map(|s| s.name).collect();
-            anyhow::anyhow!(
-                "unknown scenario {name:?} (available: {}); or use --empty",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            )
-        })?),
+        Some(name) => Some(scenario::load(name)?),
         None => None,
     };
     let scale = match args.scale {
         Some(n) => u32::try_from(n).context("--scale is too large")?,
         None => 0,
     };
-    let defaults = SandboxOptions::default();
+    let defaults = match &scenario {
+        Some(sc) => {
+            if global.vcluster.as_ref().is_some_and(|v| *v != sc.vcluster)
+                || global
+                    .host_namespace
+                    .as_ref()
+                    .is_some_and(|n| *n != sc.host_namespace)
+            {
+                anyhow::bail!(
+                    "scenario {:?} is vcluster {:?} in host namespace {:?}; drop --vcluster/--host-namespace or use --empty",
+                    args.scenario.as_deref().unwrap_or_default(),
+                    sc.vcluster,
+                    sc.host_namespace
+                );
+            }
+            scenario::sandbox_options(sc)
+        }
+        None => SandboxOptions {
+            vcluster: global
+                .vcluster
+                .clone()
+                .unwrap_or_else(|| DEFAULT_VCLUSTER.to_string()),
+            host_namespace: global.host_namespace.clone(),
+            ..SandboxOptions::default()
+        },
+    };
     let opts = SandboxOptions {
-        vcluster: global
-            .vcluster
-            .clone()
-            .unwrap_or_else(|| DEFAULT_VCLUSTER.to_string()),
-        host_namespace: global.host_namespace.clone(),
         kubeconfig_path: global.kubeconfig.clone(),
         bind: args.bind.unwrap_or(defaults.bind),
         ..defaults
@@ -54,17 +65,8 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
     setup::runtime()?.block_on(async move {
         let stop = setup::stop_signal()?;
         let sb = Sandbox::start(opts).await?;
-        if let Some(s) = scenario {
-            let host = scenarios::parse(s.host)
-                .map_err(|e| anyhow::anyhow!("scenario {} (host): {e}", s.name))?;
-            let virt = scenarios::parse(s.virtual_)
-                .map_err(|e| anyhow::anyhow!("scenario {} (virtual): {e}", s.name))?;
-            sb.host()
-                .apply_objects(&host)
-                .map_err(|e| anyhow::anyhow!("scenario {} (host): {e}", s.name))?;
-            sb.virtual_()
-                .apply_objects(&virt)
-                .map_err(|e| anyhow::anyhow!("scenario {} (virtual): {e}", s.name))?;
+        if let Some(sc) = &scenario {
+            scenario::load_into(&sb, sc)?;
         }
         if scale > 0 {
             generate_scale(sb.virtual_().cluster(), scale)?;
