@@ -4,9 +4,9 @@
 
 use crate::cluster::clients::Clients;
 use crate::cluster::snapshot::Snapshot;
-use crate::engine::{Ctx, Pair, SideName, Target, desired_host};
 use crate::engine::Plan;
 use crate::engine::apply::{self as engine_apply, ApplyError, ApplyOptions, AuditLog};
+use crate::engine::{Ctx, Pair, SideName, Target, desired_host};
 use crate::inspect::pair_rows;
 use crate::tui::backend::{Backend, BackendError};
 use crate::tui::types::{DiffSource, FixOutcome, FixRequest, RowKey};

@@ -13,11 +13,11 @@ use crate::cluster::clients::{Clients, Target as ClientTarget};
 use crate::cluster::fetch::HostScope;
 use crate::cluster::watch::{WatchOptions, spawn};
 use crate::engine::Change;
+use crate::engine::apply::AuditLog;
 use crate::engine::controller::{
     ConfigSource, Controller, ControllerOptions, Parts, WriteError, Writer, Written,
 };
 use crate::engine::kube_writer::KubeWriter;
-use crate::engine::apply::AuditLog;
 use crate::sandbox::scenario::{self, Scenario};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::tui::run::{TuiOptions, run_tui};
