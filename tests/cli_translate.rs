@@ -259,25 +259,6 @@ fn usage_errors_are_one_line_and_exit_2() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so() {
-    for (args, name) in [
-        (vec!["check"], "check"),
-        (vec!["sync"], "sync"),
-        (vec!["fix", "--all"], "fix"),
-        (vec!["dns", "--listen", "127.0.0.1:0"], "dns"),
-        (vec!["sandbox"], "sandbox"),
-        (vec!["demo", "--no-tui"], "demo"),
-    ] {
-        vinspect()
-            .args(&args)
-            .assert()
-            .code(2)
-            .stdout("")
-            .stderr(format!("error: {name} is not available yet\n"));
-    }
-}
-
-#[test]
 fn help_and_version_exit_0() {
     vinspect()
         .arg("--help")

@@ -122,3 +122,28 @@ async fn once_converges_services_pods_and_ingresses() {
     );
     assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
 }
+
+#[tokio::test]
+async fn read_only_once_writes_nothing_and_reports_what_is_unsynced() {
+    let sb = sandbox().await;
+    create(&vsvcs(&sb, "default"), service("quiet", "quiet")).await;
+    let mut opts = options(&sb, true);
+    opts.read_only = true;
+    let code = vinspect::engine::controller::run_sync_tuned(opts, tuning("ro", None))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "something is left unsynced");
+    let twin = host_name(&sb, "default", "quiet");
+    assert!(hsvcs(&sb).get_opt(&twin).await.unwrap().is_none());
+    assert!(sync_events(&sb, "default", "quiet").await.is_empty());
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(sb.host_client(), sb.host_namespace());
+    assert!(
+        leases
+            .get_opt(&format!("vinspect-sync-{}", sb.vcluster()))
+            .await
+            .unwrap()
+            .is_none(),
+        "a read-only syncer does not take the lease"
+    );
+}

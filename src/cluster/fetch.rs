@@ -71,6 +71,16 @@ pub fn extra_host_namespaces(config: &VClusterConfig, host_namespace: &str) -> V
         {
             out.insert(ns.to_string());
         }
+        // `hostNamespace/vClusterName/vClusterNamespace/service`: the other vCluster's twin
+        // lives in its host namespace.
+        if let Some((ns, _)) = r
+            .target
+            .v_cluster_service
+            .as_deref()
+            .and_then(|s| s.split_once('/'))
+        {
+            out.insert(ns.to_string());
+        }
     }
     out.remove(host_namespace);
     out.retain(|ns| !ns.is_empty() && !ns.contains('*'));

@@ -837,6 +837,8 @@ impl<W: Writer> Feeder<W> {
         let mut snaps = self.sh.snapshots.clone();
         let mut leader = self.sh.leader.clone();
         let mut stop = self.sh.stop.clone();
+        // A closed channel answers `changed()` at once, forever: stop selecting on it.
+        let mut leader_open = true;
         snaps.mark_changed();
         loop {
             if *stop.borrow() {
@@ -851,10 +853,10 @@ impl<W: Writer> Feeder<W> {
                         return;
                     }
                 }
-                r = leader.changed() => {
+                r = leader.changed(), if leader_open => {
                     if r.is_err() {
                         // No election any more: keep what we had.
-                        leader = watch::channel(*self.sh.leader.borrow()).1;
+                        leader_open = false;
                     } else if !*leader.borrow() {
                         tracing::info!("lost leadership: pausing writes");
                     } else {
@@ -872,15 +874,20 @@ impl<W: Writer> Feeder<W> {
 async fn worker<W: Writer>(sh: Arc<Shared<W>>) {
     let mut leader = sh.leader.clone();
     let mut stop = sh.stop.clone();
+    // A closed channel answers `changed()` at once, forever: stop selecting on it.
+    let (mut leader_open, mut stop_open) = (true, true);
     loop {
         if *stop.borrow() || lock(&sh.queue).is_shut_down() {
             return;
         }
         // A standby writes nothing, but its queue keeps filling so it can start at once.
         if !sh.read_only && !*leader.borrow_and_update() {
+            if !leader_open {
+                return; // the election ended without us leading: nothing left to do
+            }
             tokio::select! {
-                r = leader.changed() => if r.is_err() { return },
-                _ = stop.changed() => {}
+                r = leader.changed() => leader_open = r.is_ok(),
+                r = stop.changed(), if stop_open => stop_open = r.is_ok(),
                 _ = sh.wake.notified() => {}
             }
             continue;
@@ -903,8 +910,8 @@ async fn worker<W: Writer>(sh: Arc<Shared<W>>) {
                 tokio::select! {
                     _ = &mut notified => {}
                     _ = tokio::time::sleep_until(wait_until) => {}
-                    _ = stop.changed() => {}
-                    _ = leader.changed() => {}
+                    r = stop.changed(), if stop_open => stop_open = r.is_ok(),
+                    r = leader.changed(), if leader_open => leader_open = r.is_ok(),
                 }
             }
         }

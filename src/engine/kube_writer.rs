@@ -6,6 +6,7 @@
 //! fails with 409 instead of clobbering someone else's change. The controller answers a
 //! conflict by planning the pair again from a fresher snapshot.
 
+use crate::engine::apply::{AuditEntry, AuditLog, patch_with_precondition};
 use crate::engine::change::{Action, Change, ObjKind, SideName};
 use crate::engine::controller::{WriteError, Writer, Written};
 use k8s_openapi::api::core::v1::{Binding, ObjectReference};
@@ -30,6 +31,40 @@ pub struct KubeWriter {
     pub host_client: kube::Client,
     /// `dryRun=All` on every request: the server validates, nothing is persisted.
     pub dry_run: bool,
+    /// One JSON line per write attempt, in `engine::apply`'s format.
+    pub audit: Option<Audit>,
+}
+
+/// Where audit lines go and the context names they carry.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub log: AuditLog,
+    pub virtual_context: String,
+    pub host_context: String,
+}
+
+impl Audit {
+    fn record(&self, c: &Change, dry_run: bool, outcome: &str) {
+        let entry = AuditEntry {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            virtual_context: self.virtual_context.clone(),
+            host_context: self.host_context.clone(),
+            target: c.target.clone(),
+            action: c.action.verb().to_string(),
+            patch: match &c.action {
+                Action::Patch { patch, .. } => Some(patch.clone()),
+                _ => None,
+            },
+            reason: c.reason.clone(),
+            dry_run,
+            outcome: outcome.to_string(),
+        };
+        // The write itself already happened; losing its audit line is bad but must not
+        // stop the sync. Say so loudly.
+        if let Err(e) = self.log.write(&entry) {
+            tracing::error!("{e}");
+        }
+    }
 }
 
 fn resource(kind: ObjKind) -> ApiResource {
@@ -149,15 +184,7 @@ impl KubeWriter {
                 subresource,
                 resource_version,
             } => {
-                let mut patch = patch.clone();
-                if let (Some(rv), Some(obj)) = (resource_version, patch.as_object_mut()) {
-                    let meta = obj
-                        .entry("metadata")
-                        .or_insert_with(|| Value::Object(Default::default()));
-                    if let Some(m) = meta.as_object_mut() {
-                        m.insert("resourceVersion".into(), Value::String(rv.clone()));
-                    }
-                }
+                let patch = patch_with_precondition(patch, resource_version.as_deref());
                 let pp = PatchParams {
                     dry_run: self.dry_run,
                     field_manager: Some(FIELD_MANAGER.to_string()),
@@ -288,6 +315,14 @@ impl KubeWriter {
 
 impl Writer for KubeWriter {
     async fn write(&self, change: &Change) -> Result<Written, WriteError> {
-        self.run(change).await
+        let r = self.run(change).await;
+        if let Some(a) = &self.audit {
+            let outcome = match &r {
+                Ok(_) => format!("{}: ok", change.action.verb()),
+                Err(e) => format!("error: {e}"),
+            };
+            a.record(change, self.dry_run, &outcome);
+        }
+        r
     }
 }

@@ -511,6 +511,44 @@ mod tests {
     }
 
     #[test]
+    fn with_production_timings_a_dead_leader_is_replaced_within_20_seconds() {
+        // The leader renews every 5 s and dies right after a renewal; the standby polls every
+        // 2 s. Whatever the phase between the two, the standby writes itself in within
+        // lease_duration + 2 polls of the death.
+        let o = opts("standby");
+        for phase_ms in (0..2000).step_by(250) {
+            let mut e = Elector::new(&o);
+            let t0 = Instant::now();
+            let died = t0 + Duration::from_secs(5);
+            let record = |renewed: u32| {
+                lease(
+                    Some("leader"),
+                    &format!("2026-01-01T00:00:{renewed:02}Z"),
+                    0,
+                )
+            };
+            let mut t = t0 + Duration::from_millis(phase_ms);
+            let took = loop {
+                // What the standby reads at `t`: the leader's last renewal before `t`.
+                let renewals = if t < died {
+                    (t - t0).as_secs() as u32 / 5
+                } else {
+                    1
+                };
+                if e.decide(Some(&record(renewals * 5)), t) == Decision::TakeOver {
+                    break t.saturating_duration_since(died);
+                }
+                t += o.retry_every;
+            };
+            assert!(
+                took <= o.lease_duration + o.retry_every * 2,
+                "phase {phase_ms} ms: {took:?}"
+            );
+            assert!(took < Duration::from_secs(20));
+        }
+    }
+
+    #[test]
     fn identities_differ_between_calls() {
         let a = default_identity();
         let b = default_identity();

@@ -701,7 +701,14 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
             .map(|s| metadata::virtual_labels(ctx, Some(s)));
     }
     let mut status = backsync::service_status(h);
-    if status.is_none() && v.status.as_ref().is_some_and(|s| *s == Default::default()) {
+    // An API server stores `status: {loadBalancer: {}}` on every Service: that is "no status".
+    let empty_status = |s: &k8s_openapi::api::core::v1::ServiceStatus| {
+        s.conditions.as_ref().is_none_or(|c| c.is_empty())
+            && s.load_balancer
+                .as_ref()
+                .is_none_or(|lb| lb.ingress.as_ref().is_none_or(|i| i.is_empty()))
+    };
+    if status.is_none() && v.status.as_ref().is_some_and(empty_status) {
         status = v.status.clone();
     }
 

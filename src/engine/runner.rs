@@ -5,12 +5,13 @@ use crate::cluster::clients::{Clients, Target, client_for};
 use crate::cluster::fetch::HostScope;
 use crate::cluster::snapshot::Snapshot;
 use crate::cluster::watch::{WatchOptions, Watching, spawn};
+use crate::engine::apply::AuditLog;
 use crate::engine::controller::{
     ConfigSource, Controller, ControllerOptions, OnceError, Parts, SyncOptions,
     config_from_snapshot,
 };
 use crate::engine::events::Recorder;
-use crate::engine::kube_writer::KubeWriter;
+use crate::engine::kube_writer::{Audit, KubeWriter};
 use crate::engine::lease::{self, LeaseOptions};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::context::{ContextSelection, load_kubeconfig, resolve_contexts};
@@ -257,10 +258,23 @@ async fn run_with_clients(
     }
     let mut election = ElectionGuard(election.take());
 
+    let audit = opts
+        .audit_log
+        .clone()
+        .or_else(AuditLog::default_path)
+        .map(|path| Audit {
+            log: AuditLog::new(path),
+            virtual_context: clients.virtual_.context.clone(),
+            host_context: clients.host.context.clone(),
+        });
+    if audit.is_none() && !opts.read_only {
+        tracing::warn!("no state directory for the audit log; pass --audit-log PATH to keep one");
+    }
     let writer = KubeWriter {
         virtual_client: clients.virtual_.client.clone(),
         host_client: clients.host.client.clone(),
         dry_run: false,
+        audit,
     };
     let controller = Controller::new(Parts {
         vcluster: vcluster.clone(),

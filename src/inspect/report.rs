@@ -106,7 +106,6 @@ impl RowFilter {
     pub fn matches(&self, row: &PairRow) -> bool {
         if let Some(ns) = &self.namespace
             && &row.namespace != ns
-            && &row.host.namespace != ns
         {
             return false;
         }

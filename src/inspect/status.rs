@@ -114,7 +114,6 @@ pub fn drift_fields(plan: &Plan) -> Vec<String> {
                     push("metadata.uid".to_string());
                 }
             }
-            Action::Bind { .. } => push("spec.nodeName".to_string()),
             Action::Delete { .. } | Action::Create { .. } => {
                 push(format!("{} object", c.target.side));
             }

@@ -35,6 +35,7 @@ pub mod kubeconfig;
 pub mod layout;
 pub mod patch;
 pub mod registry;
+pub mod scenario;
 pub mod scenarios;
 pub mod selectors;
 pub mod store;

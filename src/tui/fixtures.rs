@@ -71,6 +71,7 @@ fn target(side: SideName, kind: ObjKind, ns: &str, name: &str) -> Target {
 
 fn patch(t: Target, patch: serde_json::Value, reason: &str) -> Change {
     Change {
+        fields: Vec::new(),
         target: t,
         action: Action::Patch {
             patch,
@@ -78,7 +79,6 @@ fn patch(t: Target, patch: serde_json::Value, reason: &str) -> Change {
             resource_version: Some("48213".to_string()),
         },
         reason: reason.to_string(),
-            fields: Vec::new(),
     }
 }
 
@@ -317,6 +317,7 @@ pub fn rows() -> Vec<PairRow> {
         h: absent(),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Host, ObjKind::Service, hns, &api),
                 action: Action::Create {
                     object: json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": api, "namespace": hns,
@@ -324,7 +325,6 @@ pub fn rows() -> Vec<PairRow> {
                         "spec": {"ports": [{"port": 443, "targetPort": 8443}]}}),
                 },
                 reason: "create the twin".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },
@@ -372,6 +372,7 @@ pub fn rows() -> Vec<PairRow> {
         h: side(hns, &checkout, Some("10.96.7.21"), Some("ClusterIP"), 80),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Virtual, ObjKind::Service, "shop", "checkout"),
                 action: Action::Recreate {
                     object: json!({"apiVersion": "v1", "kind": "Service",
@@ -380,7 +381,6 @@ pub fn rows() -> Vec<PairRow> {
                     uid: Some("9c1f7a52-3e0b-4d6a-9f1e-5b2d8c7a6e40".to_string()),
                 },
                 reason: "ClusterIP is immutable: recreate with the host's".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },
@@ -424,12 +424,12 @@ pub fn rows() -> Vec<PairRow> {
         ),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Host, ObjKind::Service, hns, &old),
                 action: Action::Delete {
                     uid: Some("1b2c3d4e-0000-4000-8000-00000000beef".to_string()),
                 },
                 reason: "virtual service deleted".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },
@@ -548,13 +548,13 @@ pub fn rows() -> Vec<PairRow> {
         h: absent(),
         plan: Plan {
             changes: vec![Change {
+                fields: Vec::new(),
                 target: target(SideName::Host, ObjKind::Service, "edge", "shop-web"),
                 action: Action::Create {
                     object: json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop-web", "namespace": "edge"},
                         "spec": {"type": "ExternalName", "externalName": format!("{}.{hns}.svc.cluster.local", twin("shop", "web"))}}),
                 },
                 reason: "replicate to host".to_string(),
-            fields: Vec::new(),
             }],
             blocked: None,
         },

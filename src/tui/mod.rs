@@ -20,6 +20,7 @@ pub mod filter;
 pub mod fixtures;
 pub mod keymap;
 pub mod run;
+pub mod screenshot;
 pub mod theme;
 pub mod types;
 pub mod views;

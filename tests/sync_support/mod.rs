@@ -44,6 +44,10 @@ pub fn options(sb: &Sandbox, once: bool) -> SyncOptions {
         vcluster: Some(sb.vcluster().to_string()),
         host_namespace: Some(sb.host_namespace().to_string()),
         once,
+        // Tests never write into the user's state directory.
+        audit_log: Some(
+            std::env::temp_dir().join(format!("vinspect-sync-test-{}.log", std::process::id())),
+        ),
         ..SyncOptions::default()
     }
 }

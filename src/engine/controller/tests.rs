@@ -631,3 +631,62 @@ fn the_once_summary_names_each_unsynced_pair() {
         "{s}"
     );
 }
+
+#[tokio::test]
+async fn a_pod_waiting_for_the_kube_dns_twin_is_reported_and_counted_unsynced() {
+    let mut s = base();
+    s.host
+        .services
+        .remove(&ObjKey::new(HNS, naming::kube_dns_host_name(VC)));
+    s.virtual_side
+        .pods
+        .insert(ObjKey::new("default", "p"), pod("p"));
+    let world = World::new(s);
+    let (c, _l, _s) = controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let report = c.run_once().await.unwrap();
+    assert!(
+        world.writes().iter().all(|w| w.target.kind != ObjKind::Pod),
+        "no pod twin without a nameserver: {:?}",
+        world.writes()
+    );
+    let waiting: Vec<_> = report
+        .unsynced
+        .iter()
+        .filter(|u| u.pair.kind == PairKind::Pod)
+        .collect();
+    assert_eq!(waiting.len(), 1, "{}", report.summary());
+    assert!(
+        report.stats.notices >= 1,
+        "a SyncWarning is said: {:?}",
+        report.stats
+    );
+}
+
+#[tokio::test]
+async fn the_same_notice_is_not_repeated_within_its_interval() {
+    let mut s = with_virtual_service(base(), "web");
+    let twin = host_twin_name("web");
+    s.host.services.insert(
+        ObjKey::new(HNS, &twin),
+        svc(HNS, &twin, "10.96.0.99", "squat"),
+    );
+    let world = World::new(s);
+    let (c, _leader, stop) =
+        controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let run = tokio::spawn(c.run());
+    // Touch the virtual object a few times: each change replans the squatted pair.
+    for i in 0..5 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        world.edit(|s| {
+            let key = ObjKey::new("default", "web");
+            let mut v = (**s.virtual_side.services.get(&key).unwrap()).clone();
+            v.metadata.resource_version = Some(format!("{}", 10 + i));
+            s.virtual_side.services.insert(key, Arc::new(v));
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send_replace(true);
+    let stats = run.await.unwrap();
+    assert_eq!(stats.notices, 1, "{stats:?}");
+    assert!(world.writes().iter().all(|w| w.target.name != twin));
+}

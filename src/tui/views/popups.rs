@@ -159,6 +159,7 @@ pub fn confirm_lines<'a>(
                     (label, Some(patch))
                 }
                 Write::Create { object } => ("body".to_string(), Some(object)),
+                Write::Bind { node } => (format!("bind to node {node}"), None),
                 Write::Recreate { object, uid } => (
                     format!(
                         "delete{} then create with body",
@@ -177,7 +178,6 @@ pub fn confirm_lines<'a>(
                     ),
                     None,
                 ),
-                Write::Bind { node } => (format!("bind to node {node}"), None),
             };
             out.push(Line::styled(format!("    {label}:"), theme.muted));
             if let Some(v) = body {
