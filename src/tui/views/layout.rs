@@ -164,7 +164,11 @@ pub fn tab_labels(state: &AppState, width: u16) -> Vec<(Tab, String)> {
     };
     let full = label(true);
     let used: usize = full.iter().map(|(_, l)| l.chars().count() + 1).sum();
-    if used <= width as usize { full } else { label(false) }
+    if used <= width as usize {
+        full
+    } else {
+        label(false)
+    }
 }
 
 pub fn tab_at_state(state: &AppState, tabs: Rect, x: u16) -> Option<Tab> {
