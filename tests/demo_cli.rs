@@ -53,17 +53,32 @@ fn no_tui_prints_ready_and_serves_the_scenario_until_sigterm() {
         .args(["demo", "--no-tui", "--kubeconfig"])
         .arg(&path)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    // Keep stderr: when the demo dies before its ready line, its error line is the diagnosis.
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
-    let ready = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    let ready = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait();
+            let err = err_reader.join().unwrap_or_default();
+            panic!("no ready line ({e}); exit {status:?}; stderr:\n{err}");
+        }
+    };
     assert_eq!(ready, format!("ready: KUBECONFIG={}", path.display()));
 
     let rt = tokio::runtime::Runtime::new().unwrap();
