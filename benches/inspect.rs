@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
                 planned
                     .iter()
                     .map(|(p, pl)| vinspect::inspect::rows::row_with_plan(&inputs, p, pl.clone()))
-                    .count(),
+                    .collect::<Vec<_>>(),
             )
         })
     });
