@@ -64,6 +64,48 @@ fn bench(c: &mut Criterion) {
     g.bench_function("rows_20k_virtual_20k_host", |b| {
         b.iter(|| black_box(rows(black_box(&snap), black_box(&config))))
     });
+    // The engine's share: pairing and one stateless plan per pair.
+    g.bench_function("engine_pairs_and_plans_only", |b| {
+        b.iter(|| {
+            let ctx = vinspect::engine::Ctx::new(&snap, &config);
+            let ps = vinspect::engine::pairs(&ctx);
+            black_box(
+                ps.iter()
+                    .map(|p| vinspect::engine::plan(&ctx, p, None).changes.len())
+                    .sum::<usize>(),
+            )
+        })
+    });
+    // The inspector's share: rows from plans computed beforehand.
+    let ctx = vinspect::engine::Ctx::new(&snap, &config);
+    let planned: Vec<_> = vinspect::engine::pairs(&ctx)
+        .into_iter()
+        .map(|p| {
+            let pl = vinspect::engine::plan(&ctx, &p, None);
+            (p, pl)
+        })
+        .collect();
+    eprintln!(
+        "pairs with a non-empty plan: {}",
+        planned
+            .iter()
+            .filter(|(_, pl)| !pl.changes.is_empty())
+            .count()
+    );
+    g.bench_function("row_indexes_only", |b| {
+        b.iter(|| black_box(vinspect::inspect::rows::RowInputs::new(&ctx)))
+    });
+    g.bench_function("rows_given_plans", |b| {
+        b.iter(|| {
+            let inputs = vinspect::inspect::rows::RowInputs::new(&ctx);
+            black_box(
+                planned
+                    .iter()
+                    .map(|(p, pl)| vinspect::inspect::rows::row_with_plan(&inputs, p, pl.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+    });
     g.finish();
 }
 
@@ -163,5 +205,6 @@ fn check_e2e(c: &mut Criterion) {
     rt.block_on(sb.shutdown());
 }
 
-criterion_group!(benches, bench, check_e2e);
+// check_e2e first, so its peak-RSS figure is not inflated by the 40k-object world below.
+criterion_group!(benches, check_e2e, bench);
 criterion_main!(benches);
