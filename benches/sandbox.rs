@@ -126,10 +126,17 @@ fn bench(c: &mut Criterion) {
                         .collect();
                     let writer = cluster.clone();
                     tokio::task::spawn_blocking(move || {
-                        for i in 0..10_000 {
-                            writer.mutate(kind("configmaps"), "default", "hot", |o| {
-                                o["data"]["n"] = json!(i.to_string())
-                            });
+                        for _ in 0..10_000 {
+                            // Every write changes the object (a no-op write would emit nothing).
+                            let changed =
+                                writer.mutate(kind("configmaps"), "default", "hot", |o| {
+                                    let n: u64 = o["data"]["n"]
+                                        .as_str()
+                                        .and_then(|n| n.parse().ok())
+                                        .unwrap_or(0);
+                                    o["data"]["n"] = json!((n + 1).to_string());
+                                });
+                            assert!(changed.is_some());
                         }
                     })
                     .await

@@ -114,6 +114,9 @@ pub struct DemoArgs {
     /// No TUI: print `ready: KUBECONFIG=<path>` and keep running for kubectl or k9s.
     #[arg(long)]
     pub no_tui: bool,
+    /// Let the sync controller repair the incident as well (it is gone within seconds).
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Output formats of `check`.

@@ -2,7 +2,11 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod demo;
+pub mod dns;
 pub mod engine;
 pub mod inspect;
+pub mod live;
 pub mod sandbox;
+pub mod tui;
 pub mod vcluster;

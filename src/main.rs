@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 use vinspect::cli::Cli;
 use vinspect::commands::{self, EXIT_ERROR};
 
@@ -25,7 +26,10 @@ fn main() -> ExitCode {
             one_line(&msg)
         );
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let _log = commands::logging::init(cli.global.verbose, commands::uses_tui(&cli));
     match std::panic::catch_unwind(|| commands::run(&cli)) {
         Ok(Ok(code)) => ExitCode::from(code),
@@ -39,4 +43,23 @@ fn main() -> ExitCode {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Help and version print as clap does; a usage error becomes one `error: …` line (clap's
+/// first paragraph) and exit 2, like every other error.
+fn usage_error(e: clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let first = text.split("\n\n").next().unwrap_or(&text);
+    let line = one_line(first);
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("error: {line} (see --help)");
+    ExitCode::from(EXIT_ERROR)
 }

@@ -248,33 +248,14 @@ fn bad_names_and_missing_vcluster() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    let out = vinspect().args(["translate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = vinspect()
-        .args(["translate", "-o", "yaml", "--vcluster", "v", "a/b"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-}
-
-#[test]
-fn commands_not_built_yet_say_so() {
-    for (args, name) in [
-        (vec!["check"], "check"),
-        (vec!["sync"], "sync"),
-        (vec!["fix", "--all"], "fix"),
-        (vec!["dns", "--listen", "127.0.0.1:0"], "dns"),
-        (vec!["sandbox"], "sandbox"),
-        (vec!["demo", "--no-tui"], "demo"),
-    ] {
-        vinspect()
-            .args(&args)
-            .assert()
-            .code(2)
-            .stdout("")
-            .stderr(format!("error: {name} is not available yet\n"));
-    }
+fn usage_errors_are_one_line_and_exit_2() {
+    fails(&["translate"], &["required", "<REF>", "--help"]);
+    fails(
+        &["translate", "-o", "yaml", "--vcluster", "v", "a/b"],
+        &["invalid value 'yaml'", "-o"],
+    );
+    fails(&["translate", "--bogus", "a/b"], &["--bogus"]);
+    fails(&["frobnicate"], &["frobnicate"]);
 }
 
 #[test]

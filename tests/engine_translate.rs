@@ -498,3 +498,55 @@ fn replicate_mapping_parse_rules() {
     assert_eq!(parse_to_host("nginx", "y", HNS), Err(MAPPING_ERROR));
     assert_eq!(parse_from_host("a/b/c", "x/y", HNS), Err(MAPPING_ERROR));
 }
+
+#[test]
+fn daemonset_pods_and_user_set_eviction() {
+    let mut s = base();
+    add_virtual_pod(
+        &mut s,
+        r#"
+metadata:
+  name: agent-x1
+  namespace: default
+  uid: a-uid
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: ds-uid, controller: true}
+spec: {containers: [{name: a, image: agent}]}
+"#,
+    );
+    add_virtual_pod(
+        &mut s,
+        r#"
+metadata:
+  name: pinned
+  namespace: default
+  uid: p-uid
+  annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: "true"}
+spec: {containers: [{name: a, image: app}]}
+"#,
+    );
+    let cfg = VClusterConfig::default();
+    let ctx = Ctx::new(&s, &cfg);
+    let ds = created(&ctx, &pair_of(&ctx, PairKind::Pod, "default", "agent-x1"));
+    let ann = &ds["metadata"]["annotations"];
+    assert_eq!(
+        ann["cluster-autoscaler.kubernetes.io/safe-to-evict"],
+        "true"
+    );
+    assert_eq!(
+        ann["cluster-autoscaler.kubernetes.io/daemonset-pod"],
+        "true"
+    );
+    assert_eq!(ann["vcluster.loft.sh/owner-set-kind"], "DaemonSet");
+    let pinned = created(&ctx, &pair_of(&ctx, PairKind::Pod, "default", "pinned"));
+    let ann = &pinned["metadata"]["annotations"];
+    assert_eq!(
+        ann["cluster-autoscaler.kubernetes.io/safe-to-evict"],
+        "true"
+    );
+    assert_eq!(
+        ann["vcluster.loft.sh/managed-annotations"],
+        "cluster-autoscaler.kubernetes.io/safe-to-evict"
+    );
+    assert!(ann.get("vcluster.loft.sh/owner-references").is_none());
+}

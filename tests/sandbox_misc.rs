@@ -314,3 +314,16 @@ async fn pods_are_bound_through_the_binding_subresource() {
     }
     sb.shutdown().await;
 }
+
+#[test]
+fn sandbox_handles_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sandbox>();
+    assert_send_sync::<vinspect::sandbox::SandboxServer>();
+    let o = SandboxOptions::default();
+    assert_eq!(
+        (o.vcluster.as_str(), o.nodes, o.tls, o.kubelet_delay),
+        ("demo", 3, false, Duration::from_millis(200))
+    );
+    assert!(o.empty_layout && o.host_namespace.is_none() && o.kubeconfig_path.is_none());
+}

@@ -17,6 +17,10 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+/// How long a one-shot read of one side may take before it counts as unreachable (a server
+/// that accepts connections but never answers must not hang `check`).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Objects per list page.
 pub const PAGE_SIZE: u32 = 500;
 
@@ -62,6 +66,16 @@ pub fn extra_host_namespaces(config: &VClusterConfig, host_namespace: &str) -> V
         if let Some((ns, _)) = r
             .target
             .host_service
+            .as_deref()
+            .and_then(|s| s.split_once('/'))
+        {
+            out.insert(ns.to_string());
+        }
+        // `hostNamespace/vClusterName/vClusterNamespace/service`: the other vCluster's twin
+        // lives in its host namespace.
+        if let Some((ns, _)) = r
+            .target
+            .v_cluster_service
             .as_deref()
             .and_then(|s| s.split_once('/'))
         {
@@ -234,10 +248,18 @@ pub async fn fetch_host(t: &Target, scope: &HostScope) -> Result<Side, FetchErro
 /// Both sides at once. A side that fails is kept as an empty side in state Error, so callers
 /// can report it (and still use the other side).
 pub async fn fetch_snapshot(clients: &Clients, scope: &HostScope) -> Snapshot {
+    let timed = |t: &Target, side: &'static str| FetchError {
+        side,
+        context: t.context.clone(),
+        server: t.server.clone(),
+        message: format!("no answer within {} s", READ_TIMEOUT.as_secs()),
+    };
     let (v, h) = tokio::join!(
-        fetch_virtual(&clients.virtual_),
-        fetch_host(&clients.host, scope)
+        tokio::time::timeout(READ_TIMEOUT, fetch_virtual(&clients.virtual_)),
+        tokio::time::timeout(READ_TIMEOUT, fetch_host(&clients.host, scope))
     );
+    let v = v.unwrap_or_else(|_| Err(timed(&clients.virtual_, "virtual")));
+    let h = h.unwrap_or_else(|_| Err(timed(&clients.host, "host")));
     let failed = |t: &Target, e: FetchError| Side {
         context: t.context.clone(),
         server: t.server.clone(),

@@ -2,5 +2,6 @@
 pub mod clients;
 pub mod config_source;
 pub mod fetch;
+pub mod session;
 pub mod snapshot;
 pub mod watch;

@@ -1,6 +1,7 @@
 //! Logging set-up: `-v` picks the level (`VINSPECT_LOG` or `RUST_LOG` override it with a full
 //! filter); while the TUI owns the terminal, logs go to a file, never onto the screen.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -22,6 +23,17 @@ fn level(verbose: u8) -> &'static str {
     }
 }
 
+/// The filter for `-v` count: kube's client logs every failed request at ERROR, which would
+/// repeat the one-line error vinspect prints itself, so it is quiet below `-vv`.
+pub fn default_filter(verbose: u8) -> String {
+    let base = level(verbose);
+    if verbose < 2 {
+        format!("{base},kube_client=off,kube_runtime=off,hyper_util=off")
+    } else {
+        base.to_string()
+    }
+}
+
 /// Where the TUI's log goes: `$XDG_STATE_HOME/vinspect/vinspect.log` (or the platform's
 /// equivalent), else the temp dir.
 pub fn log_file_path() -> PathBuf {
@@ -39,11 +51,12 @@ pub fn init(verbose: u8, to_file: bool) -> LogGuard {
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(level(verbose)));
+        .unwrap_or_else(|| EnvFilter::new(default_filter(verbose)));
     if !to_file {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
             .with_target(false)
             .try_init();
         return LogGuard {

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::cli::GlobalArgs;
+use crate::cluster::session::ConnectOptions;
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::context::{
     ContextSelection, LoadedKubeconfig, ResolvedContexts, load_kubeconfig, resolve_contexts,
@@ -43,4 +44,62 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Resolve the global flags into the settings a cluster session needs. Fails with one line
+/// (unreadable kubeconfig, unknown context with the known ones listed, …) before any network.
+pub fn connect_options(global: &GlobalArgs) -> anyhow::Result<ConnectOptions> {
+    let (_, resolved) = resolve(global)?;
+    Ok(connect_options_for(global, resolved))
+}
+
+/// [`connect_options`] for contexts resolved already.
+pub fn connect_options_for(global: &GlobalArgs, resolved: ResolvedContexts) -> ConnectOptions {
+    ConnectOptions {
+        kubeconfig: global.kubeconfig.clone(),
+        virtual_context: resolved.virtual_context,
+        host_context: resolved.host_context,
+        vcluster: resolved.vcluster,
+        host_namespace: resolved.host_namespace,
+        config_file: global.config.clone(),
+    }
+}
+
+/// `-n NS` narrows to one namespace; `-A` or nothing means every namespace.
+pub fn namespace_filter(global: &GlobalArgs) -> Option<String> {
+    if global.all_namespaces {
+        None
+    } else {
+        global.namespace.clone()
+    }
+}
+
+/// An exit code from the library (an `i32`) as the process's (a byte); out-of-range codes are
+/// errors.
+pub fn exit_code(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(super::EXIT_ERROR)
+}
+
+/// A future that resolves on SIGINT or SIGTERM (what `dns`, `sync` and `sandbox` stop on).
+/// The handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent right after a "ready" line is never lost. Call it inside the runtime.
+pub fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

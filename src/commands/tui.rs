@@ -1,9 +1,59 @@
-//! `vinspect` without a subcommand: the TUI (issue 6).
+//! `vinspect` without a subcommand: the TUI over the live clusters (issue 6).
+
+use std::io::IsTerminal;
+
+use anyhow::Context as _;
 
 use crate::cli::GlobalArgs;
+use crate::live::{LiveBackend, LiveOptions};
+use crate::tui::config::{UserConfig, default_config_path};
+use crate::tui::run::{TuiOptions, run_tui};
 
-use super::NotAvailable;
+use super::setup;
 
-pub fn run(_global: &GlobalArgs) -> anyhow::Result<u8> {
-    Err(NotAvailable("the TUI").into())
+/// The TUI's options from the flags, the user config and `NO_COLOR`.
+pub fn tui_options(global: &GlobalArgs) -> anyhow::Result<TuiOptions> {
+    let path = default_config_path();
+    let config = match &path {
+        Some(p) => UserConfig::load(p)?,
+        None => UserConfig::default(),
+    };
+    let origin = path.as_ref().map_or_else(
+        || "the user config".to_string(),
+        |p| p.display().to_string(),
+    );
+    let no_color = std::env::var("NO_COLOR").ok();
+    TuiOptions::resolve(
+        global.theme.as_deref(),
+        global.read_only,
+        &config,
+        &origin,
+        no_color.as_deref(),
+    )
+}
+
+pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
+    // Every setup error is reported before the terminal is taken over.
+    setup::resolve(global)?;
+    let opts = tui_options(global)?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the TUI needs a terminal; for output to a pipe or file use `vinspect check`"
+        );
+    }
+    let live = LiveOptions {
+        kubeconfig: global.kubeconfig.clone(),
+        selection: setup::selection(global),
+        config_file: global.config.clone(),
+        read_only: opts.read_only,
+        audit_log: None,
+    };
+    let rt = setup::runtime()?;
+    rt.block_on(async move {
+        let (backend, data) = LiveBackend::connect(live).await?;
+        let code = run_tui(opts, backend, data)
+            .await
+            .context("the TUI stopped")?;
+        Ok(setup::exit_code(code))
+    })
 }

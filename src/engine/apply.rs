@@ -32,7 +32,7 @@ pub enum ApplyError {
         target: Target,
         verb: &'static str,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error(
         "{target}: the planned body is not a valid object ({source}); this is a vinspect bug, please report it"
@@ -190,7 +190,7 @@ fn classify(target: &Target, verb: &'static str, e: kube::Error) -> ApplyError {
     ApplyError::Api {
         target: target.clone(),
         verb,
-        source: e,
+        source: Box::new(e),
     }
 }
 

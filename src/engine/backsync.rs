@@ -1,6 +1,6 @@
 //! Host → virtual: what flows back from the twin (§4.2, §3.2, §5 status, §4.3 special case).
 
-use crate::engine::ctx::{Ctx, cluster_ip};
+use crate::engine::ctx::cluster_ip;
 use crate::engine::translate::service::kubernetes_ports;
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointSubset, Endpoints, Pod, PodStatus, Service, ServicePort, ServiceStatus,
@@ -167,6 +167,3 @@ pub fn kubernetes_endpoints(vep: Option<&Endpoints>, host: &Endpoints) -> Endpoi
         subsets,
     }
 }
-
-/// The Ctx is not needed by every helper, but status rules may depend on config later.
-pub fn _unused(_: &Ctx) {}

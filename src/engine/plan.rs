@@ -532,10 +532,10 @@ fn apply_virtual_meta(updated: &mut ObjectMeta, ms: &MetaSync) {
     }
 }
 
-fn old_pair<'m>(
-    memory: Option<&'m LastSeen>,
+fn old_pair(
+    memory: Option<&LastSeen>,
     f: fn(&Seen) -> Option<&ObjectMeta>,
-) -> Option<(&'m ObjectMeta, &'m ObjectMeta)> {
+) -> Option<(&ObjectMeta, &ObjectMeta)> {
     let m = memory?;
     Some((f(m.virtual_obj.as_ref()?)?, f(m.host_obj.as_ref()?)?))
 }
@@ -701,7 +701,14 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
             .map(|s| metadata::virtual_labels(ctx, Some(s)));
     }
     let mut status = backsync::service_status(h);
-    if status.is_none() && v.status.as_ref().is_some_and(|s| *s == Default::default()) {
+    // An API server stores `status: {loadBalancer: {}}` on every Service: that is "no status".
+    let empty_status = |s: &k8s_openapi::api::core::v1::ServiceStatus| {
+        s.conditions.as_ref().is_none_or(|c| c.is_empty())
+            && s.load_balancer
+                .as_ref()
+                .is_none_or(|lb| lb.ingress.as_ref().is_none_or(|i| i.is_empty()))
+    };
+    if status.is_none() && v.status.as_ref().is_some_and(empty_status) {
         status = v.status.clone();
     }
 
@@ -828,7 +835,7 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             ann.insert(k.clone(), val.clone());
         }
     }
-    if !vm.owner_references.as_ref().is_some_and(|o| !o.is_empty()) {
+    if vm.owner_references.as_ref().is_none_or(|o| o.is_empty()) {
         ann.remove(naming::ANNOTATION_POD_OWNER_REFERENCES);
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
@@ -836,19 +843,20 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     let deadline = vspec
         .active_deadline_seconds
         .or(hspec.active_deadline_seconds);
-    let image_of = |list: &[Container], name: &str| {
+    fn image_of<'c>(list: &'c [Container], name: &str) -> Option<&'c String> {
         list.iter()
             .find(|x| x.name == name)
-            .and_then(|c| c.image.clone())
-    };
+            .and_then(|c| c.image.as_ref())
+    }
     let vinit = vspec.init_containers.as_deref().unwrap_or_default();
-    let images_differ = hspec.containers.iter().any(|c| {
-        image_of(&vspec.containers, &c.name).is_some_and(|i| Some(&i) != c.image.as_ref())
-    }) || hspec
-        .init_containers
-        .iter()
-        .flatten()
-        .any(|c| image_of(vinit, &c.name).is_some_and(|i| Some(&i) != c.image.as_ref()));
+    let images_differ =
+        hspec.containers.iter().any(|c| {
+            image_of(&vspec.containers, &c.name).is_some_and(|i| Some(i) != c.image.as_ref())
+        }) || hspec
+            .init_containers
+            .iter()
+            .flatten()
+            .any(|c| image_of(vinit, &c.name).is_some_and(|i| Some(i) != c.image.as_ref()));
     let host_differs = hm.labels.as_ref() != Some(&labels)
         || hm.annotations.as_ref() != Some(&ann)
         || deadline != hspec.active_deadline_seconds
@@ -861,12 +869,12 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         hs.active_deadline_seconds = deadline;
         for c in hs.containers.iter_mut() {
             if let Some(i) = image_of(&vspec.containers, &c.name) {
-                c.image = Some(i);
+                c.image = Some(i.clone());
             }
         }
         for c in hs.init_containers.iter_mut().flatten() {
             if let Some(i) = image_of(vinit, &c.name) {
-                c.image = Some(i);
+                c.image = Some(i.clone());
             }
         }
         out.extend(patches(

@@ -4,7 +4,7 @@
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::{Pair, pairs};
-use crate::engine::{Action, Blocked, ObjKind, PairKind, Plan, SideName};
+use crate::engine::{Blocked, PairKind, Plan, SideName};
 use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
 use crate::inspect::sides::{self, SideIndex};
 use crate::inspect::status::{PairFacts, obj_kind, status_of, twin_side};
@@ -115,11 +115,11 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             let h = hkey.and_then(|k| hs.services.get(k));
             let vv = v.map_or_else(
                 || sides::absent_view(vkey),
-                |s| sides::service_view(s, &inputs.virt, &vkey.map(|k| k.namespace.clone()).unwrap_or_default()),
+                |s| sides::service_view(s, &inputs.virt),
             );
             let hv = h.map_or_else(
                 || sides::absent_view(hkey),
-                |s| sides::service_view(s, &inputs.host, &hkey.map(|k| k.namespace.clone()).unwrap_or_default()),
+                |s| sides::service_view(s, &inputs.host),
             );
             let dns = DnsNames {
                 virtual_names: vkey
@@ -155,7 +155,9 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
                         .map(|e| endpoint_ips(e))
                         .unwrap_or_default();
                     vv.ip = target_ips.first().cloned();
-                    let source_ip = h.and_then(|s| sides::service_cluster_ip(s)).filter(|ip| ip != "None");
+                    let source_ip = h
+                        .and_then(|s| sides::service_cluster_ip(s))
+                        .filter(|ip| ip != "None");
                     let mm = match (&source_ip, v) {
                         (Some(ip), Some(_)) => !target_ips.contains(ip),
                         _ => false,
@@ -163,7 +165,11 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
                     if mm {
                         notes.push(format!(
                             "virtual endpoints {} do not include the host ClusterIP {}",
-                            if target_ips.is_empty() { "(none)".to_string() } else { target_ips.join(",") },
+                            if target_ips.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                target_ips.join(",")
+                            },
                             source_ip.as_deref().unwrap_or("-")
                         ));
                     }
@@ -222,6 +228,11 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
         origin_exists,
     };
     let status = status_of(&plan, &facts, inputs.unreadable.as_deref());
+    // A squatter is not a twin: comparing its IPs or selector with the virtual object says nothing.
+    let ip_mismatch = ip_mismatch && status != Status::Squatter;
+    if status == Status::Squatter {
+        notes.clear();
+    }
     let mut reason = headline(ctx, pair, &plan, &status, &virtual_side, &host);
     for n in notes {
         reason.push_str("; ");
@@ -299,7 +310,10 @@ fn selector_notes(
             vm.matched
         );
         if !stale.is_empty() {
-            note.push_str(&format!("; host selector keys no host pod carries: {}", stale.join(", ")));
+            note.push_str(&format!(
+                "; host selector keys no host pod carries: {}",
+                stale.join(", ")
+            ));
         }
         notes.push(note);
     } else if vm.matched != hm.matched {
@@ -307,13 +321,6 @@ fn selector_notes(
             "virtual selector matches {} pods, host selector {}",
             vm.matched, hm.matched
         ));
-    }
-}
-
-fn side_word(s: SideName) -> &'static str {
-    match s {
-        SideName::Virtual => "virtual",
-        SideName::Host => "host",
     }
 }
 
@@ -337,8 +344,12 @@ fn headline(
             None => status.word().to_lowercase(),
         },
         Status::Synced => match pair.kind {
-            PairKind::ReplicatedFromHost => format!("in sync: replicated from host service {}", key(host)),
-            PairKind::ReplicatedToHost => format!("in sync: replicated to host service {}", key(host)),
+            PairKind::ReplicatedFromHost => {
+                format!("in sync: replicated from host service {}", key(host))
+            }
+            PairKind::ReplicatedToHost => {
+                format!("in sync: replicated to host service {}", key(host))
+            }
             _ => "in sync".to_string(),
         },
         Status::Missing => {
@@ -353,7 +364,10 @@ fn headline(
             } else {
                 ""
             };
-            format!("no {side} {kind} {}{hashed}: the engine would create it", key(twin))
+            format!(
+                "no {side} {kind} {}{hashed}: the engine would create it",
+                key(twin)
+            )
         }
         Status::Orphan => {
             let (side, twin, origin) = match twin_side(pair.kind) {
@@ -373,43 +387,17 @@ fn headline(
             )
         }
         Status::Drift { fields } => {
-            let uid_mismatch = plan.changes.iter().any(|c| {
-                c.target.side == SideName::Host && matches!(c.action, Action::Delete { .. })
-            }) && virt.exists;
-            if uid_mismatch {
-                return format!(
-                    "host {kind} {} was written for another virtual object (object-uid differs from {}): the engine would re-create it",
-                    key(host),
-                    virt.uid.as_deref().unwrap_or("?")
-                );
-            }
-            let mut by_side: Vec<(SideName, Vec<&str>)> = Vec::new();
+            let mut reasons: Vec<&str> = Vec::new();
             for c in &plan.changes {
-                let verb = c.action.verb();
-                match by_side.iter_mut().find(|(s, _)| *s == c.target.side) {
-                    Some((_, verbs)) => {
-                        if !verbs.contains(&verb) {
-                            verbs.push(verb)
-                        }
-                    }
-                    None => by_side.push((c.target.side, vec![verb])),
+                if !c.reason.is_empty() && !reasons.contains(&c.reason.as_str()) {
+                    reasons.push(&c.reason);
                 }
             }
-            let writes: Vec<String> = by_side
-                .iter()
-                .map(|(s, verbs)| format!("{} {} {kind}", verbs.join("/"), side_word(*s)))
-                .collect();
-            format!(
-                "{} differ{}: the engine would {}",
-                if fields.is_empty() { "fields".to_string() } else { fields.join(", ") },
-                if fields.len() == 1 { "s" } else { "" },
-                writes.join(" and ")
-            )
+            if reasons.is_empty() {
+                format!("{} differ: the engine would write them", fields.join(", "))
+            } else {
+                reasons.join("; ")
+            }
         }
     }
-}
-
-/// The engine's kind for a row kind (re-exported for REF filters).
-pub fn row_obj_kind(kind: PairKind) -> ObjKind {
-    obj_kind(kind)
 }

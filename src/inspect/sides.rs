@@ -243,8 +243,8 @@ pub fn pod_view(pod: &Pod) -> SideView {
     v
 }
 
-/// A Service with its endpoints and selected pods on the same side.
-pub fn service_view(svc: &Service, index: &SideIndex, selector_ns: &str) -> SideView {
+/// A Service with its endpoints and the pods its selector reaches, all on the same side.
+pub fn service_view(svc: &Service, index: &SideIndex) -> SideView {
     let mut v = base_view(&svc.metadata);
     v.ip = service_cluster_ip(svc);
     v.state = Some(
@@ -258,7 +258,7 @@ pub fn service_view(svc: &Service, index: &SideIndex, selector_ns: &str) -> Side
         .map(|(r, _)| r);
     v.selected_pods = service_selector(svc)
         .filter(|s| !s.is_empty())
-        .map(|s| index.select(selector_ns, s).matched);
+        .map(|s| index.select(&v.namespace, s).matched);
     v
 }
 

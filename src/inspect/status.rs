@@ -94,20 +94,26 @@ pub fn drift_fields(plan: &Plan) -> Vec<String> {
         }
     };
     for c in &plan.changes {
+        if !c.fields.is_empty() {
+            for f in &c.fields {
+                push(f.clone());
+            }
+            continue;
+        }
         match &c.action {
+            Action::Bind { .. } => push("spec.nodeName".to_string()),
             Action::Patch { patch, .. } => {
                 for p in patch_paths(patch, 2) {
                     push(p);
                 }
             }
             Action::Recreate { .. } => {
-                if c.target.kind == ObjKind::Service {
+                if c.target.kind == ObjKind::Service && c.target.side == SideName::Virtual {
                     push("spec.clusterIP".to_string());
                 } else {
                     push("metadata.uid".to_string());
                 }
             }
-            Action::Bind { .. } => push("spec.nodeName".to_string()),
             Action::Delete { .. } | Action::Create { .. } => {
                 push(format!("{} object", c.target.side));
             }
@@ -177,10 +183,12 @@ mod tests {
             status_of(&Plan::default(), &facts(true), None),
             Status::Synced
         );
-        let mut p = Plan::default();
-        p.blocked = Some(Blocked::Squatter {
-            message: "x".into(),
-        });
+        let mut p = Plan {
+            changes: Vec::new(),
+            blocked: Some(Blocked::Squatter {
+                message: "x".into(),
+            }),
+        };
         assert_eq!(status_of(&p, &facts(true), None), Status::Squatter);
         p.blocked = Some(Blocked::Waiting {
             message: "kube-dns".into(),

@@ -14,7 +14,8 @@
 //!   `/openapi/v3` stub, and keep one global resourceVersion each.
 //! * Credentials: the kubeconfig carries a bearer token per user. Over plain http kubectl sends
 //!   none (client-go merges kubeconfig credentials only into TLS transports), so requests without
-//!   a token are admitted as admin there; with `tls: true` a token is required (401 otherwise)
+//!   a token are admitted as admin there (loopback binds only); with `tls: true` or a
+//!   non-loopback bind a token is required (401 otherwise)
 //!   and the `sandbox-host-readonly` user is limited to get/list/watch (403 otherwise). kube-rs
 //!   sends tokens either way, so `readonly_client()` sees 403 over http too.
 //! * The host runs a scheduler/kubelet (`sandbox-node-N`, pod IPs from 10.244.0.0/16); both run
@@ -34,6 +35,7 @@ pub mod kubeconfig;
 pub mod layout;
 pub mod patch;
 pub mod registry;
+pub mod scenario;
 pub mod scenarios;
 pub mod selectors;
 pub mod store;
@@ -315,7 +317,8 @@ async fn start_server(
         },
     );
     let mut shared = Shared::new(cluster, users, Duration::from_secs(60));
-    if tls.is_none() {
+    // Never for a non-loopback address: that would open an unauthenticated admin port.
+    if tls.is_none() && bind.is_loopback() {
         shared.anonymous = Some(User {
             name: "system:anonymous".into(),
             readonly: false,

@@ -112,7 +112,7 @@ pub struct LabelSelectorConfig {
     pub match_expressions: Vec<serde_yaml::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Networking {
     #[serde(deserialize_with = "nullable")]
@@ -121,16 +121,6 @@ pub struct Networking {
     pub resolve_dns: Vec<ResolveDnsRule>,
     #[serde(deserialize_with = "nullable")]
     pub advanced: NetworkingAdvanced,
-}
-
-impl Default for Networking {
-    fn default() -> Self {
-        Self {
-            replicate_services: ReplicateServices::default(),
-            resolve_dns: Vec::new(),
-            advanced: NetworkingAdvanced::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -221,8 +221,19 @@ fn read_one(path: &Path) -> Result<Kubeconfig, ContextError> {
     // `read_from` resolves relative certificate/token paths against the file's directory.
     Kubeconfig::read_from(path).map_err(|e| ContextError::Malformed {
         path: shown,
-        reason: one_line(&e.to_string()),
+        reason: parse_reason(&e.to_string()),
     })
+}
+
+/// kube's YAML errors carry a multi-line source snippet after ` --> `; the position before it
+/// says the same in one line.
+fn parse_reason(message: &str) -> String {
+    let flat = one_line(message);
+    let head = flat.split(" --> ").next().unwrap_or(&flat);
+    let head = head
+        .strip_prefix("failed to parse kubeconfig YAML: ")
+        .unwrap_or(head);
+    head.strip_prefix("error: ").unwrap_or(head).to_string()
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -678,7 +689,8 @@ mod tests {
                 )),
                 "{e}"
             );
-            assert!(!e.contains('\n'), "{e}");
+            assert!(!e.contains('\n') && !e.contains("-->"), "{e}");
+            assert!(e.contains("line 1") || e.contains("line 2"), "{e}");
         }
         let e = load_kubeconfig_with(Some(&missing), None, None).unwrap_err();
         assert_eq!(

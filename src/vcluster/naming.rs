@@ -258,6 +258,27 @@ pub fn node_service_name(node: &str, vcluster: &str) -> String {
     safe_concat_name(&[vcluster, "node", &node.replace('.', "-")])
 }
 
+/// Host label `kubernetes.io/service-name` of a synced EndpointSlice: vCluster builds it by
+/// plain concatenation, WITHOUT SafeConcatName, so past 63 bytes it differs from the host
+/// Service's name (`pkg/controllers/resources/endpointslices/translate.go`).
+pub fn endpoint_slice_service_label(service: &str, namespace: &str, vcluster: &str) -> String {
+    joined_host_name(service, namespace, vcluster)
+}
+
+/// Host pod `hostname` when the virtual pod sets none: the virtual name cut to 63 bytes,
+/// every `.` turned into `-`, then one trailing `-` dropped.
+pub fn pod_hostname(virtual_name: &str) -> String {
+    let mut cut = virtual_name.len().min(MAX_NAME_BYTES);
+    while !virtual_name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let replaced = virtual_name[..cut].replace('.', "-");
+    match replaced.strip_suffix('-') {
+        Some(trimmed) => trimmed.to_string(),
+        None => replaced,
+    }
+}
+
 /// Whether `s` is a valid DNS-1123 label (lowercase alphanumerics and `-`, ≤ 63, alnum ends).
 pub fn is_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
@@ -561,5 +582,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn endpoint_slice_label_is_not_hashed() {
+        let name = "my-very-long-service-name-for-the-payments-backend";
+        assert_eq!(
+            endpoint_slice_service_label(name, "production", VC),
+            "my-very-long-service-name-for-the-payments-backend-x-production-x-my-vcluster"
+        );
+        assert_ne!(
+            endpoint_slice_service_label(name, "production", VC),
+            host_name(name, "production", VC)
+        );
+    }
+
+    #[test]
+    fn pod_hostnames() {
+        assert_eq!(pod_hostname("nginx-7d9f-abcde"), "nginx-7d9f-abcde");
+        assert_eq!(pod_hostname("web.v2"), "web-v2");
+        // Cut at 63 lands right after a '.', which becomes a trailing '-' and is dropped.
+        let name = format!("{}.{}", "a".repeat(62), "b".repeat(10));
+        assert_eq!(pod_hostname(&name), "a".repeat(62));
+        assert_eq!(pod_hostname(&"c".repeat(80)).len(), 63);
+        assert!(pod_hostname(&"é".repeat(40)).len() <= 63);
     }
 }

@@ -6,7 +6,7 @@ use crate::engine::translate::metadata::{self, Labels};
 use crate::vcluster::naming;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// nginx annotations whose value names a secret.
 const NGINX_SECRET_ANNOTATIONS: [&str; 3] = [
@@ -176,7 +176,6 @@ fn rewrite_actions(ctx: &Ctx, value: &str, vns: &str, marker: &str) -> Option<St
     let groups_json = serde_json::to_string(&groups).ok()?;
     let stick_json = serde_json::to_string(&stickiness).ok()?;
     let ty_json = serde_json::to_string(&Value::String(ty)).ok()?;
-    let _ = Map::<String, Value>::new();
     Some(format!(
         r#"{{"type":{ty_json},"forwardConfig":{{"targetGroups":{groups_json},"targetGroupStickinessConfig":{stick_json}}}}}"#
     ))

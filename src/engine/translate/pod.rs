@@ -225,6 +225,15 @@ pub fn pod_annotations(vpod: &Pod) -> Labels {
             naming::ANNOTATION_SAFE_TO_EVICT.to_string(),
             has_controller.to_string(),
         );
+        if owners
+            .iter()
+            .any(|o| o.controller == Some(true) && o.kind == "DaemonSet")
+        {
+            out.insert(
+                naming::ANNOTATION_DAEMONSET_POD.to_string(),
+                "true".to_string(),
+            );
+        }
     }
     if !owners.is_empty() {
         out.insert(
@@ -242,12 +251,6 @@ pub fn pod_annotations(vpod: &Pod) -> Labels {
             out.insert(
                 naming::ANNOTATION_POD_OWNER_SET_KIND.to_string(),
                 kind.to_string(),
-            );
-        }
-        if owners.iter().any(|o| o.kind == "DaemonSet") {
-            out.insert(
-                naming::ANNOTATION_DAEMONSET_POD.to_string(),
-                "true".to_string(),
             );
         }
     }

@@ -1,0 +1,138 @@
+//! `vinspect check`: read both sides once, print the rows, exit 0 (all Synced/Disabled),
+//! 1 (a problem row) or 2 (a side unreachable, bad input). Output schema: [`super::report`].
+
+use crate::cluster::session::{self, ConnectOptions};
+use crate::cluster::snapshot::Snapshot;
+use crate::engine::ObjKind;
+use crate::inspect::model::PairRow;
+use crate::inspect::report::{self, RefFilter, RowFilter};
+use crate::inspect::rows::rows;
+use crate::vcluster::config::VClusterConfig;
+use std::io::{IsTerminal, Write};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub connect: ConnectOptions,
+    pub output: OutputFormat,
+    /// `-n NS`; `None` = all namespaces (`-A`).
+    pub namespace: Option<String>,
+    /// `--kind K` (empty = every kind).
+    pub kinds: Vec<ObjKind>,
+    /// `[kind/]namespace/name` references.
+    pub refs: Vec<String>,
+    /// Colour override; `None` = only on a terminal and never under `NO_COLOR`.
+    pub color: Option<bool>,
+}
+
+/// Run `check` against the clusters, printing to stdout/stderr.
+pub async fn run_check(opts: CheckOptions) -> anyhow::Result<i32> {
+    let color = opts.color.unwrap_or_else(|| {
+        report::want_color(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    });
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    run_check_to(
+        CheckOptions {
+            color: Some(color),
+            ..opts
+        },
+        &mut out,
+        &mut err,
+    )
+    .await
+}
+
+/// [`run_check`] with explicit output streams (tests).
+pub async fn run_check_to(
+    opts: CheckOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let filter = match build_filter(&opts) {
+        Ok(f) => f,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(2);
+        }
+    };
+    let session = match session::connect(&opts.connect).await {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(2);
+        }
+    };
+    if let Some(w) = &session.config.warning {
+        writeln!(err, "{w}")?;
+    }
+    let snap = session.snapshot().await;
+    let problems = session::side_errors(&snap);
+    if !problems.is_empty() {
+        for p in problems {
+            writeln!(err, "error: {p}")?;
+        }
+        return Ok(2);
+    }
+    let (text, code) = render(&snap, &session.config.config, &filter, &opts)?;
+    out.write_all(text.as_bytes())?;
+    Ok(code)
+}
+
+pub fn build_filter(opts: &CheckOptions) -> Result<RowFilter, report::RefError> {
+    Ok(RowFilter {
+        namespace: opts.namespace.clone(),
+        kinds: opts.kinds.clone(),
+        refs: opts
+            .refs
+            .iter()
+            .map(|r| RefFilter::parse(r))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The pure part of `check`: rows of a snapshot, filtered and rendered, with the exit code.
+pub fn render(
+    snap: &Snapshot,
+    config: &VClusterConfig,
+    filter: &RowFilter,
+    opts: &CheckOptions,
+) -> anyhow::Result<(String, i32)> {
+    let all = rows(snap, config);
+    let shown: Vec<&PairRow> = all.iter().filter(|r| filter.matches(r)).collect();
+    let code = report::exit_code(&shown);
+    let text = match opts.output {
+        OutputFormat::Table => {
+            if shown.is_empty() {
+                "No pairs found.\n".to_string()
+            } else {
+                report::table(&shown, opts.color.unwrap_or(false), chrono::Utc::now())
+            }
+        }
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&report::report(
+                &snap.vcluster,
+                &snap.host_namespace,
+                &shown,
+            ))?;
+            s.push('\n');
+            s
+        }
+        OutputFormat::Yaml => serde_yaml::to_string(&report::report(
+            &snap.vcluster,
+            &snap.host_namespace,
+            &shown,
+        ))?,
+    };
+    Ok((text, code))
+}

@@ -1,0 +1,109 @@
+//! The demo in-process: the controller leaves the incident for the operator, a fix from the
+//! TUI's backend sticks, and with `repair` the controller cleans up on its own.
+
+use std::time::{Duration, Instant};
+use vinspect::demo::Demo;
+use vinspect::demo::backend::LiveBackend;
+use vinspect::engine::apply::AuditLog;
+use vinspect::inspect::{PairRow, RowKind, rows};
+use vinspect::sandbox::scenario;
+use vinspect::tui::backend::Backend;
+use vinspect::tui::types::{FixRequest, RowKey};
+
+fn find<'a>(rows: &'a [PairRow], kind: RowKind, ns: &str, name: &str) -> &'a PairRow {
+    rows.iter()
+        .find(|r| r.kind == kind && r.namespace == ns && r.name == name)
+        .unwrap_or_else(|| panic!("{ns}/{name}"))
+}
+
+async fn wait_rows(demo: &Demo, what: &str, ok: impl Fn(&[PairRow]) -> bool) -> Vec<PairRow> {
+    let mut rx = demo.snapshots.clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let snap = rx.borrow_and_update().clone();
+        let r = rows(&snap, &demo.scenario.config);
+        if ok(&r) {
+            return r;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out waiting for {what}");
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario::load("incident").unwrap();
+    let demo = Demo::start(s, dir.path().join("kubeconfig"), false)
+        .await
+        .unwrap();
+    assert!(!demo.holds.is_empty());
+    let backend = LiveBackend {
+        clients: demo.clients.clone(),
+        snapshots: demo.snapshots.clone(),
+        config: demo.scenario.config.clone(),
+        audit: Some(AuditLog::new(dir.path().join("audit.log"))),
+        holds: demo.holds.clone(),
+    };
+    let before = wait_rows(&demo, "the incident", |r| r.len() > 20).await;
+    let cart = find(&before, RowKind::Service, "shop", "cart");
+    assert_eq!(cart.status.word(), "Drift");
+    let key = RowKey::of(cart);
+    let diff = backend.load_diff(key.clone()).await.unwrap();
+    assert!(diff.desired.is_some() && diff.actual.is_some());
+    let out = backend
+        .apply_fixes(vec![FixRequest {
+            key: key.clone(),
+            plan: cart.plan.clone(),
+        }])
+        .await;
+    assert!(out.iter().all(|o| o.result.is_ok()), "{out:?}");
+    let after = wait_rows(&demo, "cart in sync", |r| {
+        find(r, RowKind::Service, "shop", "cart").status.word() == "Synced"
+    })
+    .await;
+    // The rest of the incident is still there: the controller holds it for the operator.
+    assert_eq!(
+        find(
+            &after,
+            RowKind::Pod,
+            "billing",
+            "monthly-report-28734560-x7k2p"
+        )
+        .status
+        .word(),
+        "Orphan"
+    );
+    assert_eq!(
+        find(&after, RowKind::Service, "shop", "search")
+            .status
+            .word(),
+        "Missing"
+    );
+    let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert!(
+        !audit.is_empty() && !audit.contains("\"outcome\":\"error"),
+        "{audit}"
+    );
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_repair_the_controller_fixes_all_but_the_squatter() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario::load("incident").unwrap();
+    let demo = Demo::start(s, dir.path().join("kubeconfig"), true)
+        .await
+        .unwrap();
+    let end = wait_rows(&demo, "only the squatter left", |r| {
+        let problems: Vec<&PairRow> = r.iter().filter(|x| x.status.is_problem()).collect();
+        problems.len() == 1 && problems[0].status.word() == "Squatter"
+    })
+    .await;
+    assert!(
+        end.iter()
+            .any(|r| r.name == "search" && r.status.word() == "Synced")
+    );
+    demo.shutdown().await;
+}
