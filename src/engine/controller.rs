@@ -190,6 +190,11 @@ enum Expect {
         target: Target,
         rv: Option<String>,
         before: Option<String>,
+        /// Whether the object being gone also ends the wait (someone deleted what we
+        /// patched). Never for creates and re-creates: between the delete and the create of a
+        /// re-creation the object is briefly gone, and planning from that moment would take
+        /// the pair for an orphan.
+        gone_ok: bool,
     },
     /// The object is gone (or replaced by one with another UID).
     Gone { target: Target, uid: Option<String> },
@@ -238,10 +243,15 @@ fn rv_reached(seen: &str, want: &str) -> bool {
 impl Expect {
     fn met(&self, snap: &Snapshot) -> bool {
         match self {
-            Expect::Present { target, rv, before } => match observed(snap, target) {
-                // Gone after a write to an object that existed: deleted since, by someone
+            Expect::Present {
+                target,
+                rv,
+                before,
+                gone_ok,
+            } => match observed(snap, target) {
+                // Gone after a patch to an object that existed: deleted since, by someone
                 // else. Waiting for our write to show up would be waiting forever.
-                None => before.is_some(),
+                None => *gone_ok && before.is_some(),
                 Some((seen, _)) => match (rv, seen) {
                     (Some(want), Some(seen)) => rv_reached(&seen, want),
                     (None, seen) => seen != *before,
@@ -1080,13 +1090,17 @@ fn expect_after(
             target,
             uid: uid.clone().or(before_uid),
         },
-        Action::Create { .. }
-        | Action::Recreate { .. }
-        | Action::Patch { .. }
-        | Action::Bind { .. } => Expect::Present {
+        Action::Create { .. } | Action::Recreate { .. } => Expect::Present {
             target,
             rv: written.resource_version.clone(),
             before: before_rv,
+            gone_ok: false,
+        },
+        Action::Patch { .. } | Action::Bind { .. } => Expect::Present {
+            target,
+            rv: written.resource_version.clone(),
+            before: before_rv,
+            gone_ok: true,
         },
     }
 }

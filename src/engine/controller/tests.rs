@@ -690,3 +690,44 @@ async fn the_same_notice_is_not_repeated_within_its_interval() {
     assert_eq!(stats.notices, 1, "{stats:?}");
     assert!(world.writes().iter().all(|w| w.target.name != twin));
 }
+
+#[test]
+fn a_recreated_object_briefly_gone_is_not_taken_as_written() {
+    // Between the delete and the create of a re-creation the snapshot can show the object
+    // gone; planning from that moment would call the pair an orphan and delete its twin.
+    let snap = base();
+    let target = Target {
+        side: SideName::Virtual,
+        kind: ObjKind::Service,
+        namespace: "default".into(),
+        name: "web".into(),
+    };
+    let recreate = Expect::Present {
+        target: target.clone(),
+        rv: Some("2000".into()),
+        before: Some("1".into()),
+        gone_ok: false,
+    };
+    assert!(!recreate.met(&snap), "absent is not the re-created object");
+    let patched = Expect::Present {
+        target: target.clone(),
+        rv: Some("2000".into()),
+        before: Some("1".into()),
+        gone_ok: true,
+    };
+    assert!(
+        patched.met(&snap),
+        "a patched object deleted since ends the wait"
+    );
+    let with_old = with_virtual_service(base(), "web");
+    assert!(
+        !recreate.met(&with_old),
+        "the old object (rv 1) is not the new one"
+    );
+    let gone = Expect::Gone {
+        target,
+        uid: Some("v-web".into()),
+    };
+    assert!(!gone.met(&with_old));
+    assert!(gone.met(&snap));
+}
