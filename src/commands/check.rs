@@ -12,9 +12,8 @@ use super::setup;
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
     let connect = setup::connect_options(global)?;
-    let rt = setup::runtime()?;
     if let Some(name) = &args.dns {
-        return rt.block_on(check_dns(connect, name, args.from_namespace.as_deref()));
+        return setup::block_on(check_dns(connect, name, args.from_namespace.as_deref()))?;
     }
     let opts = CheckOptions {
         connect,
@@ -28,7 +27,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
         refs: args.refs.clone(),
         color: None,
     };
-    let code = rt.block_on(run_check(opts))?;
+    let code = setup::block_on(run_check(opts))??;
     Ok(setup::exit_code(code))
 }
 

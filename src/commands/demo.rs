@@ -15,6 +15,6 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<u8> {
         kubeconfig: global.kubeconfig.clone(),
         repair: args.repair,
     };
-    let code = setup::runtime()?.block_on(run_demo(opts))?;
+    let code = setup::block_on(run_demo(opts))??;
     Ok(setup::exit_code(code))
 }

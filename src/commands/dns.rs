@@ -22,7 +22,7 @@ pub fn run(global: &GlobalArgs, args: &DnsArgs) -> anyhow::Result<u8> {
         upstream: args.upstream,
         ..DnsServeOptions::default()
     };
-    setup::runtime()?.block_on(async move {
+    setup::block_on(async move {
         let stop = setup::stop_signal()?;
         let session = session::connect(&connect).await?;
         if let Some(w) = &session.config.warning {
@@ -47,5 +47,5 @@ pub fn run(global: &GlobalArgs, args: &DnsArgs) -> anyhow::Result<u8> {
         run_dns_command(opts, watching.rx.clone(), config, stop).await?;
         drop(watching);
         Ok(EXIT_OK)
-    })
+    })?
 }

@@ -17,6 +17,6 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<u8> {
         audit_log: args.audit_log.clone(),
         interactive: None,
     };
-    let code = setup::runtime()?.block_on(run_fix(opts))?;
+    let code = setup::block_on(run_fix(opts))??;
     Ok(setup::exit_code(code))
 }

@@ -62,7 +62,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
         bind: args.bind.unwrap_or(defaults.bind),
         ..defaults
     };
-    setup::runtime()?.block_on(async move {
+    setup::block_on(async move {
         let stop = setup::stop_signal()?;
         let sb = Sandbox::start(opts).await?;
         if let Some(sc) = &scenario {
@@ -91,5 +91,5 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
         stop.await;
         sb.shutdown().await;
         Ok(EXIT_OK)
-    })
+    })?
 }

@@ -38,6 +38,17 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<VClusterConfig> {
         .with_context(|| format!("vcluster.yaml {} is invalid", path.display()))
 }
 
+/// Run a command's future to its end on a fresh runtime, then leave without waiting for
+/// blocking tasks: a row computation still running on a blocking thread (seconds on a large
+/// cluster) must not hold the process after the user quit or a signal arrived. Everything
+/// that must finish (drained writes, restored terminal) happens inside `fut`.
+pub fn block_on<F: std::future::Future>(fut: F) -> anyhow::Result<F::Output> {
+    let rt = runtime()?;
+    let out = rt.block_on(fut);
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(out)
+}
+
 /// A multi-threaded tokio runtime for commands that need one.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -18,6 +18,6 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<u8> {
         audit_log: args.audit_log.clone(),
         read_only: global.read_only,
     };
-    let code = setup::runtime()?.block_on(run_sync(opts))?;
+    let code = setup::block_on(run_sync(opts))??;
     Ok(setup::exit_code(code))
 }

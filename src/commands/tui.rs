@@ -48,12 +48,11 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
         read_only: opts.read_only,
         audit_log: None,
     };
-    let rt = setup::runtime()?;
-    rt.block_on(async move {
+    setup::block_on(async move {
         let (backend, data) = LiveBackend::connect(live).await?;
         let code = run_tui(opts, backend, data)
             .await
             .context("the TUI stopped")?;
         Ok(setup::exit_code(code))
-    })
+    })?
 }
