@@ -179,13 +179,16 @@ pub fn virtual_(host: &Cluster, virt: &Cluster, i: &Install, vcluster_pod_ip: Op
         );
         if !pod_ip.is_empty() {
             let labels = json!({"k8s-app": "vcluster-kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"});
-            virt.put_raw(
+            let virtual_endpoints = virt.put_raw(
                 kind("endpoints"),
                 json!({
                     "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
                     "subsets": dns_endpoints(pod_ip)
                 }),
             );
+            // vCluster records the virtual object's uid on every twin; without it the engine
+            // (rightly) plans a patch and a fresh install would show Drift.
+            let endpoints_uid = meta_str(&virtual_endpoints, "uid").to_string();
             // Selector-less virtual endpoints are copied to the host twin.
             let mut host_labels = labels.clone();
             host_labels[naming::LABEL_MANAGED_BY] = json!(vc);
@@ -193,6 +196,7 @@ pub fn virtual_(host: &Cluster, virt: &Cluster, i: &Install, vcluster_pod_ip: Op
             host.put_raw(kind("endpoints"), json!({
                 "metadata": {"name": twin, "namespace": hns, "labels": host_labels, "annotations": {
                     naming::ANNOTATION_OBJECT_NAME: "kube-dns", naming::ANNOTATION_OBJECT_NAMESPACE: "kube-system",
+                    naming::ANNOTATION_OBJECT_UID: endpoints_uid,
                     naming::ANNOTATION_OBJECT_KIND: naming::OBJECT_KIND_ENDPOINTS,
                     naming::ANNOTATION_OBJECT_HOST_NAME: twin, naming::ANNOTATION_OBJECT_HOST_NAMESPACE: hns,
                 }},
