@@ -130,19 +130,31 @@ pub async fn host(host: &Cluster, i: &Install) -> Option<String> {
             "spec": {"ports": dns_ports()}
         }),
     );
-    // The kubelet hands out the pod IP as soon as it sees the pod.
+    // The kubelet hands out the pod IP as soon as it sees the pod; the endpoints controller
+    // then fills the `<vc>` Endpoints. Wait for both, so that "ready" means a settled install
+    // (the virtual `default/kubernetes` endpoints mirror those host addresses).
+    let mut pod_ip = None;
     for _ in 0..500 {
-        if let Ok(p) = host.get(kind("pods"), hns, &format!("{vc}-0"))
-            && let Some(ip) = p
+        if pod_ip.is_none()
+            && let Ok(p) = host.get(kind("pods"), hns, &format!("{vc}-0"))
+        {
+            pod_ip = p
                 .pointer("/status/podIP")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
-        {
-            return Some(ip.to_string());
+                .map(str::to_string);
+        }
+        let endpoints_ready = host
+            .get(kind("endpoints"), hns, vc)
+            .ok()
+            .and_then(|e| e.pointer("/subsets/0/addresses/0/ip").cloned())
+            .is_some();
+        if pod_ip.is_some() && endpoints_ready {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    None
+    pod_ip
 }
 
 fn dns_endpoints(ip: &str) -> Value {
