@@ -575,6 +575,41 @@ mod tests {
     }
 
     #[test]
+    fn errors_map_to_one_line_details_for_the_controller() {
+        let t = Target {
+            side: SideName::Host,
+            kind: ObjKind::Service,
+            namespace: "ns".into(),
+            name: "n".into(),
+        };
+        let status = |code, reason: &str, message: &str| {
+            let mut s = kube::core::Status::failure(message, reason);
+            s.code = code;
+            kube::Error::Api(s.boxed())
+        };
+        let e = classify(&t, "patch", status(409, "Conflict", "object was modified"));
+        assert!(matches!(&e, ApplyError::Conflict { reason, .. } if reason == "Conflict"));
+        assert_eq!(e.detail(), "object was modified");
+        assert!(e.to_string().contains("409 Conflict"), "{e}");
+        let e = classify(
+            &t,
+            "create",
+            status(422, "Invalid", "spec.clusterIP: taken"),
+        );
+        assert_eq!(e.detail(), "create: spec.clusterIP: taken (422)");
+        let lost = ApplyError::Lost {
+            target: t.clone(),
+            first: e.detail(),
+            then: "create: down (500)".into(),
+        };
+        assert_eq!(
+            lost.detail(),
+            "host service ns/n was deleted for re-creation and could not be created again \
+             (create: spec.clusterIP: taken (422); then create: down (500)); re-apply it from your manifests"
+        );
+    }
+
+    #[test]
     fn audit_lines_append_as_json() {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::new(dir.path().join("nested/audit.log"));
