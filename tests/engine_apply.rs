@@ -9,7 +9,9 @@ use vinspect::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
 use vinspect::engine::apply::{
     ApplyError, ApplyOptions, AuditEntry, AuditLog, Clients, apply, apply_with_retry,
 };
-use vinspect::engine::{Action, Ctx, Pair, PairKind, Plan, SideName, pairs, plan};
+use vinspect::engine::{
+    Action, Change, Ctx, ObjKind, Pair, PairKind, Plan, SideName, Target, pairs, plan,
+};
 use vinspect::sandbox::{Sandbox, SandboxOptions};
 use vinspect::vcluster::config::VClusterConfig;
 
@@ -202,5 +204,93 @@ async fn apply_creates_converges_detects_conflicts_and_audits() {
             .any(|e| e.outcome.starts_with("error:") && e.outcome.contains("409"))
     );
     assert!(entries.iter().all(|e| e.host_context == sb.host_context()));
+    sb.shutdown().await;
+}
+
+fn recreate_web(uid: Option<String>, ip: &str) -> Plan {
+    Plan {
+        changes: vec![Change {
+            target: Target {
+                side: SideName::Virtual,
+                kind: ObjKind::Service,
+                namespace: "default".into(),
+                name: "web".into(),
+            },
+            action: Action::Recreate {
+                object: serde_json::json!({
+                    "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+                    "spec": {"clusterIP": ip, "clusterIPs": [ip], "selector": {"app": "web"},
+                             "ports": [{"port": 80}]}
+                }),
+                uid,
+            },
+            reason: "test: move to the planned IP".into(),
+            fields: vec![],
+        }],
+        blocked: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreate_whose_create_fails_is_never_left_deleted() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let cl = clients(&sb);
+    let vsvc: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let first: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .unwrap();
+    let first = vsvc.create(&PostParams::default(), &first).await.unwrap();
+    let planned_ip = "10.96.123.45";
+
+    // The create with the planned IP fails after the delete went through: the object comes
+    // back with an IP the server picks, and the new resourceVersion is reported.
+    sb.virtual_().fail_next(1, "create", "services", 422);
+    let done = apply(
+        &cl,
+        &recreate_web(first.metadata.uid.clone(), planned_ip),
+        &ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done[0].outcome, "recreated");
+    let now = vsvc.get("web").await.unwrap();
+    assert_ne!(now.metadata.uid, first.metadata.uid, "a new object");
+    assert_eq!(now.metadata.resource_version, done[0].resource_version);
+    let ip = now.spec.as_ref().and_then(|s| s.cluster_ip.clone());
+    assert!(
+        ip.as_deref()
+            .is_some_and(|ip| ip != planned_ip && !ip.is_empty()),
+        "{ip:?}"
+    );
+
+    // Without a fault the planned IP is taken as given.
+    let done = apply(
+        &cl,
+        &recreate_web(now.metadata.uid.clone(), planned_ip),
+        &ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
+    let now = vsvc.get("web").await.unwrap();
+    assert_eq!(now.metadata.resource_version, done[0].resource_version);
+    assert_eq!(
+        now.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()),
+        Some(planned_ip)
+    );
+
+    // Both creates fail: the error says the object is gone and what to do about it.
+    sb.virtual_().fail_next(2, "create", "services", 422);
+    let err = apply(
+        &cl,
+        &recreate_web(now.metadata.uid.clone(), planned_ip),
+        &ApplyOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ApplyError::Lost { .. }), "{err:?}");
+    assert!(err.to_string().contains("re-apply it"), "{err}");
+    assert!(vsvc.get_opt("web").await.unwrap().is_none());
     sb.shutdown().await;
 }

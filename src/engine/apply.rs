@@ -4,6 +4,9 @@
 //! the server answer 409 and the caller re-reads and re-plans ([`apply_with_retry`]). Deletes
 //! carry a UID precondition. `dry_run` uses the server's `dryRun=All`. Every change attempted is
 //! one JSON line in the audit log, with its outcome.
+//!
+//! [`apply_change`] is the one place a [`Change`] becomes API calls; `fix`, the TUI backends
+//! and the controller (through `engine::kube_writer`) all go through it.
 
 use crate::engine::change::{Action, Change, ObjKind, Plan, SideName, Target};
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
@@ -15,18 +18,31 @@ use serde::Serialize;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How often [`apply_with_retry`] re-plans after a conflict before giving up.
 pub const MAX_ATTEMPTS: usize = 5;
-/// Field manager of every write (shows up in managedFields).
+/// Field manager of `fix` and TUI writes (shows up in managedFields).
 pub const FIELD_MANAGER: &str = "vinspect";
+/// Field manager of the sync controller's writes.
+pub const SYNCER_FIELD_MANAGER: &str = "vinspect-syncer";
+/// How often a re-creation's create is tried while the server still reports the deleted object
+/// (finalizers, grace period).
+const RECREATE_TRIES: u64 = 10;
+/// What an API server answers for a path it does not serve (as opposed to a missing object).
+const MISSING_ROUTE: &str = "the server could not find the requested resource";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(
         "{target}: changed since it was read (409 {reason}); re-read both sides and plan again"
     )]
-    Conflict { target: Target, reason: String },
+    Conflict {
+        target: Target,
+        reason: String,
+        /// The server's message, for logs.
+        message: String,
+    },
     #[error("{target}: {verb} failed: {source}")]
     Api {
         target: Target,
@@ -42,6 +58,14 @@ pub enum ApplyError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{target} was deleted for re-creation and could not be created again ({first}; then {then}); re-apply it from your manifests"
+    )]
+    Lost {
+        target: Target,
+        first: String,
+        then: String,
+    },
     #[error("cannot write audit log {path}: {source}; pass --audit-log PATH to write it elsewhere")]
     Audit {
         path: PathBuf,
@@ -53,6 +77,24 @@ pub enum ApplyError {
         attempts: usize,
         last: Box<ApplyError>,
     },
+}
+
+impl ApplyError {
+    /// The error without its target, on one line: for callers that name the target themselves.
+    pub fn detail(&self) -> String {
+        match self {
+            ApplyError::Conflict { message, .. } => message.clone(),
+            ApplyError::Api { verb, source, .. } => match source.as_ref() {
+                kube::Error::Api(s) => format!("{verb}: {} ({})", s.message, s.code),
+                other => format!("{verb}: {}", one_line(&other.to_string())),
+            },
+            other => one_line(&other.to_string()),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Both clusters, with the context names written to the audit log.
@@ -85,6 +127,26 @@ pub struct ApplyOptions {
 pub struct Applied {
     pub change: Change,
     pub outcome: String,
+    /// resourceVersion of the object after the write (`None` for deletes, bindings, dry runs
+    /// of a re-creation, or when the server did not say).
+    pub resource_version: Option<String>,
+}
+
+/// What one change did on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// For people and the audit log: `created`, `patched`, `bound to n1`, ...
+    pub outcome: String,
+    /// See [`Applied::resource_version`]; the controller waits for its watch to show it.
+    pub resource_version: Option<String>,
+}
+
+/// How one change is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    /// `dryRun=All`: the server validates, nothing is persisted.
+    pub dry_run: bool,
+    pub field_manager: &'static str,
 }
 
 /// Append-only JSON-lines audit log.
@@ -156,7 +218,7 @@ fn api_resource(kind: ObjKind) -> ApiResource {
 fn api_for(clients: &Clients, t: &Target) -> Api<DynamicObject> {
     let client = clients.for_side(t.side).clone();
     let ar = api_resource(t.kind);
-    if t.kind == ObjKind::Namespace {
+    if t.kind == ObjKind::Namespace || t.namespace.is_empty() {
         Api::all_with(client, &ar)
     } else {
         Api::namespaced_with(client, &t.namespace, &ar)
@@ -185,6 +247,7 @@ fn classify(target: &Target, verb: &'static str, e: kube::Error) -> ApplyError {
         return ApplyError::Conflict {
             target: target.clone(),
             reason: status.reason.clone(),
+            message: status.message.clone(),
         };
     }
     ApplyError::Api {
@@ -198,8 +261,31 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
-fn dynamic(target: &Target, object: &Value) -> Result<DynamicObject, ApplyError> {
-    serde_json::from_value(object.clone()).map_err(|source| ApplyError::BadObject {
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+/// A body the server accepts on create: server-owned fields dropped, kind/apiVersion set.
+fn creatable(target: &Target, object: &Value) -> Result<DynamicObject, ApplyError> {
+    let ar = api_resource(target.kind);
+    let mut v = object.clone();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "managedFields",
+            "generation",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("apiVersion".into(), Value::String(ar.api_version));
+        o.insert("kind".into(), Value::String(ar.kind));
+    }
+    serde_json::from_value(v).map_err(|source| ApplyError::BadObject {
         target: target.clone(),
         source,
     })
@@ -226,20 +312,118 @@ async fn delete(
     }
 }
 
-async fn apply_one(clients: &Clients, c: &Change, dry_run: bool) -> Result<String, ApplyError> {
+/// The create half of a re-creation, after the delete went through: the object must not be
+/// left deleted.
+async fn create_again(
+    api: &Api<DynamicObject>,
+    t: &Target,
+    pp: &PostParams,
+    body: &DynamicObject,
+) -> Result<DynamicObject, ApplyError> {
+    let mut last = None;
+    for attempt in 0..RECREATE_TRIES {
+        match api.create(pp, body).await {
+            Ok(made) => return Ok(made),
+            // The delete may still be finishing (finalizers, grace): a few short tries.
+            Err(e) if is_conflict(&e) => {
+                last = Some(classify(t, "create", e));
+                tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+            }
+            Err(e) => {
+                // The planned IP may have been taken meanwhile (two services swapping IPs, a
+                // parallel worker): bring the object back with whatever IP the server hands
+                // out and let the next plan deal with the IP.
+                let first = classify(t, "create", e);
+                let mut fallback = body.clone();
+                if let Some(spec) = fallback.data.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("clusterIP");
+                    spec.remove("clusterIPs");
+                }
+                return match api.create(pp, &fallback).await {
+                    Ok(made) => {
+                        tracing::warn!("re-created {t} without its planned IP after: {first}");
+                        Ok(made)
+                    }
+                    Err(e) => Err(ApplyError::Lost {
+                        target: t.clone(),
+                        first: first.detail(),
+                        then: classify(t, "create", e).detail(),
+                    }),
+                };
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| ApplyError::Conflict {
+        target: t.clone(),
+        reason: "AlreadyExists".into(),
+        message: "the deleted object was still there".into(),
+    }))
+}
+
+/// Bind a pod to a node through pods/binding; on a server that does not serve that subresource,
+/// set spec.nodeName of the unscheduled pod instead (the same assignment).
+async fn bind(
+    pods: &Api<Pod>,
+    t: &Target,
+    node: &str,
+    send: SendOptions,
+) -> Result<Option<String>, ApplyError> {
+    let pp = PostParams {
+        dry_run: send.dry_run,
+        field_manager: Some(send.field_manager.into()),
+    };
+    let binding = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": t.name, "namespace": t.namespace},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+    });
+    match pods
+        .create_subresource::<Value, Value>("binding", &t.name, &pp, &binding)
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 404 && s.message == MISSING_ROUTE => {
+            let params = PatchParams {
+                dry_run: send.dry_run,
+                field_manager: Some(send.field_manager.into()),
+                ..PatchParams::default()
+            };
+            let patch = serde_json::json!({"spec": {"nodeName": node}});
+            let done = pods
+                .patch(&t.name, &params, &Patch::Merge(&patch))
+                .await
+                .map_err(|e| classify(t, "bind", e))?;
+            Ok(done.metadata.resource_version)
+        }
+        Err(e) => Err(classify(t, "bind", e)),
+    }
+}
+
+/// Send one change: one API call, or for a re-creation a delete and a create.
+pub async fn apply_change(
+    clients: &Clients,
+    c: &Change,
+    send: SendOptions,
+) -> Result<Done, ApplyError> {
     let t = &c.target;
     let api = api_for(clients, t);
     let pp = PostParams {
-        dry_run,
-        field_manager: Some(FIELD_MANAGER.into()),
+        dry_run: send.dry_run,
+        field_manager: Some(send.field_manager.into()),
+    };
+    let done = |outcome: &str, rv: Option<String>| Done {
+        outcome: outcome.to_string(),
+        resource_version: rv,
     };
     match &c.action {
         Action::Create { object } => {
-            let obj = dynamic(t, object)?;
-            api.create(&pp, &obj)
+            let obj = creatable(t, object)?;
+            let made = api
+                .create(&pp, &obj)
                 .await
                 .map_err(|e| classify(t, "create", e))?;
-            Ok("created".into())
+            Ok(done("created", made.metadata.resource_version))
         }
         Action::Patch {
             patch,
@@ -248,8 +432,8 @@ async fn apply_one(clients: &Clients, c: &Change, dry_run: bool) -> Result<Strin
         } => {
             let body = patch_with_precondition(patch, resource_version.as_deref());
             let params = PatchParams {
-                dry_run,
-                field_manager: Some(FIELD_MANAGER.into()),
+                dry_run: send.dry_run,
+                field_manager: Some(send.field_manager.into()),
                 ..PatchParams::default()
             };
             let r = match subresource.as_deref() {
@@ -263,41 +447,35 @@ async fn apply_one(clients: &Clients, c: &Change, dry_run: bool) -> Result<Strin
                 }
                 None => api.patch(&t.name, &params, &Patch::Merge(&body)).await,
             };
-            r.map_err(|e| classify(t, "patch", e))?;
-            Ok("patched".into())
+            let patched = r.map_err(|e| classify(t, "patch", e))?;
+            Ok(done("patched", patched.metadata.resource_version))
         }
-        Action::Delete { uid } => delete(&api, t, uid.as_deref(), dry_run).await,
+        Action::Delete { uid } => {
+            let outcome = delete(&api, t, uid.as_deref(), send.dry_run).await?;
+            Ok(done(&outcome, None))
+        }
         Action::Recreate { object, uid } => {
-            delete(&api, t, uid.as_deref(), dry_run).await?;
-            if dry_run {
+            // Checked before the delete, so a bad body never leaves the object deleted.
+            let obj = creatable(t, object)?;
+            delete(&api, t, uid.as_deref(), send.dry_run).await?;
+            if send.dry_run {
                 // The object still exists under dryRun, so a dry-run create would only report
-                // AlreadyExists; validate the body locally instead.
-                dynamic(t, object)?;
-                return Ok("recreated (dry run: create not sent)".into());
+                // AlreadyExists; the body was validated locally instead.
+                return Ok(done("recreated (dry run: create not sent)", None));
             }
-            let obj = dynamic(t, object)?;
-            api.create(&pp, &obj)
-                .await
-                .map_err(|e| classify(t, "create", e))?;
-            Ok("recreated".into())
+            let made = create_again(&api, t, &pp, &obj).await?;
+            Ok(done("recreated", made.metadata.resource_version))
         }
         Action::Bind { node } => {
             let pods: Api<Pod> = Api::namespaced(clients.for_side(t.side).clone(), &t.namespace);
-            let binding = serde_json::json!({
-                "apiVersion": "v1",
-                "kind": "Binding",
-                "metadata": {"name": t.name, "namespace": t.namespace},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-            });
-            pods.create_subresource::<Value, Value>("binding", &t.name, &pp, &binding)
-                .await
-                .map_err(|e| classify(t, "bind", e))?;
-            Ok(format!("bound to {node}"))
+            let rv = bind(&pods, t, node, send).await?;
+            Ok(done(&format!("bound to {node}"), rv))
         }
     }
 }
 
-fn entry(clients: &Clients, c: &Change, dry_run: bool, outcome: &str) -> AuditEntry {
+/// The audit line for one attempted change.
+pub fn audit_entry(clients: &Clients, c: &Change, dry_run: bool, outcome: &str) -> AuditEntry {
     AuditEntry {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         virtual_context: clients.virtual_context.clone(),
@@ -321,19 +499,24 @@ pub async fn apply(
     opts: &ApplyOptions,
 ) -> Result<Vec<Applied>, ApplyError> {
     let mut done = Vec::with_capacity(plan.changes.len());
+    let send = SendOptions {
+        dry_run: opts.dry_run,
+        field_manager: FIELD_MANAGER,
+    };
     for c in &plan.changes {
-        let r = apply_one(clients, c, opts.dry_run).await;
+        let r = apply_change(clients, c, send).await;
         let outcome = match &r {
-            Ok(o) => o.clone(),
+            Ok(d) => d.outcome.clone(),
             Err(e) => format!("error: {e}"),
         };
         if let Some(log) = &opts.audit {
-            log.write(&entry(clients, c, opts.dry_run, &outcome))?;
+            log.write(&audit_entry(clients, c, opts.dry_run, &outcome))?;
         }
-        r?;
+        let d = r?;
         done.push(Applied {
             change: c.clone(),
             outcome,
+            resource_version: d.resource_version,
         });
     }
     Ok(done)
@@ -388,6 +571,41 @@ mod tests {
         assert_eq!(
             patch_with_precondition(&json!({"a": 1}), None),
             json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn errors_map_to_one_line_details_for_the_controller() {
+        let t = Target {
+            side: SideName::Host,
+            kind: ObjKind::Service,
+            namespace: "ns".into(),
+            name: "n".into(),
+        };
+        let status = |code, reason: &str, message: &str| {
+            let mut s = kube::core::Status::failure(message, reason);
+            s.code = code;
+            kube::Error::Api(s.boxed())
+        };
+        let e = classify(&t, "patch", status(409, "Conflict", "object was modified"));
+        assert!(matches!(&e, ApplyError::Conflict { reason, .. } if reason == "Conflict"));
+        assert_eq!(e.detail(), "object was modified");
+        assert!(e.to_string().contains("409 Conflict"), "{e}");
+        let e = classify(
+            &t,
+            "create",
+            status(422, "Invalid", "spec.clusterIP: taken"),
+        );
+        assert_eq!(e.detail(), "create: spec.clusterIP: taken (422)");
+        let lost = ApplyError::Lost {
+            target: t.clone(),
+            first: e.detail(),
+            then: "create: down (500)".into(),
+        };
+        assert_eq!(
+            lost.detail(),
+            "host service ns/n was deleted for re-creation and could not be created again \
+             (create: spec.clusterIP: taken (422); then create: down (500)); re-apply it from your manifests"
         );
     }
 

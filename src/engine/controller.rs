@@ -114,8 +114,8 @@ pub enum WriteError {
     Failed(String),
 }
 
-/// Executes single changes. The kube-rs implementation lives in `engine::apply`; tests use
-/// fakes to drive the loop without a server.
+/// Executes single changes. The kube-rs implementation is `engine::kube_writer` (over
+/// `engine::apply`); tests use fakes to drive the loop without a server.
 pub trait Writer: Send + Sync + 'static {
     fn write(&self, change: &Change) -> impl Future<Output = Result<Written, WriteError>> + Send;
 }
