@@ -1,7 +1,7 @@
 //! The diff screen: desired host object (left) next to the actual host object (right).
 
-use super::text::{boxed, put};
-use crate::tui::app::{DiffView, Load};
+use super::text::{boxed, loaded, put};
+use crate::tui::app::DiffView;
 use crate::tui::diff::{DiffModel, LineKind};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -89,23 +89,8 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
     if inner.height == 0 {
         return;
     }
-    let model = match &v.load {
-        Load::Loading => {
-            put(buf, inner.x, inner.y, inner.width, "loading…", theme.muted);
-            return;
-        }
-        Load::Failed(e) => {
-            put(
-                buf,
-                inner.x,
-                inner.y,
-                inner.width,
-                &format!("cannot load the diff: {e}"),
-                theme.status.error,
-            );
-            return;
-        }
-        Load::Ready(m) => m,
+    let Some(model) = loaded(buf, inner, &v.load, "the diff", theme) else {
+        return;
     };
     let status_line = {
         let mut s = if model.changes == 0 {
