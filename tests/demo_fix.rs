@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 use vinspect::demo::Demo;
-use vinspect::demo::backend::LiveBackend;
-use vinspect::engine::apply::AuditLog;
 use vinspect::inspect::{PairRow, RowKind, rows};
 use vinspect::sandbox::scenario;
 use vinspect::tui::backend::Backend;
@@ -39,13 +37,10 @@ async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
         .await
         .unwrap();
     assert!(!demo.holds.is_empty());
-    let backend = LiveBackend {
-        clients: demo.clients.clone(),
-        snapshots: demo.snapshots.clone(),
-        config: demo.scenario.config.clone(),
-        audit: Some(AuditLog::new(dir.path().join("audit.log"))),
-        holds: demo.holds.clone(),
-    };
+    let (backend, _data) = demo
+        .backend(dir.path().join("audit.log"), None, false)
+        .await
+        .unwrap();
     let before = wait_rows(&demo, "the incident", |r| r.len() > 20).await;
     let cart = find(&before, RowKind::Service, "shop", "cart");
     assert_eq!(cart.status.word(), "Drift");

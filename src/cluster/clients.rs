@@ -1,11 +1,11 @@
-//! One kube client per kubeconfig context, loaded the way kubectl does.
-//!
-//! `--kubeconfig PATH` wins; else every file listed in `$KUBECONFIG` is merged (first file to set
-//! a key wins); else `~/.kube/config`. Exec credential plugins are forced non-interactive: with
-//! the TUI owning the terminal a plugin must neither read stdin nor write to stderr.
+//! One kube client per kubeconfig context. The kubeconfig is read by
+//! [`crate::vcluster::context::load_kubeconfig`] (as kubectl does); here exec credential plugins
+//! are forced non-interactive: with the TUI owning the terminal a plugin must neither read stdin
+//! nor write to stderr.
 
+use crate::vcluster::context::{self, ContextError, context_names};
 use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// A client and the names an error line needs.
@@ -34,10 +34,8 @@ pub struct Clients {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read kubeconfig {path}: {message}")]
-    Read { path: String, message: String },
-    #[error("no kubeconfig found: none of {tried} exists; pass --kubeconfig or set KUBECONFIG")]
-    NotFound { tried: String },
+    #[error(transparent)]
+    Kubeconfig(#[from] ContextError),
     #[error("context {context:?} not found in kubeconfig (available: {available})")]
     NoContext { context: String, available: String },
     #[error("kubeconfig has no current-context; pass --context")]
@@ -46,60 +44,9 @@ pub enum ClientError {
     Build { context: String, message: String },
 }
 
-/// Where the kubeconfig comes from.
-#[derive(Debug, Clone, Default)]
-pub struct KubeconfigSource {
-    /// `--kubeconfig PATH`.
-    pub explicit: Option<PathBuf>,
-}
-
-/// The files to read, in merge order: `--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`.
-pub fn kubeconfig_paths(explicit: Option<&Path>, env: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
-    if let Some(p) = explicit {
-        return vec![p.to_path_buf()];
-    }
-    if let Some(value) = env {
-        let paths: Vec<PathBuf> = std::env::split_paths(value)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
-        if !paths.is_empty() {
-            return paths;
-        }
-    }
-    dirs::home_dir()
-        .map(|h| vec![h.join(".kube").join("config")])
-        .unwrap_or_default()
-}
-
 /// Read and merge the kubeconfig, with every exec plugin made non-interactive.
 pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClientError> {
-    let env = std::env::var_os("KUBECONFIG");
-    let paths = kubeconfig_paths(explicit, env.as_deref());
-    let mut merged: Option<Kubeconfig> = None;
-    for path in &paths {
-        // kubectl skips listed files that do not exist; an explicit --kubeconfig must exist.
-        if explicit.is_none() && !path.exists() {
-            continue;
-        }
-        let kc = Kubeconfig::read_from(path).map_err(|e| ClientError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        merged = Some(match merged {
-            None => kc,
-            Some(m) => m.merge(kc).map_err(|e| ClientError::Read {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?,
-        });
-    }
-    let mut kc = merged.ok_or_else(|| ClientError::NotFound {
-        tried: paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })?;
+    let mut kc = context::load_kubeconfig(explicit)?.config;
     make_noninteractive(&mut kc);
     Ok(kc)
 }
@@ -111,11 +58,6 @@ pub fn make_noninteractive(kc: &mut Kubeconfig) {
             exec.interactive_mode = Some(ExecInteractiveMode::Never);
         }
     }
-}
-
-/// Names of all contexts, for error lines.
-pub fn context_names(kc: &Kubeconfig) -> Vec<String> {
-    kc.contexts.iter().map(|c| c.name.clone()).collect()
 }
 
 /// The context to use: the given one (must exist) or the kubeconfig's current context.
@@ -245,18 +187,9 @@ users:
         std::fs::write(&b, B).unwrap();
         let missing = dir.path().join("missing");
         let joined = std::env::join_paths([&a, &missing, &b]).unwrap();
-        let paths = kubeconfig_paths(None, Some(&joined));
-        assert_eq!(paths.len(), 3);
-        // Load via the explicit path list the same way load_kubeconfig does.
-        let mut merged: Option<Kubeconfig> = None;
-        for p in paths.iter().filter(|p| p.exists()) {
-            let kc = Kubeconfig::read_from(p).unwrap();
-            merged = Some(match merged {
-                None => kc,
-                Some(m) => m.merge(kc).unwrap(),
-            });
-        }
-        let mut kc = merged.unwrap();
+        let mut kc = context::load_kubeconfig_with(None, Some(&joined), None)
+            .unwrap()
+            .config;
         make_noninteractive(&mut kc);
         assert_eq!(kc.current_context.as_deref(), Some("a"));
         assert_eq!(context_names(&kc), vec!["a", "b"]);
@@ -278,18 +211,12 @@ users:
     }
 
     #[test]
-    fn explicit_path_wins_over_env() {
-        let p = kubeconfig_paths(Some(Path::new("/x/y")), Some(std::ffi::OsStr::new("/a:/b")));
-        assert_eq!(p, vec![PathBuf::from("/x/y")]);
-    }
-
-    #[test]
     fn explicit_missing_file_is_a_clear_error() {
         let err = load_kubeconfig(Some(Path::new("/nonexistent/kubeconfig")))
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("cannot read kubeconfig /nonexistent/kubeconfig"),
+            err.starts_with("kubeconfig /nonexistent/kubeconfig: file not found"),
             "{err}"
         );
     }

@@ -93,23 +93,28 @@ pub fn defaults(why: String) -> LoadedConfig {
     }
 }
 
+/// The config in the vCluster's Secret `host_namespace/name`, or defaults if it holds none.
+fn from_found_secret(secret: &Secret, host_namespace: &str, name: String) -> LoadedConfig {
+    match config_from_secret(secret) {
+        Ok(config) => LoadedConfig {
+            config,
+            origin: ConfigOrigin::Secret {
+                namespace: host_namespace.to_string(),
+                name,
+            },
+            warning: None,
+        },
+        Err(e) => defaults(format!(
+            "host secret {host_namespace}/{name} holds no usable config ({e})"
+        )),
+    }
+}
+
 /// Pick the config from a host side that was read (the Secret is cached there).
 pub fn config_from_host_side(host: &Side, vcluster: &str, host_namespace: &str) -> LoadedConfig {
     let name = naming::config_secret_name(vcluster);
     match host.secrets.get(&ObjKey::new(host_namespace, &name)) {
-        Some(secret) => match config_from_secret(secret) {
-            Ok(config) => LoadedConfig {
-                config,
-                origin: ConfigOrigin::Secret {
-                    namespace: host_namespace.to_string(),
-                    name,
-                },
-                warning: None,
-            },
-            Err(e) => defaults(format!(
-                "host secret {host_namespace}/{name} holds no usable config ({e})"
-            )),
-        },
+        Some(secret) => from_found_secret(secret, host_namespace, name),
         None => defaults(format!(
             "host secret {host_namespace}/{name} not found or not readable"
         )),
@@ -134,19 +139,7 @@ pub async fn discover(
     };
     let api = kube::Api::<Secret>::namespaced(client.clone(), host_namespace);
     Ok(match api.get_opt(&name).await {
-        Ok(Some(secret)) => match config_from_secret(&secret) {
-            Ok(config) => LoadedConfig {
-                config,
-                origin: ConfigOrigin::Secret {
-                    namespace: host_namespace.to_string(),
-                    name,
-                },
-                warning: None,
-            },
-            Err(e) => defaults(format!(
-                "host secret {host_namespace}/{name} holds no usable config ({e})"
-            )),
-        },
+        Ok(Some(secret)) => from_found_secret(&secret, host_namespace, name),
         Ok(None) => defaults(format!("host secret {host_namespace}/{name} not found")),
         Err(e) => defaults(format!(
             "cannot read host secret {host_namespace}/{name}: {}",

@@ -4,9 +4,8 @@
 //! Lists are paged (500 per page) and managed fields are dropped before anything is stored.
 
 use crate::cluster::clients::{Clients, Target};
-use crate::cluster::snapshot::{
-    ConnState, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, Snapshot, strip_metadata,
-};
+use crate::cluster::kinds::{api_in, store};
+use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot, strip_metadata};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -118,18 +117,6 @@ where
     Ok(out)
 }
 
-fn into_map<K: kube::Resource>(map: &mut ObjMap<K>, items: Vec<K>) {
-    for o in items {
-        map.insert(ObjKey::of(&o), Arc::new(o));
-    }
-}
-
-fn is_sync_event(e: &Event) -> bool {
-    e.reason
-        .as_deref()
-        .is_some_and(|r| SYNC_EVENT_REASONS.contains(&r))
-}
-
 fn fail(side: &'static str, t: &Target, e: kube::Error) -> FetchError {
     FetchError {
         side,
@@ -144,104 +131,91 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Read the virtual cluster: all namespaces.
-pub async fn fetch_virtual(t: &Target) -> Result<Side, FetchError> {
-    let c = t.client.clone();
-    let lp = ListParams::default;
-    let (pods, services, endpoints, ingresses) = tokio::try_join!(
-        list_all(Api::<Pod>::all(c.clone()), lp()),
-        list_all(Api::<Service>::all(c.clone()), lp()),
-        list_all(Api::<Endpoints>::all(c.clone()), lp()),
-        list_all(Api::<Ingress>::all(c.clone()), lp()),
-    )
-    .map_err(|e| fail("virtual", t, e))?;
-    // Optional collections: a forbidden list must not hide the pairs.
-    let (events, namespaces, nodes, classes) = tokio::join!(
-        list_all(Api::<Event>::all(c.clone()), lp()),
-        list_all(Api::<Namespace>::all(c.clone()), lp()),
-        list_all(Api::<Node>::all(c.clone()), lp()),
-        list_all(Api::<IngressClass>::all(c.clone()), lp()),
-    );
-    let mut side = Side {
+/// An empty side of `t`, to be filled by a read that succeeded.
+fn live_side(t: &Target) -> Side {
+    Side {
         context: t.context.clone(),
         server: t.server.clone(),
         conn: ConnState::Live,
         ..Default::default()
-    };
-    into_map(&mut side.pods, pods);
-    into_map(&mut side.services, services);
-    into_map(&mut side.endpoints, endpoints);
-    into_map(&mut side.ingresses, ingresses);
-    into_map(
-        &mut side.events,
-        events
-            .unwrap_or_default()
-            .into_iter()
-            .filter(is_sync_event)
-            .collect(),
+    }
+}
+
+/// The kinds pairs are made of, in `ns` (`None` = all namespaces). Any failure fails the side.
+async fn read_pair_kinds(
+    side: &mut Side,
+    c: &kube::Client,
+    ns: Option<&str>,
+) -> Result<(), kube::Error> {
+    let lp = ListParams::default;
+    let (pods, services, endpoints, ingresses) = tokio::try_join!(
+        list_all(api_in::<Pod>(c, ns), lp()),
+        list_all(api_in::<Service>(c, ns), lp()),
+        list_all(api_in::<Endpoints>(c, ns), lp()),
+        list_all(api_in::<Ingress>(c, ns), lp()),
+    )?;
+    store(side, pods);
+    store(side, services);
+    store(side, endpoints);
+    store(side, ingresses);
+    Ok(())
+}
+
+/// Sync events in `ns` and the cluster-scoped kinds. Optional: a forbidden list must not hide
+/// the pairs.
+async fn read_optional_kinds(side: &mut Side, c: &kube::Client, ns: Option<&str>) {
+    let lp = ListParams::default;
+    let (events, namespaces, nodes, classes) = tokio::join!(
+        list_all(api_in::<Event>(c, ns), lp()),
+        list_all(Api::<Namespace>::all(c.clone()), lp()),
+        list_all(Api::<Node>::all(c.clone()), lp()),
+        list_all(Api::<IngressClass>::all(c.clone()), lp()),
     );
-    into_map(&mut side.namespaces, namespaces.unwrap_or_default());
-    into_map(&mut side.nodes, nodes.unwrap_or_default());
-    into_map(&mut side.ingress_classes, classes.unwrap_or_default());
+    store(side, events.unwrap_or_default());
+    store(side, namespaces.unwrap_or_default());
+    store(side, nodes.unwrap_or_default());
+    store(side, classes.unwrap_or_default());
+}
+
+/// Read the virtual cluster: all namespaces.
+pub async fn fetch_virtual(t: &Target) -> Result<Side, FetchError> {
+    let mut side = live_side(t);
+    read_pair_kinds(&mut side, &t.client, None)
+        .await
+        .map_err(|e| fail("virtual", t, e))?;
+    read_optional_kinds(&mut side, &t.client, None).await;
     Ok(side)
 }
 
 /// Read the host cluster: HNS (where twins and squatters live), the config Secret, and the
 /// services/endpoints of the extra namespaces.
 pub async fn fetch_host(t: &Target, scope: &HostScope) -> Result<Side, FetchError> {
-    let c = t.client.clone();
+    let c = &t.client;
     let hns = scope.host_namespace.as_str();
     let lp = ListParams::default;
-    let (pods, services, endpoints, ingresses) = tokio::try_join!(
-        list_all(Api::<Pod>::namespaced(c.clone(), hns), lp()),
-        list_all(Api::<Service>::namespaced(c.clone(), hns), lp()),
-        list_all(Api::<Endpoints>::namespaced(c.clone(), hns), lp()),
-        list_all(Api::<Ingress>::namespaced(c.clone(), hns), lp()),
-    )
-    .map_err(|e| fail("host", t, e))?;
-    let mut side = Side {
-        context: t.context.clone(),
-        server: t.server.clone(),
-        conn: ConnState::Live,
-        ..Default::default()
-    };
-    into_map(&mut side.pods, pods);
-    into_map(&mut side.services, services);
-    into_map(&mut side.endpoints, endpoints);
-    into_map(&mut side.ingresses, ingresses);
+    let mut side = live_side(t);
+    read_pair_kinds(&mut side, c, Some(hns))
+        .await
+        .map_err(|e| fail("host", t, e))?;
     for ns in &scope.extra_namespaces {
         // A namespace the config names but we may not read: rows will say the source is missing.
         if let Ok(s) = list_all(Api::<Service>::namespaced(c.clone(), ns), lp()).await {
-            into_map(&mut side.services, s);
+            store(&mut side, s);
         }
         if let Ok(e) = list_all(Api::<Endpoints>::namespaced(c.clone(), ns), lp()).await {
-            into_map(&mut side.endpoints, e);
+            store(&mut side, e);
         }
     }
     let secret_name = naming::config_secret_name(&scope.vcluster);
     let secrets = Api::<Secret>::namespaced(c.clone(), hns);
-    let (secret, events, namespaces, nodes, classes) = tokio::join!(
+    let (secret, ()) = tokio::join!(
         secrets.get_opt(&secret_name),
-        list_all(Api::<Event>::namespaced(c.clone(), hns), lp()),
-        list_all(Api::<Namespace>::all(c.clone()), lp()),
-        list_all(Api::<Node>::all(c.clone()), lp()),
-        list_all(Api::<IngressClass>::all(c.clone()), lp()),
+        read_optional_kinds(&mut side, c, Some(hns)),
     );
     if let Ok(Some(mut s)) = secret {
         strip_metadata(&mut s.metadata);
         side.secrets.insert(ObjKey::of(&s), Arc::new(s));
     }
-    into_map(
-        &mut side.events,
-        events
-            .unwrap_or_default()
-            .into_iter()
-            .filter(is_sync_event)
-            .collect(),
-    );
-    into_map(&mut side.namespaces, namespaces.unwrap_or_default());
-    into_map(&mut side.nodes, nodes.unwrap_or_default());
-    into_map(&mut side.ingress_classes, classes.unwrap_or_default());
     Ok(side)
 }
 

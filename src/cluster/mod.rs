@@ -2,6 +2,7 @@
 pub mod clients;
 pub mod config_source;
 pub mod fetch;
+pub mod kinds;
 pub mod session;
 pub mod snapshot;
 pub mod watch;

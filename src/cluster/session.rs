@@ -69,6 +69,33 @@ impl Session {
     }
 }
 
+/// What `check` and `fix` start with: connect, say the config warning, read both sides once.
+/// `None` when that failed; the error lines are written to `err` (the command exits 2).
+pub async fn connect_and_read(
+    opts: &ConnectOptions,
+    err: &mut dyn std::io::Write,
+) -> std::io::Result<Option<(Session, Snapshot)>> {
+    let session = match connect(opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
+    if let Some(w) = &session.config.warning {
+        writeln!(err, "{w}")?;
+    }
+    let snap = session.snapshot().await;
+    let problems = side_errors(&snap);
+    if !problems.is_empty() {
+        for p in problems {
+            writeln!(err, "error: {p}")?;
+        }
+        return Ok(None);
+    }
+    Ok(Some((session, snap)))
+}
+
 /// One line per side that could not be read (it names the context and the server URL).
 pub fn side_errors(snap: &Snapshot) -> Vec<String> {
     let one = |s: &Side| match &s.conn {

@@ -8,9 +8,8 @@
 
 use crate::cluster::clients::{Clients, Target};
 use crate::cluster::fetch::{HostScope, one_line};
-use crate::cluster::snapshot::{
-    ConnState, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, Snapshot, strip_metadata,
-};
+use crate::cluster::kinds::{Cached, api_in};
+use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot, strip_metadata};
 use crate::vcluster::naming;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -18,8 +17,6 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WEvent};
-use serde::de::DeserializeOwned;
-use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -135,47 +132,27 @@ impl Watching {
     }
 }
 
-type Slot<K> = fn(&mut Side) -> &mut ObjMap<K>;
-
 struct Spec<K> {
     which: Which,
     api: Api<K>,
     cfg: watcher::Config,
-    slot: Slot<K>,
     /// The namespace this watcher covers (`None` = all namespaces / cluster-scoped).
     namespace: Option<String>,
-    keep: fn(&K) -> bool,
     /// Index into the side's required-watcher states, `None` for optional watchers.
     required: Option<usize>,
-}
-
-fn keep_all<K>(_: &K) -> bool {
-    true
-}
-
-fn keep_sync_events(e: &Event) -> bool {
-    e.reason
-        .as_deref()
-        .is_some_and(|r| SYNC_EVENT_REASONS.contains(&r))
 }
 
 fn in_scope(key: &ObjKey, ns: &Option<String>) -> bool {
     ns.as_ref().is_none_or(|n| &key.namespace == n)
 }
 
-fn spawn_one<K>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()>
-where
-    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default,
-{
+fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let Spec {
             which,
             api,
             cfg,
-            slot,
             namespace,
-            keep,
             required,
         } = spec;
         let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
@@ -194,7 +171,7 @@ where
                             changed = false;
                         }
                         WEvent::InitApply(mut o) => {
-                            if keep(&o) {
+                            if o.keep() {
                                 strip_metadata(o.meta_mut());
                                 buffer
                                     .get_or_insert_with(ObjMap::new)
@@ -204,7 +181,7 @@ where
                         }
                         WEvent::InitDone => {
                             let fresh = buffer.take().unwrap_or_default();
-                            let map = slot(st.side(which));
+                            let map = K::slot(st.side(which));
                             map.retain(|k, _| !in_scope(k, &namespace));
                             map.extend(fresh);
                             if let Some(i) = required {
@@ -213,8 +190,8 @@ where
                         }
                         WEvent::Apply(mut o) => {
                             let key = ObjKey::of(&o);
-                            let map = slot(st.side(which));
-                            if keep(&o) {
+                            let map = K::slot(st.side(which));
+                            if o.keep() {
                                 strip_metadata(o.meta_mut());
                                 map.insert(key, Arc::new(o));
                             } else {
@@ -222,7 +199,7 @@ where
                             }
                         }
                         WEvent::Delete(o) => {
-                            slot(st.side(which)).remove(&ObjKey::of(&o));
+                            K::slot(st.side(which)).remove(&ObjKey::of(&o));
                         }
                     }
                     if let Some(i) = required
@@ -255,6 +232,71 @@ where
     })
 }
 
+fn list_cfg() -> watcher::Config {
+    watcher::Config::default().page_size(crate::cluster::fetch::PAGE_SIZE)
+}
+
+/// The watcher tasks of one [`spawn`], as they are started.
+struct Watchers<'a> {
+    shared: &'a Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Watchers<'_> {
+    /// One watcher of `ns` (`None` = all namespaces / cluster-scoped). A required one counts
+    /// toward its side's connection state.
+    fn add<K: Cached>(
+        &mut self,
+        which: Which,
+        api: Api<K>,
+        cfg: watcher::Config,
+        ns: Option<&str>,
+        required: bool,
+    ) {
+        let required = required.then(|| {
+            let mut st = match self.shared.state.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let v = st.states(which);
+            v.push(WState::Connecting);
+            v.len() - 1
+        });
+        let spec = Spec {
+            which,
+            api,
+            cfg,
+            namespace: ns.map(str::to_string),
+            required,
+        };
+        self.tasks.push(spawn_one(self.shared.clone(), spec));
+    }
+
+    /// The kinds pairs are made of (required: a side without them is not live) and the
+    /// syncer's events (optional), in `ns`.
+    fn pair_kinds(&mut self, which: Which, c: &kube::Client, ns: Option<&str>) {
+        self.add(which, api_in::<Pod>(c, ns), list_cfg(), ns, true);
+        self.add(which, api_in::<Service>(c, ns), list_cfg(), ns, true);
+        self.add(which, api_in::<Endpoints>(c, ns), list_cfg(), ns, true);
+        self.add(which, api_in::<Ingress>(c, ns), list_cfg(), ns, true);
+        self.add(which, api_in::<Event>(c, ns), list_cfg(), ns, false);
+    }
+
+    /// The cluster-scoped kinds, optional.
+    fn cluster_kinds(&mut self, which: Which, c: &kube::Client) {
+        self.add(
+            which,
+            Api::<Namespace>::all(c.clone()),
+            list_cfg(),
+            None,
+            false,
+        );
+        self.add(which, Api::<Node>::all(c.clone()), list_cfg(), None, false);
+        let classes = Api::<IngressClass>::all(c.clone());
+        self.add(which, classes, list_cfg(), None, false);
+    }
+}
+
 /// Start the caches of both sides and the publisher. Must run inside a tokio runtime.
 pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     let scope = opts.scope.clone();
@@ -280,248 +322,50 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
         notify: Notify::new(),
     });
 
-    let mut tasks = Vec::new();
-    let required = |which: Which| -> Option<usize> {
-        let mut st = match shared.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let v = st.states(which);
-        v.push(WState::Connecting);
-        Some(v.len() - 1)
+    let mut w = Watchers {
+        shared: &shared,
+        tasks: Vec::new(),
     };
-
-    let vc = clients.virtual_.client.clone();
-    let hc = clients.host.client.clone();
-    let hns = scope.host_namespace.clone();
-    let cfg = || watcher::Config::default().page_size(crate::cluster::fetch::PAGE_SIZE);
-
-    macro_rules! w {
-        ($which:expr, $k:ty, $api:expr, $cfg:expr, $slot:expr, $ns:expr, $keep:expr, $req:expr) => {
-            tasks.push(spawn_one::<$k>(
-                shared.clone(),
-                Spec {
-                    which: $which,
-                    api: $api,
-                    cfg: $cfg,
-                    slot: $slot,
-                    namespace: $ns,
-                    keep: $keep,
-                    required: $req,
-                },
-            ))
-        };
-    }
+    let vc = &clients.virtual_.client;
+    let hc = &clients.host.client;
+    let hns = scope.host_namespace.as_str();
 
     // Virtual side: everything, all namespaces.
-    let r = required(Which::Virtual);
-    w!(
-        Which::Virtual,
-        Pod,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.pods,
-        None,
-        keep_all,
-        r
-    );
-    let r = required(Which::Virtual);
-    w!(
-        Which::Virtual,
-        Service,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.services,
-        None,
-        keep_all,
-        r
-    );
-    let r = required(Which::Virtual);
-    w!(
-        Which::Virtual,
-        Endpoints,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.endpoints,
-        None,
-        keep_all,
-        r
-    );
-    let r = required(Which::Virtual);
-    w!(
-        Which::Virtual,
-        Ingress,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.ingresses,
-        None,
-        keep_all,
-        r
-    );
-    w!(
-        Which::Virtual,
-        Event,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.events,
-        None,
-        keep_sync_events,
-        None
-    );
-    w!(
-        Which::Virtual,
-        Namespace,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.namespaces,
-        None,
-        keep_all,
-        None
-    );
-    w!(
-        Which::Virtual,
-        Node,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.nodes,
-        None,
-        keep_all,
-        None
-    );
-    w!(
-        Which::Virtual,
-        IngressClass,
-        Api::all(vc.clone()),
-        cfg(),
-        |s| &mut s.ingress_classes,
-        None,
-        keep_all,
-        None
-    );
+    w.pair_kinds(Which::Virtual, vc, None);
+    w.cluster_kinds(Which::Virtual, vc);
 
     // Host side: the host namespace (twins and squatters alike), plus what the config names.
-    let ns = Some(hns.clone());
-    let r = required(Which::Host);
-    w!(
-        Which::Host,
-        Pod,
-        Api::namespaced(hc.clone(), &hns),
-        cfg(),
-        |s| &mut s.pods,
-        ns.clone(),
-        keep_all,
-        r
-    );
-    let r = required(Which::Host);
-    w!(
-        Which::Host,
-        Service,
-        Api::namespaced(hc.clone(), &hns),
-        cfg(),
-        |s| &mut s.services,
-        ns.clone(),
-        keep_all,
-        r
-    );
-    let r = required(Which::Host);
-    w!(
-        Which::Host,
-        Endpoints,
-        Api::namespaced(hc.clone(), &hns),
-        cfg(),
-        |s| &mut s.endpoints,
-        ns.clone(),
-        keep_all,
-        r
-    );
-    let r = required(Which::Host);
-    w!(
-        Which::Host,
-        Ingress,
-        Api::namespaced(hc.clone(), &hns),
-        cfg(),
-        |s| &mut s.ingresses,
-        ns.clone(),
-        keep_all,
-        r
-    );
-    w!(
-        Which::Host,
-        Event,
-        Api::namespaced(hc.clone(), &hns),
-        cfg(),
-        |s| &mut s.events,
-        ns.clone(),
-        keep_sync_events,
-        None
-    );
-    let secret_cfg = cfg().fields(&format!(
+    w.pair_kinds(Which::Host, hc, Some(hns));
+    let secret_cfg = list_cfg().fields(&format!(
         "metadata.name={}",
         naming::config_secret_name(&scope.vcluster)
     ));
-    w!(
+    w.add(
         Which::Host,
-        Secret,
-        Api::namespaced(hc.clone(), &hns),
+        api_in::<Secret>(hc, Some(hns)),
         secret_cfg,
-        |s| &mut s.secrets,
-        ns.clone(),
-        keep_all,
-        None
+        Some(hns),
+        false,
     );
-    w!(
-        Which::Host,
-        Namespace,
-        Api::all(hc.clone()),
-        cfg(),
-        |s| &mut s.namespaces,
-        None,
-        keep_all,
-        None
-    );
-    w!(
-        Which::Host,
-        Node,
-        Api::all(hc.clone()),
-        cfg(),
-        |s| &mut s.nodes,
-        None,
-        keep_all,
-        None
-    );
-    w!(
-        Which::Host,
-        IngressClass,
-        Api::all(hc.clone()),
-        cfg(),
-        |s| &mut s.ingress_classes,
-        None,
-        keep_all,
-        None
-    );
+    w.cluster_kinds(Which::Host, hc);
     for extra in &scope.extra_namespaces {
-        let ns = Some(extra.clone());
-        w!(
+        let ns = Some(extra.as_str());
+        w.add(
             Which::Host,
-            Service,
-            Api::namespaced(hc.clone(), extra),
-            cfg(),
-            |s| &mut s.services,
-            ns.clone(),
-            keep_all,
-            None
+            api_in::<Service>(hc, ns),
+            list_cfg(),
+            ns,
+            false,
         );
-        w!(
+        w.add(
             Which::Host,
-            Endpoints,
-            Api::namespaced(hc.clone(), extra),
-            cfg(),
-            |s| &mut s.endpoints,
-            ns.clone(),
-            keep_all,
-            None
+            api_in::<Endpoints>(hc, ns),
+            list_cfg(),
+            ns,
+            false,
         );
     }
+    let mut tasks = w.tasks;
 
     // Publisher: coalesce, bump the version, send.
     let debounce = opts.debounce;

@@ -1,30 +1,25 @@
 //! What the TUI is fed: rows and DNS lines computed from one snapshot. Pure.
 
 use crate::cluster::snapshot::Snapshot;
-use crate::dns::{DnsTab, dns_tab};
-use crate::inspect::rows::rows;
+use crate::dns::DnsTab;
 use crate::tui::types::{DataUpdate, DnsRow};
 use crate::vcluster::config::VClusterConfig;
 use std::sync::Arc;
 
-/// The TUI's data for one snapshot. `note` is the header's one-line caveat (the demo banner).
+/// The TUI's data for one snapshot (the live backend's, at the snapshot's own version). `note`
+/// is the header's one-line caveat (the demo banner).
 pub fn data_update(
     snapshot: &Snapshot,
     config: &VClusterConfig,
     note: Option<String>,
 ) -> DataUpdate {
-    DataUpdate {
-        rows: Arc::new(rows(snapshot, config)),
-        dns: Arc::new(dns_rows(&dns_tab(snapshot, config))),
-        virtual_conn: snapshot.virtual_side.conn.clone(),
-        host_conn: snapshot.host.conn.clone(),
-        virtual_context: snapshot.virtual_side.context.clone(),
-        host_context: snapshot.host.context.clone(),
-        vcluster: snapshot.vcluster.clone(),
-        host_namespace: snapshot.host_namespace.clone(),
+    let (update, _) = crate::live::data_update(
+        Arc::new(snapshot.clone()),
+        Arc::new(config.clone()),
         note,
-        version: snapshot.version,
-    }
+        snapshot.version,
+    );
+    update
 }
 
 /// The DNS tab's lines: problems first, then each resolveDNS rule with its live answer, then

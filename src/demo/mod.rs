@@ -6,24 +6,27 @@
 //! operator fixes the pair from the TUI, or `--repair`-style [`DemoOptions::repair`] is set) so
 //! the problems stay on screen to be diagnosed and fixed by hand.
 
-pub mod backend;
 pub mod data;
+pub mod holds;
 
 use crate::cluster::clients::{Clients, Target as ClientTarget};
 use crate::cluster::fetch::HostScope;
+use crate::cluster::snapshot::ConnState;
 use crate::cluster::watch::{WatchOptions, spawn};
 use crate::engine::Change;
-use crate::engine::apply::AuditLog;
 use crate::engine::controller::{
     ConfigSource, Controller, ControllerOptions, Parts, WriteError, Writer, Written,
 };
 use crate::engine::kube_writer::KubeWriter;
+use crate::live::{LiveBackend, LiveHooks, LiveOptions};
 use crate::sandbox::scenario::{self, Scenario};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::tui::run::{TuiOptions, run_tui};
 use crate::tui::theme::Theme;
+use crate::tui::types::DataUpdate;
+use crate::vcluster::context::ContextSelection;
 use anyhow::Context as _;
-use backend::{Holds, LiveBackend, incident_targets};
+use holds::{Holds, incident_targets};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -190,6 +193,49 @@ impl Demo {
         })
     }
 
+    /// The TUI's backend on this demo: the live one over the demo's kubeconfig, whose fixes
+    /// release the holds. Returns once its data covers both sides (or 20 s passed), so the
+    /// rows the demo shows can be diffed and fixed at once.
+    pub async fn backend(
+        &self,
+        audit_log: PathBuf,
+        note: Option<String>,
+        read_only: bool,
+    ) -> anyhow::Result<(LiveBackend, watch::Receiver<DataUpdate>)> {
+        let opts = LiveOptions {
+            kubeconfig: Some(self.sandbox.kubeconfig_path().to_path_buf()),
+            selection: ContextSelection {
+                context: Some(self.sandbox.virtual_context()),
+                ..ContextSelection::default()
+            },
+            // The scenario's config is in its Secret on the host, as in a real install.
+            config_file: None,
+            read_only,
+            audit_log: Some(audit_log),
+        };
+        let holds = self.holds.clone();
+        let hooks = LiveHooks {
+            note,
+            on_applied: Some(Arc::new(move |c: &Change| holds.release(&c.target))),
+        };
+        let (backend, mut rx) = LiveBackend::connect_with(opts, hooks).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let connecting = |c: &ConnState| matches!(c, ConnState::Connecting);
+            {
+                let d = rx.borrow_and_update();
+                if !connecting(&d.virtual_conn) && !connecting(&d.host_conn) {
+                    break;
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        Ok((backend, rx))
+    }
+
     /// Stop the controller and both API servers.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -249,31 +295,11 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<i32> {
         return Ok(0);
     };
 
-    let note = banner(&path);
-    let config = demo.scenario.config.clone();
-    let first = demo.snapshots.borrow().clone();
-    let (data_tx, data_rx) = watch::channel(data::data_update(&first, &config, Some(note.clone())));
-    let mut snaps = demo.snapshots.clone();
-    let relay_config = config.clone();
-    let relay = tokio::spawn(async move {
-        while snaps.changed().await.is_ok() {
-            let snap = snaps.borrow_and_update().clone();
-            let update = data::data_update(&snap, &relay_config, Some(note.clone()));
-            if data_tx.send(update).is_err() {
-                return;
-            }
-        }
-    });
     let audit_path = path.with_file_name("audit.log");
-    let backend = LiveBackend {
-        clients: demo.clients.clone(),
-        snapshots: demo.snapshots.clone(),
-        config,
-        audit: Some(AuditLog::new(audit_path)),
-        holds: demo.holds.clone(),
-    };
+    let (backend, data_rx) = demo
+        .backend(audit_path, Some(banner(&path)), opts.read_only)
+        .await?;
     let code = run_tui(tui_opts, backend, data_rx).await;
-    relay.abort();
     demo.shutdown().await;
     code
 }

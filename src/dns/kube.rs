@@ -413,20 +413,13 @@ fn endpoint_entries_of(
 ) -> Vec<Entry> {
     let mut out = Vec::new();
     for subset in ep.subsets.iter().flatten() {
-        let ports: Vec<(String, i32, String)> =
-            match subset.ports.as_ref().filter(|p| !p.is_empty()) {
-                Some(ps) => ps
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.name.clone().unwrap_or_default(),
-                            p.port,
-                            p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                        )
-                    })
-                    .collect(),
-                None => vec![(String::new(), NO_PORT, String::new())],
-            };
+        let ports = port_triples(
+            subset
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| (&p.name, p.port, &p.protocol)),
+        );
         for addr in subset.addresses.iter().flatten() {
             let host = endpoint_hostname(addr);
             if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(&host) {
@@ -456,22 +449,32 @@ fn endpoint_entries_of(
 
 /// (name, port, protocol) of each service port, or CoreDNS's portless sentinel.
 fn service_ports(svc: &Service) -> Vec<(String, i32, String)> {
-    match svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.as_ref())
-        .filter(|p| !p.is_empty())
-    {
-        Some(ps) => ps
-            .iter()
-            .map(|p| {
-                (
-                    p.name.clone().unwrap_or_default(),
-                    p.port,
-                    p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                )
-            })
-            .collect(),
-        None => vec![(String::new(), NO_PORT, String::new())],
+    let ports = svc.spec.as_ref().and_then(|s| s.ports.as_ref());
+    port_triples(
+        ports
+            .into_iter()
+            .flatten()
+            .map(|p| (&p.name, p.port, &p.protocol)),
+    )
+}
+
+/// (name, port, protocol) of each port (protocol TCP when unset), or CoreDNS's portless
+/// sentinel when there are none.
+fn port_triples<'a>(
+    ports: impl Iterator<Item = (&'a Option<String>, i32, &'a Option<String>)>,
+) -> Vec<(String, i32, String)> {
+    let out: Vec<_> = ports
+        .map(|(name, port, protocol)| {
+            (
+                name.clone().unwrap_or_default(),
+                port,
+                protocol.clone().unwrap_or_else(|| "TCP".into()),
+            )
+        })
+        .collect();
+    if out.is_empty() {
+        vec![(String::new(), NO_PORT, String::new())]
+    } else {
+        out
     }
 }

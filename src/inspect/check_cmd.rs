@@ -66,24 +66,9 @@ pub async fn run_check_to(
             return Ok(2);
         }
     };
-    let session = match session::connect(&opts.connect).await {
-        Ok(s) => s,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(2);
-        }
-    };
-    if let Some(w) = &session.config.warning {
-        writeln!(err, "{w}")?;
-    }
-    let snap = session.snapshot().await;
-    let problems = session::side_errors(&snap);
-    if !problems.is_empty() {
-        for p in problems {
-            writeln!(err, "error: {p}")?;
-        }
+    let Some((session, snap)) = session::connect_and_read(&opts.connect, err).await? else {
         return Ok(2);
-    }
+    };
     let (text, code) = render(&snap, &session.config.config, &filter, &opts)?;
     out.write_all(text.as_bytes())?;
     Ok(code)

@@ -328,6 +328,17 @@ pub fn pod_ip_fqdn(ip: &str, namespace: &str, domain: &str) -> String {
 
 /// DNS names of a virtual pod: its IP name and, with a subdomain, `hostname.subdomain.ns.svc`.
 pub fn virtual_pod_names(pod: &Pod, domain: &str) -> Vec<String> {
+    pod_names(pod, domain, pod.metadata.name.as_deref())
+}
+
+/// DNS names of a host pod: only its IP name (vCluster clears the subdomain on the host).
+pub fn host_pod_names(pod: &Pod, domain: &str) -> Vec<String> {
+    pod_names(pod, domain, None)
+}
+
+/// The IP name and, with a subdomain, `hostname.subdomain.ns.svc` (an unset or empty hostname
+/// is `hostname_fallback`, else empty).
+fn pod_names(pod: &Pod, domain: &str, hostname_fallback: Option<&str>) -> Vec<String> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
     let mut out = Vec::new();
     if let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref())
@@ -340,28 +351,10 @@ pub fn virtual_pod_names(pod: &Pod, domain: &str) -> Vec<String> {
     {
         let hostname = spec
             .hostname
-            .clone()
+            .as_deref()
             .filter(|h| !h.is_empty())
-            .or_else(|| pod.metadata.name.clone())
+            .or(hostname_fallback)
             .unwrap_or_default();
-        out.push(format!("{hostname}.{sub}.{ns}.svc.{domain}"));
-    }
-    out
-}
-
-/// DNS names of a host pod: only its IP name (vCluster clears the subdomain on the host).
-pub fn host_pod_names(pod: &Pod, domain: &str) -> Vec<String> {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-    let mut out = Vec::new();
-    if let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref())
-        && !ip.is_empty()
-    {
-        out.push(pod_ip_fqdn(ip, ns, domain));
-    }
-    if let Some(spec) = pod.spec.as_ref()
-        && let Some(sub) = spec.subdomain.as_deref().filter(|s| !s.is_empty())
-    {
-        let hostname = spec.hostname.clone().unwrap_or_default();
         out.push(format!("{hostname}.{sub}.{ns}.svc.{domain}"));
     }
     out

@@ -51,6 +51,17 @@ pub struct LiveOptions {
     pub audit_log: Option<PathBuf>,
 }
 
+/// Called with every change a fix from the TUI wrote (the demo releases its holds here).
+pub type OnApplied = Arc<dyn Fn(&Change) + Send + Sync>;
+
+/// What an embedder adds to the plain live backend (the demo: its banner, its holds).
+#[derive(Clone, Default)]
+pub struct LiveHooks {
+    /// Shown in the header instead of the config note.
+    pub note: Option<String>,
+    pub on_applied: Option<OnApplied>,
+}
+
 /// One connected vCluster: clients, config and the running watch caches.
 struct Conn {
     session: Session,
@@ -63,6 +74,7 @@ struct Conn {
 
 pub struct LiveBackend {
     opts: LiveOptions,
+    hooks: LiveHooks,
     initial_context: String,
     conn: Mutex<Arc<Conn>>,
     latest: Arc<Mutex<Arc<Latest>>>,
@@ -89,6 +101,7 @@ async fn open(
     kubeconfig: Option<&std::path::Path>,
     selection: &ContextSelection,
     config_file: Option<PathBuf>,
+    note: Option<String>,
 ) -> anyhow::Result<Conn> {
     let loaded = load_kubeconfig(kubeconfig)?;
     let resolved = resolve_contexts(&loaded.config, selection)?;
@@ -111,7 +124,7 @@ async fn open(
     Ok(Conn {
         writer,
         config: Arc::new(session.config.config.clone()),
-        note: session.config.warning.clone(),
+        note: note.or_else(|| session.config.warning.clone()),
         session,
         watching,
     })
@@ -151,10 +164,19 @@ impl LiveBackend {
     pub async fn connect(
         opts: LiveOptions,
     ) -> anyhow::Result<(LiveBackend, watch::Receiver<DataUpdate>)> {
+        Self::connect_with(opts, LiveHooks::default()).await
+    }
+
+    /// [`LiveBackend::connect`] with an embedder's hooks.
+    pub async fn connect_with(
+        opts: LiveOptions,
+        hooks: LiveHooks,
+    ) -> anyhow::Result<(LiveBackend, watch::Receiver<DataUpdate>)> {
         let conn = open(
             opts.kubeconfig.as_deref(),
             &opts.selection,
             opts.config_file.clone(),
+            hooks.note.clone(),
         )
         .await?;
         let initial_context = conn.session.clients.virtual_.context.clone();
@@ -168,6 +190,7 @@ impl LiveBackend {
         });
         let backend = LiveBackend {
             opts,
+            hooks,
             initial_context,
             conn: Mutex::new(Arc::new(conn)),
             latest: Arc::new(Mutex::new(Arc::new(Latest::default()))),
@@ -209,6 +232,13 @@ impl LiveBackend {
         self.conn().session.clients.virtual_.context.clone()
     }
 
+    fn applied(&self, change: &Change, outcome: FixOutcome) -> FixOutcome {
+        if let Some(hook) = &self.hooks.on_applied {
+            hook(change);
+        }
+        outcome
+    }
+
     /// Fix one pair: the confirmed plan first, then re-read and re-plan until the plan is empty
     /// (at most [`MAX_ROUNDS`] rounds in all, as `vinspect fix` does).
     async fn fix_one(&self, conn: &Conn, opts: &ApplyOptions, req: FixRequest) -> Vec<FixOutcome> {
@@ -244,10 +274,10 @@ impl LiveBackend {
                     blocked: None,
                 };
                 match engine_apply::apply(&conn.writer, &single, opts).await {
-                    Ok(_) => out.push(outcome(c, Ok(()))),
+                    Ok(_) => out.push(self.applied(c, outcome(c, Ok(())))),
                     Err(e @ ApplyError::Audit { .. }) => {
                         tracing::warn!("{e}");
-                        out.push(outcome(c, Ok(())));
+                        out.push(self.applied(c, outcome(c, Ok(()))));
                     }
                     Err(ApplyError::Conflict { reason, .. }) => {
                         conflict = Some(outcome(c, Err(format!("conflict: {reason}"))));
@@ -374,9 +404,14 @@ impl Backend for LiveBackend {
                 None,
             )
         };
-        let conn = open(self.opts.kubeconfig.as_deref(), &selection, config_file)
-            .await
-            .map_err(|e| BackendError(one_line(&e)))?;
+        let conn = open(
+            self.opts.kubeconfig.as_deref(),
+            &selection,
+            config_file,
+            self.hooks.note.clone(),
+        )
+        .await
+        .map_err(|e| BackendError(one_line(&e)))?;
         *lock(&self.conn) = Arc::new(conn);
         self.start_pump();
         Ok(())

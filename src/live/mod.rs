@@ -5,5 +5,5 @@
 pub mod backend;
 pub mod data;
 
-pub use backend::{LiveBackend, LiveOptions, READ_ONLY_REFUSAL};
+pub use backend::{LiveBackend, LiveHooks, LiveOptions, OnApplied, READ_ONLY_REFUSAL};
 pub use data::{Latest, data_update, diff_source, dns_rows, object_json};

@@ -1,7 +1,7 @@
 //! The diff screen: desired host object (left) next to the actual host object (right).
 
-use super::text::{boxed, put};
-use crate::tui::app::{DiffView, Load};
+use super::text::{boxed, loaded, put};
+use crate::tui::app::DiffView;
 use crate::tui::diff::{DiffModel, LineKind};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -89,23 +89,8 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
     if inner.height == 0 {
         return;
     }
-    let model = match &v.load {
-        Load::Loading => {
-            put(buf, inner.x, inner.y, inner.width, "loading…", theme.muted);
-            return;
-        }
-        Load::Failed(e) => {
-            put(
-                buf,
-                inner.x,
-                inner.y,
-                inner.width,
-                &format!("cannot load the diff: {e}"),
-                theme.status.error,
-            );
-            return;
-        }
-        Load::Ready(m) => m,
+    let Some(model) = loaded(buf, inner, &v.load, "the diff", theme) else {
+        return;
     };
     let status_line = {
         let mut s = if model.changes == 0 {
@@ -130,20 +115,32 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
     let body_h = inner.height.saturating_sub(1) as usize;
     if inner.width < UNIFIED_BELOW {
         unified(buf, inner, model, v.scroll, body_h, theme);
-        put(
-            buf,
-            inner.x,
-            inner.y + inner.height - 1,
-            inner.width,
-            &status_line,
-            theme.muted,
-        );
-        return;
+    } else {
+        side_by_side(buf, inner, model, v.scroll, body_h, theme);
     }
+    put(
+        buf,
+        inner.x,
+        inner.y + inner.height - 1,
+        inner.width,
+        &status_line,
+        theme.muted,
+    );
+}
+
+/// Desired on the left, actual on the right, each with its line numbers.
+fn side_by_side(
+    buf: &mut Buffer,
+    inner: Rect,
+    model: &DiffModel,
+    scroll: usize,
+    body_h: usize,
+    theme: &Theme,
+) {
     let half = inner.width.saturating_sub(1) / 2;
     let num_w = 4u16;
     let max = model.lines.len().saturating_sub(body_h);
-    let scroll = v.scroll.min(max);
+    let scroll = scroll.min(max);
     for (i, line) in model.lines.iter().skip(scroll).take(body_h).enumerate() {
         let y = inner.y + i as u16;
         let (ls, rs) = match line.kind {
@@ -195,12 +192,4 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
         }
         put(buf, inner.x + half, y, 1, "│", theme.border);
     }
-    put(
-        buf,
-        inner.x,
-        inner.y + inner.height - 1,
-        inner.width,
-        &status_line,
-        theme.muted,
-    );
 }

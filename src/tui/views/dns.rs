@@ -1,5 +1,6 @@
 //! The DNS tab: what the virtual cluster's DNS answers for each name, and why.
 
+use super::list::list_lines;
 use super::text::{put, put_hl};
 use crate::tui::app::AppState;
 use crate::tui::theme::Theme;
@@ -29,41 +30,18 @@ pub fn render(buf: &mut Buffer, header: Rect, body: Rect, state: &AppState, them
     for (t, x, w) in cols {
         put(buf, header.x + x, header.y, w, t, theme.table_header);
     }
-    if state.visible().is_empty() {
-        let msg = if state.data.dns.is_empty() {
-            "no DNS answers yet"
-        } else {
-            "no DNS names match the filter (Esc clears it)"
-        };
-        if body.height > 0 {
-            put(
-                buf,
-                body.x + 1,
-                body.y,
-                body.width.saturating_sub(1),
-                msg,
-                theme.muted,
-            );
-        }
-        return;
-    }
+    let empty = if state.data.dns.is_empty() {
+        "no DNS answers yet"
+    } else {
+        "no DNS names match the filter (Esc clears it)"
+    };
     let q = state.query();
-    for (i, &idx) in state
-        .visible()
-        .iter()
-        .enumerate()
-        .skip(state.offset)
-        .take(body.height as usize)
-    {
-        let Some(row) = state.data.dns.get(idx as usize) else {
+    for line in list_lines(buf, body, state, theme, state.data.dns.len(), empty) {
+        let Some(row) = state.data.dns.get(line.index) else {
             continue;
         };
-        let y = body.y + (i - state.offset) as u16;
-        let selected = i == state.selected;
+        let (y, selected) = (line.y, line.selected);
         let pick = |s| if selected { theme.selection } else { s };
-        if selected {
-            buf.set_style(Rect::new(body.x, y, body.width, 1), theme.selection);
-        }
         let [(_, nx, nw), (_, ax, aw), (_, sx, sw), (_, ex, ew)] = cols;
         put_hl(
             buf,

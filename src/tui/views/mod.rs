@@ -5,6 +5,7 @@ pub mod dns;
 pub mod footer;
 pub mod header;
 pub mod layout;
+pub mod list;
 pub mod popups;
 pub mod table;
 pub mod text;

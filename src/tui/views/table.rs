@@ -2,6 +2,7 @@
 //! same with 100 or 100,000 pairs.
 
 use super::layout::{columns, tab_labels};
+use super::list::list_lines;
 use super::text::{put, put_hl};
 use crate::inspect::{PairRow, RowKind, SideView};
 use crate::tui::app::{AppState, Column, age, created_of};
@@ -81,40 +82,17 @@ pub fn render(buf: &mut Buffer, header: Rect, body: Rect, state: &AppState, them
         }
         put(buf, header.x + x, header.y, *w, &title, theme.table_header);
     }
-    if state.visible().is_empty() {
-        let msg = if state.base_len() == 0 {
-            "no pairs here yet"
-        } else {
-            "no pairs match the filter (Esc clears it)"
-        };
-        if body.height > 0 {
-            put(
-                buf,
-                body.x + 1,
-                body.y,
-                body.width.saturating_sub(1),
-                msg,
-                theme.muted,
-            );
-        }
-        return;
-    }
+    let empty = if state.base_len() == 0 {
+        "no pairs here yet"
+    } else {
+        "no pairs match the filter (Esc clears it)"
+    };
     let q = state.query();
-    for (i, &idx) in state
-        .visible()
-        .iter()
-        .enumerate()
-        .skip(state.offset)
-        .take(body.height as usize)
-    {
-        let Some(row) = state.data.rows.get(idx as usize) else {
+    for line in list_lines(buf, body, state, theme, state.data.rows.len(), empty) {
+        let Some(row) = state.data.rows.get(line.index) else {
             continue;
         };
-        let y = body.y + (i - state.offset) as u16;
-        let selected = i == state.selected;
-        if selected {
-            buf.set_style(Rect::new(body.x, y, body.width, 1), theme.selection);
-        }
+        let (y, selected) = (line.y, line.selected);
         draw_row(buf, body.x, y, &cols, row, state, theme, selected, q);
     }
 }

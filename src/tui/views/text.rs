@@ -1,5 +1,7 @@
 //! Writing text into a buffer: truncation with an ellipsis, and per-character highlights.
 
+use crate::tui::app::Load;
+use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -120,4 +122,33 @@ pub fn lines(buf: &mut Buffer, area: Rect, content: &[Line], scroll: usize) -> u
         buf.set_line(area.x, area.y + i as u16, line, area.width);
     }
     scroll
+}
+
+/// What a screen loaded; else `None`, with "loading…" or the failure (`cannot load {what}: …`)
+/// written on the first line of `inner`.
+pub fn loaded<'a, T>(
+    buf: &mut Buffer,
+    inner: Rect,
+    load: &'a Load<T>,
+    what: &str,
+    theme: &Theme,
+) -> Option<&'a T> {
+    match load {
+        Load::Loading => {
+            put(buf, inner.x, inner.y, inner.width, "loading…", theme.muted);
+            None
+        }
+        Load::Failed(e) => {
+            put(
+                buf,
+                inner.x,
+                inner.y,
+                inner.width,
+                &format!("cannot load {what}: {e}"),
+                theme.status.error,
+            );
+            None
+        }
+        Load::Ready(t) => Some(t),
+    }
 }

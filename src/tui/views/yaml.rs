@@ -1,7 +1,7 @@
 //! The YAML screen: one side of a pair, Secret data redacted.
 
-use super::text::{boxed, put};
-use crate::tui::app::{Load, YamlView};
+use super::text::{boxed, loaded, put};
+use crate::tui::app::YamlView;
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -15,23 +15,11 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &YamlView, theme: &Theme) {
     if inner.height == 0 {
         return;
     }
-    let text = match &v.load {
-        Load::Loading => {
-            put(buf, inner.x, inner.y, inner.width, "loading…", theme.muted);
-            return;
-        }
-        Load::Failed(e) => {
-            put(
-                buf,
-                inner.x,
-                inner.y,
-                inner.width,
-                &format!("cannot load the object: {e}"),
-                theme.status.error,
-            );
-            return;
-        }
-        Load::Ready(None) => {
+    let Some(object) = loaded(buf, inner, &v.load, "the object", theme) else {
+        return;
+    };
+    let text = match object {
+        None => {
             put(
                 buf,
                 inner.x,
@@ -42,7 +30,7 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &YamlView, theme: &Theme) {
             );
             return;
         }
-        Load::Ready(Some(lines)) => lines,
+        Some(lines) => lines,
     };
     let max = text.len().saturating_sub(inner.height as usize);
     let scroll = v.scroll.min(max);

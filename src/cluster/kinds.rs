@@ -1,0 +1,107 @@
+//! The kinds a [`Side`] caches, as one trait: where each kind lives in the side and which of its
+//! objects are kept. The one-shot reads ([`super::fetch`]) and the watch caches
+//! ([`super::watch`]) both go through it, so the two cannot disagree on what a side holds.
+
+use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::Api;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// A kind a [`Side`] holds.
+pub trait Cached:
+    kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    /// The side's collection of this kind.
+    fn slot(side: &mut Side) -> &mut ObjMap<Self>;
+
+    /// Whether the cache keeps this object (every kind keeps all but events).
+    fn keep(&self) -> bool {
+        true
+    }
+}
+
+macro_rules! cached {
+    ($($kind:ty => $field:ident),* $(,)?) => {
+        $(impl Cached for $kind {
+            fn slot(side: &mut Side) -> &mut ObjMap<Self> {
+                &mut side.$field
+            }
+        })*
+    };
+}
+
+cached!(
+    Pod => pods,
+    Service => services,
+    Endpoints => endpoints,
+    Ingress => ingresses,
+    IngressClass => ingress_classes,
+    Namespace => namespaces,
+    Node => nodes,
+    Secret => secrets,
+);
+
+impl Cached for Event {
+    fn slot(side: &mut Side) -> &mut ObjMap<Self> {
+        &mut side.events
+    }
+
+    /// Only the syncer's events: the rest of a cluster's events would swamp the cache.
+    fn keep(&self) -> bool {
+        self.reason
+            .as_deref()
+            .is_some_and(|r| SYNC_EVENT_REASONS.contains(&r))
+    }
+}
+
+/// Put the objects the cache keeps into their collection of `side`.
+pub fn store<K: Cached>(side: &mut Side, items: impl IntoIterator<Item = K>) {
+    let map = K::slot(side);
+    for o in items.into_iter().filter(K::keep) {
+        map.insert(ObjKey::of(&o), Arc::new(o));
+    }
+}
+
+/// A namespaced kind's API in `ns`, or across all namespaces for `None`.
+pub fn api_in<K>(client: &kube::Client, ns: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn store_keeps_only_sync_events_and_every_other_object() {
+        let event = |reason: &str, name: &str| -> Event {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": "a"},
+                "involvedObject": {},
+                "reason": reason,
+            }))
+            .unwrap()
+        };
+        let sync = SYNC_EVENT_REASONS[0];
+        let mut side = Side::default();
+        store(&mut side, [event(sync, "kept"), event("Pulled", "dropped")]);
+        assert_eq!(
+            side.events.keys().cloned().collect::<Vec<_>>(),
+            vec![ObjKey::new("a", "kept")]
+        );
+        let pod: Pod =
+            serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "a"}})).unwrap();
+        store(&mut side, [pod]);
+        assert!(side.pods.contains_key(&ObjKey::new("a", "p")));
+    }
+}
