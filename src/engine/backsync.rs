@@ -74,7 +74,26 @@ pub fn service_status(host: &Service) -> Option<ServiceStatus> {
 pub fn pod_status(vpod: &Pod, host: &Pod) -> Option<PodStatus> {
     let mut status = host.status.clone()?;
     status.qos_class = vpod.status.as_ref().and_then(|s| s.qos_class.clone());
-    let spec = vpod.spec.clone().unwrap_or_default();
+    let (names, inits, eph) = container_names(vpod);
+    if let Some(cs) = status.container_statuses.as_mut() {
+        cs.retain(|c| names.contains(&c.name.as_str()));
+    }
+    if let Some(cs) = status.init_container_statuses.as_mut() {
+        cs.retain(|c| inits.contains(&c.name.as_str()));
+    }
+    if let Some(cs) = status.ephemeral_container_statuses.as_mut() {
+        cs.retain(|c| eph.contains(&c.name.as_str()));
+    }
+    Some(status)
+}
+
+/// Names of the virtual pod's containers, init containers and ephemeral containers.
+type ContainerNames<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
+
+fn container_names(vpod: &Pod) -> ContainerNames<'_> {
+    let Some(spec) = vpod.spec.as_ref() else {
+        return Default::default();
+    };
     let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
     let inits: Vec<&str> = spec
         .init_containers
@@ -88,16 +107,43 @@ pub fn pod_status(vpod: &Pod, host: &Pod) -> Option<PodStatus> {
         .flatten()
         .map(|c| c.name.as_str())
         .collect();
-    if let Some(cs) = status.container_statuses.as_mut() {
-        cs.retain(|c| names.contains(&c.name.as_str()));
+    (names, inits, eph)
+}
+
+/// Whether `pod_status(vpod, host)` would be `None` or equal to the virtual pod's current
+/// status, decided without cloning the host status in the common in-line case.
+pub fn pod_status_in_line(vpod: &Pod, host: &Pod) -> bool {
+    let Some(hs) = host.status.as_ref() else {
+        return true;
+    };
+    let Some(vs) = vpod.status.as_ref() else {
+        return false;
+    };
+    let (names, inits, eph) = container_names(vpod);
+    let all_kept = |list: &Option<Vec<k8s_openapi::api::core::v1::ContainerStatus>>,
+                    keep: &[&str]| {
+        list.iter()
+            .flatten()
+            .all(|c| keep.contains(&c.name.as_str()))
+    };
+    if all_kept(&hs.container_statuses, &names)
+        && all_kept(&hs.init_container_statuses, &inits)
+        && all_kept(&hs.ephemeral_container_statuses, &eph)
+    {
+        // Nothing is filtered out, so the synced status is the host's with the virtual qosClass.
+        return status_eq_but_qos(hs, vs);
     }
-    if let Some(cs) = status.init_container_statuses.as_mut() {
-        cs.retain(|c| inits.contains(&c.name.as_str()));
+    pod_status(vpod, host).as_ref() == Some(vs)
+}
+
+/// Two pod statuses equal in every field but `qosClass`.
+fn status_eq_but_qos(a: &PodStatus, b: &PodStatus) -> bool {
+    if a.qos_class == b.qos_class {
+        return a == b;
     }
-    if let Some(cs) = status.ephemeral_container_statuses.as_mut() {
-        cs.retain(|c| eph.contains(&c.name.as_str()));
-    }
-    Some(status)
+    let mut a = a.clone();
+    a.qos_class = b.qos_class.clone();
+    a == *b
 }
 
 /// Virtual ingress status := host status.

@@ -12,7 +12,6 @@ use crate::engine::ownership::{is_controlled, is_managed, twin_name, virtual_ref
 use crate::engine::replicate;
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use std::collections::BTreeSet;
 
 /// One row of the engine's world: a virtual object and its host twin.
 ///
@@ -53,7 +52,8 @@ impl Pair {
 pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
     let v = &ctx.snapshot.virtual_side;
     let h = &ctx.snapshot.host;
-    let mut out = BTreeSet::new();
+    // Collected then sorted once: cheaper than keeping a tree ordered on every insert.
+    let mut out = Vec::new();
     regular(ctx, ObjKind::Pod, &v.pods, &h.pods, |_| true, &mut out);
     regular(
         ctx,
@@ -80,7 +80,9 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &mut out,
     );
     out.extend(replicate::pairs(ctx));
-    out.into_iter().collect()
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Virtual Endpoints get a host twin only when their Service has no selector (§4.4), plus the
@@ -108,7 +110,7 @@ fn regular<K: kube::Resource>(
     virt: &ObjMap<K>,
     host: &ObjMap<K>,
     wanted: impl Fn(&ObjKey) -> bool,
-    out: &mut BTreeSet<Pair>,
+    out: &mut Vec<Pair>,
 ) {
     let pk = PairKind::from(kind);
     // Host keys already paired with a live virtual object: no need to run IsManaged on them.
@@ -128,12 +130,12 @@ fn regular<K: kube::Resource>(
                 .get(&twin)
                 .is_some_and(|h| is_managed(ctx, kind, h.meta()));
             if managed {
-                out.insert(Pair::new(pk, Some(key.clone()), Some(twin)));
+                out.push(Pair::new(pk, Some(key.clone()), Some(twin)));
             }
             continue;
         }
         paired.insert(twin.name.clone());
-        out.insert(Pair::new(pk, Some(key.clone()), Some(twin)));
+        out.push(Pair::new(pk, Some(key.clone()), Some(twin)));
     }
     // Managed host objects whose virtual object is gone (or never paired): orphans.
     let hns = ObjKey::new(ctx.host_namespace, "");
@@ -149,8 +151,8 @@ fn regular<K: kube::Resource>(
             continue;
         }
         // IsManaged guarantees the annotations translate to this very name, so a live
-        // virtual object was already paired above with the same keys; the set dedups.
+        // virtual object was already paired above with the same keys; the final dedup drops it.
         let vkey = virtual_ref(meta).map(|(ns, name)| ObjKey::new(ns, name));
-        out.insert(Pair::new(pk, vkey, Some(key.clone())));
+        out.push(Pair::new(pk, vkey, Some(key.clone())));
     }
 }

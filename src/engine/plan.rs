@@ -886,9 +886,10 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             "host pod",
         ));
     }
-    let status = backsync::pod_status(v, h);
-    let status_differs = status.is_some() && status != v.status;
+    // The synced status is only built (cloned from the host) when it is going to be written.
+    let status_differs = !backsync::pod_status_in_line(v, h);
     if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
+        let status = backsync::pod_status(v, h);
         let mut vu = v.clone();
         apply_virtual_meta(&mut vu.metadata, &ms);
         if status.is_some() {
