@@ -266,7 +266,6 @@ fn commands_not_built_yet_say_so() {
         (vec!["fix", "--all"], "fix"),
         (vec!["dns", "--listen", "127.0.0.1:0"], "dns"),
         (vec!["sandbox"], "sandbox"),
-        (vec!["demo", "--no-tui"], "demo"),
     ] {
         vinspect()
             .args(&args)
