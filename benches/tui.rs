@@ -1,5 +1,5 @@
 //! TUI hot paths: one frame of a 10,000-row view at 200×60 (goal < 4 ms) and one filter
-//! keystroke over 50,000 rows (goal < 30 ms).
+//! keystroke over 50,000 rows (goal < 30 ms); and the cost of applying a 10,000-pair snapshot.
 //!
 //! `cargo bench --bench tui`
 
@@ -31,7 +31,10 @@ fn loaded(n: usize, w: u16, h: u16) -> AppState {
         .collect();
     d.rows = Arc::new(rows);
     update(&mut s, Action::Data(d));
-    update(&mut s, Action::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE)));
+    update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE)),
+    );
     s
 }
 
@@ -40,9 +43,15 @@ fn frame(c: &mut Criterion) {
     let mut s = loaded(10_000, 200, 60);
     assert_eq!(s.visible().len(), 10_000);
     // Mid-table, with the detail pane and an active filter highlight: the expensive case.
-    update(&mut s, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
     for _ in 0..5000 {
-        update(&mut s, Action::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)));
+        update(
+            &mut s,
+            Action::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+        );
     }
     let area = Rect::new(0, 0, 200, 60);
     let mut buf = Buffer::empty(area);
@@ -54,7 +63,10 @@ fn frame(c: &mut Criterion) {
     });
     let mut f = loaded(10_000, 200, 60);
     for ch in "/team-0".chars() {
-        update(&mut f, Action::Key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE)));
+        update(
+            &mut f,
+            Action::Key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE)),
+        );
     }
     c.bench_function("frame_10k_rows_200x60_filtered", |b| {
         b.iter(|| {
@@ -103,7 +115,10 @@ fn filter(c: &mut Criterion) {
         b.iter_batched(
             || long.clone(),
             |mut s| {
-                update(&mut s, Action::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
+                update(
+                    &mut s,
+                    Action::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)),
+                );
                 black_box(s.visible().len())
             },
             criterion::BatchSize::LargeInput,
@@ -122,9 +137,27 @@ fn filter(c: &mut Criterion) {
     });
 }
 
+/// Applying a new 10,000-pair snapshot: counts, search index, tab filter and sort. Part of
+/// "start to first full screen" and paid on every watch update.
+fn snapshot(c: &mut Criterion) {
+    let s = loaded(10, 200, 60);
+    let mut d = fixtures::data();
+    d.rows = Arc::new(fixtures::scaled_rows(10_000));
+    c.bench_function("apply_snapshot_10k_rows", |b| {
+        b.iter_batched(
+            || (s.clone(), d.clone()),
+            |(mut s, d)| {
+                update(&mut s, Action::Data(d));
+                black_box(s.visible().len())
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = frame, filter
+    targets = frame, filter, snapshot
 }
 criterion_main!(benches);

@@ -1,15 +1,15 @@
 //! The TUI's pure parts: keymap tables, `update`, the filter, diff, redaction, themes, config.
 
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use vinspect::engine::SideName;
 use vinspect::inspect::{RowKind, Status};
-use vinspect::tui::app::{Action, AppState, Column, Effect, Input, Load, Popup, Screen, Tab, update};
+use vinspect::tui::app::{
+    Action, AppState, Column, Effect, Input, Load, Popup, Screen, Tab, update,
+};
 use vinspect::tui::backend::Backend;
 use vinspect::tui::config::{UserConfig, config_path};
 use vinspect::tui::diff::{self, LineKind};
@@ -101,7 +101,14 @@ fn key_parsing_table() {
         ("-", KeyCode::Char('-'), KeyModifiers::NONE),
     ];
     for (text, code, mods) in table {
-        assert_eq!(k(text), KeySpec { code: *code, mods: *mods }, "{text}");
+        assert_eq!(
+            k(text),
+            KeySpec {
+                code: *code,
+                mods: *mods
+            },
+            "{text}"
+        );
     }
     for bad in ["", "ctrl-", "f13", "hyper-x", "enterr"] {
         assert!(KeySpec::parse(bad).is_err(), "{bad:?} should not parse");
@@ -122,15 +129,38 @@ fn keymap_overrides_rebind_and_unbind() {
     assert_eq!(km.resolve(Mode::Table, k("x")), Some(Cmd::Fix));
     assert_eq!(km.resolve(Mode::Table, k("f")), None);
     // The footer follows the keymap.
-    assert!(km.hints(Mode::Table).contains(&("x".to_string(), "fix pair")));
+    assert!(
+        km.hints(Mode::Table)
+            .contains(&("x".to_string(), "fix pair"))
+    );
 
-    let bad_cmd: BTreeMap<_, _> = [("table".to_string(), [("x".to_string(), "explode".to_string())].into())].into();
-    let err = Keymap::default().with_overrides(&bad_cmd).unwrap_err().to_string();
-    assert!(err.starts_with("keys.table.x: unknown command \"explode\""), "{err}");
+    let bad_cmd: BTreeMap<_, _> = [(
+        "table".to_string(),
+        [("x".to_string(), "explode".to_string())].into(),
+    )]
+    .into();
+    let err = Keymap::default()
+        .with_overrides(&bad_cmd)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("keys.table.x: unknown command \"explode\""),
+        "{err}"
+    );
     let bad_mode: BTreeMap<_, _> = [("tabel".to_string(), BTreeMap::new())].into();
-    let err = Keymap::default().with_overrides(&bad_mode).unwrap_err().to_string();
-    assert!(err.contains("keys.tabel") && err.contains("unknown mode"), "{err}");
-    let bad_key: BTreeMap<_, _> = [("table".to_string(), [("ctrl-".to_string(), "fix".to_string())].into())].into();
+    let err = Keymap::default()
+        .with_overrides(&bad_mode)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("keys.tabel") && err.contains("unknown mode"),
+        "{err}"
+    );
+    let bad_key: BTreeMap<_, _> = [(
+        "table".to_string(),
+        [("ctrl-".to_string(), "fix".to_string())].into(),
+    )]
+    .into();
     assert!(Keymap::default().with_overrides(&bad_key).is_err());
 }
 
@@ -159,7 +189,11 @@ fn special(code: KeyCode) -> Action {
 }
 
 fn state(read_only: bool) -> AppState {
-    let mut s = AppState::new(Keymap::default(), read_only, "vinspect was started with --read-only");
+    let mut s = AppState::new(
+        Keymap::default(),
+        read_only,
+        "vinspect was started with --read-only",
+    );
     update(&mut s, Action::Resize(120, 40));
     update(&mut s, Action::Tick(fixtures::now()));
     update(&mut s, Action::Data(fixtures::data()));
@@ -173,7 +207,9 @@ fn names(s: &AppState) -> Vec<String> {
 fn select(s: &mut AppState, ns: &str, name: &str) {
     update(s, Action::Cmd(Cmd::Top));
     for _ in 0..s.visible().len() {
-        if s.selected_row().is_some_and(|r| r.namespace == ns && r.name == name) {
+        if s.selected_row()
+            .is_some_and(|r| r.namespace == ns && r.name == name)
+        {
             return;
         }
         update(s, Action::Cmd(Cmd::Down));
@@ -188,7 +224,10 @@ fn tabs_hold_their_kinds() {
     assert_eq!(s.visible().len(), 5);
     update(&mut s, key('2'));
     assert_eq!(s.tab, Tab::Services);
-    assert!(s.visible_rows().all(|r| matches!(r.kind, RowKind::Service | RowKind::Endpoints)));
+    assert!(
+        s.visible_rows()
+            .all(|r| matches!(r.kind, RowKind::Service | RowKind::Endpoints))
+    );
     update(&mut s, special(KeyCode::Tab));
     assert_eq!(s.tab, Tab::Ingresses);
     update(&mut s, special(KeyCode::BackTab));
@@ -328,7 +367,11 @@ fn selection_survives_new_data() {
     // New snapshot with an extra row sorting before it.
     let mut d = fixtures::data();
     let mut rows = (*d.rows).clone();
-    let mut extra = rows.iter().find(|r| r.name == "web" && r.kind == RowKind::Service).unwrap().clone();
+    let mut extra = rows
+        .iter()
+        .find(|r| r.name == "web" && r.kind == RowKind::Service)
+        .unwrap()
+        .clone();
     extra.name = "aaa".into();
     extra.namespace = "a".into();
     rows.push(extra);
@@ -345,11 +388,15 @@ fn fix_flow_dialog_then_y_emits_fix() {
     select(&mut s, "shop", "cart");
     assert!(update(&mut s, key('f')).is_empty());
     assert_eq!(s.mode(), Mode::Confirm);
-    let Some(Popup::ConfirmFix { fixes, .. }) = &s.popup else { panic!("no dialog") };
+    let Some(Popup::ConfirmFix { fixes, .. }) = &s.popup else {
+        panic!("no dialog")
+    };
     assert_eq!(fixes.len(), 1);
     let effects = update(&mut s, key('y'));
     assert_eq!(effects.len(), 1);
-    let Effect::Fix(fixes) = &effects[0] else { panic!("{effects:?}") };
+    let Effect::Fix(fixes) = &effects[0] else {
+        panic!("{effects:?}")
+    };
     assert_eq!(fixes[0].key.name, "cart");
     assert_eq!(fixes[0].plan.changes.len(), 1);
     assert!(s.popup.is_none());
@@ -361,12 +408,24 @@ fn fix_flow_dialog_then_y_emits_fix() {
         .block_on(fixtures::backend().apply_fixes(fixes.clone()));
     update(&mut s, Action::FixDone(outcomes));
     assert!(!s.fixing);
-    assert!(s.toast.as_ref().unwrap().text.starts_with("applied 1 change"));
+    assert!(
+        s.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("applied 1 change")
+    );
 }
 
 #[test]
 fn fix_dialog_cancels_on_any_other_key() {
-    for cancel in [key('n'), key('Y'), special(KeyCode::Enter), special(KeyCode::Esc), key('q')] {
+    for cancel in [
+        key('n'),
+        key('Y'),
+        special(KeyCode::Enter),
+        special(KeyCode::Esc),
+        key('q'),
+    ] {
         let mut s = state(false);
         update(&mut s, key('2'));
         select(&mut s, "shop", "cart");
@@ -390,7 +449,9 @@ fn read_only_blocks_every_write() {
     update(&mut s, key('2'));
     select(&mut s, "shop", "cart");
     assert!(update(&mut s, key('f')).is_empty());
-    let Some(Popup::Message { title, lines }) = &s.popup else { panic!("{:?}", s.popup) };
+    let Some(Popup::Message { title, lines }) = &s.popup else {
+        panic!("{:?}", s.popup)
+    };
     assert_eq!(title, "READ-ONLY");
     assert!(lines[0].contains("--read-only"));
     // `y` only closes the explanation.
@@ -409,15 +470,26 @@ fn squatter_explains_and_blocked_rows_are_skipped_by_fix_all() {
     update(&mut s, key('2'));
     select(&mut s, "shop", "legacy");
     update(&mut s, key('f'));
-    let Some(Popup::Message { title, lines }) = &s.popup else { panic!() };
+    let Some(Popup::Message { title, lines }) = &s.popup else {
+        panic!()
+    };
     assert!(title.starts_with("Squatter"));
-    assert!(lines.iter().any(|l| l.contains("never changes objects it does not own")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("never changes objects it does not own"))
+    );
     update(&mut s, key('x'));
     update(&mut s, key('F'));
-    let Some(Popup::ConfirmFix { fixes, skipped, .. }) = &s.popup else { panic!() };
+    let Some(Popup::ConfirmFix { fixes, skipped, .. }) = &s.popup else {
+        panic!()
+    };
     let fixed: Vec<&str> = fixes.iter().map(|f| f.key.name.as_str()).collect();
     assert_eq!(fixed, ["api", "cart", "cart", "checkout", "promo-2025"]);
-    assert_eq!(skipped, &["shop/legacy: squatter, never touched".to_string()]);
+    assert_eq!(
+        skipped,
+        &["shop/legacy: squatter, never touched".to_string()]
+    );
     let effects = update(&mut s, key('y'));
     assert!(matches!(&effects[..], [Effect::Fix(f)] if f.len() == 5));
 }
@@ -440,14 +512,36 @@ fn diff_and_yaml_load_through_effects() {
     let mut s = state(false);
     update(&mut s, key('2'));
     select(&mut s, "shop", "cart");
-    let cart = RowKey { kind: RowKind::Service, namespace: "shop".into(), name: "cart".into() };
-    assert_eq!(update(&mut s, key('d')), vec![Effect::LoadDiff { key: cart.clone() }]);
+    let cart = RowKey {
+        kind: RowKind::Service,
+        namespace: "shop".into(),
+        name: "cart".into(),
+    };
+    assert_eq!(
+        update(&mut s, key('d')),
+        vec![Effect::LoadDiff { key: cart.clone() }]
+    );
     assert_eq!(s.mode(), Mode::Diff);
     // An answer for another pair is ignored.
-    let other = RowKey { name: "web".into(), ..cart.clone() };
-    update(&mut s, Action::DiffLoaded { key: other, result: Err("x".into()) });
+    let other = RowKey {
+        name: "web".into(),
+        ..cart.clone()
+    };
+    update(
+        &mut s,
+        Action::DiffLoaded {
+            key: other,
+            result: Err("x".into()),
+        },
+    );
     assert!(matches!(&s.screen, Screen::Diff(v) if v.load == Load::Loading));
-    update(&mut s, Action::DiffLoaded { key: cart.clone(), result: Ok(fixtures::cart_diff()) });
+    update(
+        &mut s,
+        Action::DiffLoaded {
+            key: cart.clone(),
+            result: Ok(fixtures::cart_diff()),
+        },
+    );
     let Screen::Diff(v) = &s.screen else { panic!() };
     let Load::Ready(m) = &v.load else { panic!() };
     assert_eq!(m.changes, 1);
@@ -455,10 +549,31 @@ fn diff_and_yaml_load_through_effects() {
     update(&mut s, special(KeyCode::Esc));
     assert_eq!(s.mode(), Mode::Table);
 
-    assert_eq!(update(&mut s, key('y')), vec![Effect::LoadYaml { side: SideName::Virtual, key: cart.clone() }]);
-    assert_eq!(update(&mut s, special(KeyCode::Tab)), vec![Effect::LoadYaml { side: SideName::Host, key: cart.clone() }]);
-    update(&mut s, Action::ObjectLoaded { side: SideName::Host, key: cart, result: Ok(Some(json!({"kind": "Service"}))) });
-    assert!(matches!(&s.screen, Screen::Yaml(v) if matches!(&v.load, Load::Ready(Some(l)) if l == &vec!["kind: Service".to_string()])));
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Effect::LoadYaml {
+            side: SideName::Virtual,
+            key: cart.clone()
+        }]
+    );
+    assert_eq!(
+        update(&mut s, special(KeyCode::Tab)),
+        vec![Effect::LoadYaml {
+            side: SideName::Host,
+            key: cart.clone()
+        }]
+    );
+    update(
+        &mut s,
+        Action::ObjectLoaded {
+            side: SideName::Host,
+            key: cart,
+            result: Ok(Some(json!({"kind": "Service"}))),
+        },
+    );
+    assert!(
+        matches!(&s.screen, Screen::Yaml(v) if matches!(&v.load, Load::Ready(Some(l)) if l == &vec!["kind: Service".to_string()]))
+    );
 }
 
 #[test]
@@ -471,7 +586,13 @@ fn command_mode_table() {
         ("dns", Some(Tab::Dns), vec![]),
         ("q", None, vec![Effect::Quit]),
         ("ctx", None, vec![Effect::ListContexts]),
-        ("ctx vcluster_ci_vcluster-ci_staging", None, vec![Effect::SwitchContext("vcluster_ci_vcluster-ci_staging".into())]),
+        (
+            "ctx vcluster_ci_vcluster-ci_staging",
+            None,
+            vec![Effect::SwitchContext(
+                "vcluster_ci_vcluster-ci_staging".into(),
+            )],
+        ),
     ];
     for (line, tab, effects) in cases {
         let mut s = state(false);
@@ -499,7 +620,9 @@ fn command_mode_table() {
             }
         }
         match line {
-            ":ns shop\n" => assert!(s.visible_rows().all(|r| r.namespace == "shop") && s.visible().len() == 6),
+            ":ns shop\n" => {
+                assert!(s.visible_rows().all(|r| r.namespace == "shop") && s.visible().len() == 6)
+            }
             ":ns all\n" => assert_eq!(s.visible().len(), 8),
             _ => assert!(s.toast.as_ref().unwrap().error),
         }
@@ -509,18 +632,35 @@ fn command_mode_table() {
 #[test]
 fn context_picker_switches() {
     let mut s = state(false);
-    update(&mut s, Action::ContextsLoaded(Ok(fixtures::backend().contexts)));
+    update(
+        &mut s,
+        Action::ContextsLoaded(Ok(fixtures::backend().contexts)),
+    );
     assert_eq!(s.mode(), Mode::Picker);
     update(&mut s, key('j'));
     let effects = update(&mut s, special(KeyCode::Enter));
-    assert_eq!(effects, vec![Effect::SwitchContext("vcluster_team-b_vcluster-team-b_prod-eu1".into())]);
-    update(&mut s, Action::ContextSwitched { context: "x".into(), result: Err("not found".into()) });
+    assert_eq!(
+        effects,
+        vec![Effect::SwitchContext(
+            "vcluster_team-b_vcluster-team-b_prod-eu1".into()
+        )]
+    );
+    update(
+        &mut s,
+        Action::ContextSwitched {
+            context: "x".into(),
+            result: Err("not found".into()),
+        },
+    );
     assert!(s.toast.as_ref().unwrap().error);
 }
 
 #[test]
 fn quit_keys() {
-    for a in [key('q'), Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))] {
+    for a in [
+        key('q'),
+        Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    ] {
         let mut s = state(false);
         assert_eq!(update(&mut s, a), vec![Effect::Quit]);
     }
@@ -536,15 +676,33 @@ fn mouse_clicks_and_wheel() {
     let mut s = state(false);
     update(&mut s, key('2'));
     let r = s.regions();
-    let click = |x, y| Action::Mouse(MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: x, row: y, modifiers: KeyModifiers::NONE });
+    let click = |x, y| {
+        Action::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
     // Third body row.
     update(&mut s, click(3, r.table_body.y + 2));
     assert_eq!(s.selected, 2);
     // Wheel moves three rows.
-    update(&mut s, Action::Mouse(MouseEvent { kind: MouseEventKind::ScrollDown, column: 3, row: r.table_body.y, modifiers: KeyModifiers::NONE }));
+    update(
+        &mut s,
+        Action::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: 3,
+            row: r.table_body.y,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
     assert_eq!(s.selected, 5);
     // Clicking a column title sorts by it; again reverses.
-    let (_, x, _) = layout::columns(r.table_header.width).into_iter().find(|(c, _, _)| *c == Column::Status).unwrap();
+    let (_, x, _) = layout::columns(r.table_header.width)
+        .into_iter()
+        .find(|(c, _, _)| *c == Column::Status)
+        .unwrap();
     update(&mut s, click(x + 1, r.table_header.y));
     assert_eq!(s.sort, Column::Status);
     update(&mut s, click(x + 1, r.table_header.y));
@@ -571,14 +729,23 @@ fn resize_keeps_selection_visible() {
 fn tick_only_dirties_when_something_changes() {
     let mut s = state(false);
     s.dirty = false;
-    update(&mut s, Action::Tick(fixtures::now() + chrono::Duration::seconds(1)));
+    update(
+        &mut s,
+        Action::Tick(fixtures::now() + chrono::Duration::seconds(1)),
+    );
     assert!(!s.dirty, "a second later with no toast: nothing to redraw");
     update(&mut s, key('f'));
     s.dirty = false;
-    update(&mut s, Action::Tick(fixtures::now() + chrono::Duration::seconds(30)));
+    update(
+        &mut s,
+        Action::Tick(fixtures::now() + chrono::Duration::seconds(30)),
+    );
     assert!(s.toast.is_none() && s.dirty, "expired toast redraws");
     s.dirty = false;
-    update(&mut s, Action::Tick(fixtures::now() + chrono::Duration::seconds(61)));
+    update(
+        &mut s,
+        Action::Tick(fixtures::now() + chrono::Duration::seconds(61)),
+    );
     assert!(s.dirty, "a new minute redraws ages");
 }
 
@@ -587,16 +754,34 @@ fn tick_only_dirties_when_something_changes() {
 #[test]
 fn diff_hides_server_fields_and_pairs_changes() {
     let m = diff::build(&fixtures::cart_diff());
-    for hidden in ["metadata.managedFields", "metadata.resourceVersion", "metadata.uid", "status", "spec.clusterIPs", "spec.ipFamilies"] {
-        assert!(m.hidden.iter().any(|h| h == hidden), "{hidden} hidden: {:?}", m.hidden);
+    for hidden in [
+        "metadata.managedFields",
+        "metadata.resourceVersion",
+        "metadata.uid",
+        "status",
+        "spec.clusterIPs",
+        "spec.ipFamilies",
+    ] {
+        assert!(
+            m.hidden.iter().any(|h| h == hidden),
+            "{hidden} hidden: {:?}",
+            m.hidden
+        );
     }
-    let changed: Vec<_> = m.lines.iter().filter(|l| l.kind != LineKind::Same).collect();
+    let changed: Vec<_> = m
+        .lines
+        .iter()
+        .filter(|l| l.kind != LineKind::Same)
+        .collect();
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0].kind, LineKind::Changed);
     assert!(changed[0].left.as_ref().unwrap().1.contains("5f1c2e9a1b"));
     assert!(changed[0].right.as_ref().unwrap().1.contains("0a1b2c3d4e"));
     // Missing sides.
-    let m = diff::build(&DiffSource { desired: Some(json!({"a": 1, "b": 2})), actual: None });
+    let m = diff::build(&DiffSource {
+        desired: Some(json!({"a": 1, "b": 2})),
+        actual: None,
+    });
     assert!(m.actual_missing);
     assert!(m.lines.iter().all(|l| l.kind == LineKind::Removed));
 }
@@ -610,14 +795,24 @@ fn secrets_are_redacted() {
         "stringData": {"password": "hunter2"}
     });
     let text = yaml::object_lines(&secret).join("\n");
-    assert!(!text.contains("c2VjcmV0") && !text.contains("hunter2") && !text.contains("Y2VydA"), "{text}");
+    assert!(
+        !text.contains("c2VjcmV0") && !text.contains("hunter2") && !text.contains("Y2VydA"),
+        "{text}"
+    );
     assert!(text.contains("tls.key: <redacted, 8 bytes>"), "{text}");
     // Other kinds keep their data.
     let cm = json!({"kind": "ConfigMap", "data": {"k": "v"}});
     assert!(yaml::object_lines(&cm).join("\n").contains("k: v"));
     // The diff view redacts too.
-    let m = diff::build(&DiffSource { desired: Some(secret.clone()), actual: Some(secret) });
-    assert!(m.lines.iter().all(|l| !l.left.as_ref().unwrap().1.contains("hunter2")));
+    let m = diff::build(&DiffSource {
+        desired: Some(secret.clone()),
+        actual: Some(secret),
+    });
+    assert!(
+        m.lines
+            .iter()
+            .all(|l| !l.left.as_ref().unwrap().1.contains("hunter2"))
+    );
 }
 
 // ---------- themes ----------
@@ -628,9 +823,20 @@ fn builtin_themes_parse_completely() {
         let t = Theme::builtin(name).unwrap();
         assert_eq!(t.name, name);
         assert!(t.status.drift.fg.is_some(), "{name} sets status.drift");
-        assert!(t.selection.bg.is_some() || t.selection.add_modifier.contains(ratatui::style::Modifier::REVERSED));
+        assert!(
+            t.selection.bg.is_some()
+                || t.selection
+                    .add_modifier
+                    .contains(ratatui::style::Modifier::REVERSED)
+        );
         // Problem statuses never share a style with Synced.
-        for p in [t.status.drift, t.status.missing, t.status.orphan, t.status.squatter, t.status.error] {
+        for p in [
+            t.status.drift,
+            t.status.missing,
+            t.status.orphan,
+            t.status.squatter,
+            t.status.error,
+        ] {
             assert_ne!(p, t.status.synced, "{name}");
         }
     }
@@ -640,12 +846,27 @@ fn builtin_themes_parse_completely() {
 #[test]
 fn theme_errors_name_the_key() {
     let cases: &[(&str, &str)] = &[
-        ("status:\n  drift: { fg: grean }\n", "key \"status.drift\": \"grean\" is not a colour"),
+        (
+            "status:\n  drift: { fg: grean }\n",
+            "key \"status.drift\": \"grean\" is not a colour",
+        ),
         ("acent: red\n", "key \"acent\": unknown slot"),
-        ("status:\n  drifty: red\n", "key \"status.drifty\": unknown slot"),
-        ("selection: { fg: red, blink: true }\n", "key \"selection\": unknown field \"blink\""),
-        ("selection: { bold: yes please }\n", "key \"selection\": bold: expected true or false"),
-        ("extends: solarized\n", "key \"extends\": \"solarized\" is not a built-in theme"),
+        (
+            "status:\n  drifty: red\n",
+            "key \"status.drifty\": unknown slot",
+        ),
+        (
+            "selection: { fg: red, blink: true }\n",
+            "key \"selection\": unknown field \"blink\"",
+        ),
+        (
+            "selection: { bold: yes please }\n",
+            "key \"selection\": bold: expected true or false",
+        ),
+        (
+            "extends: solarized\n",
+            "key \"extends\": \"solarized\" is not a built-in theme",
+        ),
         ("diff: red\n", "key \"diff\": expected a mapping"),
     ];
     for (text, want) in cases {
@@ -653,20 +874,36 @@ fn theme_errors_name_the_key() {
         assert!(err.starts_with("theme my.yaml: "), "{err}");
         assert!(err.contains(want), "{text:?}: got {err}");
     }
-    assert!(matches!(Theme::parse("a: [", "x"), Err(ThemeError::Yaml { .. })));
-    assert!(matches!(Theme::load("no-such-theme"), Err(ThemeError::Unknown(_))));
-    assert!(matches!(Theme::load("/nonexistent/t.yaml"), Err(ThemeError::Read { .. })));
+    assert!(matches!(
+        Theme::parse("a: [", "x"),
+        Err(ThemeError::Yaml { .. })
+    ));
+    assert!(matches!(
+        Theme::load("no-such-theme"),
+        Err(ThemeError::Unknown(_))
+    ));
+    assert!(matches!(
+        Theme::load("/nonexistent/t.yaml"),
+        Err(ThemeError::Read { .. })
+    ));
 }
 
 #[test]
 fn partial_theme_from_a_file_extends_a_builtin() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mine.yaml");
-    std::fs::write(&path, "name: mine\nextends: light\nstatus:\n  drift: \"#ff00ff\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "name: mine\nextends: light\nstatus:\n  drift: \"#ff00ff\"\n",
+    )
+    .unwrap();
     let t = Theme::load(path.to_str().unwrap()).unwrap();
     let light = Theme::builtin("light").unwrap();
     assert_eq!(t.name, "mine");
-    assert_eq!(t.status.drift.fg, Some(ratatui::style::Color::Rgb(255, 0, 255)));
+    assert_eq!(
+        t.status.drift.fg,
+        Some(ratatui::style::Color::Rgb(255, 0, 255))
+    );
     assert_eq!(t.selection, light.selection);
 }
 
@@ -674,7 +911,11 @@ fn partial_theme_from_a_file_extends_a_builtin() {
 fn no_color_wins() {
     let t = Theme::builtin("light").unwrap().honour_no_color(Some("1"));
     assert_eq!(t.name, "monochrome");
-    assert_eq!(Theme::dark().honour_no_color(Some("")).name, "dark", "empty NO_COLOR is unset");
+    assert_eq!(
+        Theme::dark().honour_no_color(Some("")).name,
+        "dark",
+        "empty NO_COLOR is unset"
+    );
     assert_eq!(Theme::dark().honour_no_color(None).name, "dark");
 }
 
@@ -686,18 +927,29 @@ fn config_path_rule() {
     let table: &[(Option<&str>, &str)] = &[
         (Some("/xdg"), "/xdg/vinspect/config.yaml"),
         (Some(""), "/home/op/.config/vinspect/config.yaml"),
-        (Some("relative/dir"), "/home/op/.config/vinspect/config.yaml"),
+        (
+            Some("relative/dir"),
+            "/home/op/.config/vinspect/config.yaml",
+        ),
         (None, "/home/op/.config/vinspect/config.yaml"),
     ];
     for (xdg, want) in table {
-        assert_eq!(config_path(*xdg, Some(home)).unwrap(), Path::new(want), "{xdg:?}");
+        assert_eq!(
+            config_path(*xdg, Some(home)).unwrap(),
+            Path::new(want),
+            "{xdg:?}"
+        );
     }
     assert_eq!(config_path(None, None), None);
 }
 
 #[test]
 fn config_parses_and_resolves_options() {
-    let cfg = UserConfig::parse("theme: colorblind\nread_only: true\nkeys:\n  table:\n    x: fix\n", "c.yaml").unwrap();
+    let cfg = UserConfig::parse(
+        "theme: colorblind\nread_only: true\nkeys:\n  table:\n    x: fix\n",
+        "c.yaml",
+    )
+    .unwrap();
     let o = TuiOptions::resolve(None, false, &cfg, "c.yaml", None).unwrap();
     assert_eq!(o.theme.name, "colorblind");
     assert!(o.read_only);
@@ -708,13 +960,26 @@ fn config_parses_and_resolves_options() {
     assert_eq!(o.theme.name, "monochrome");
     assert!(o.read_only_reason.contains("--read-only"));
     // Errors name the file and the key.
-    let err = UserConfig::parse("themes: dark\n", "c.yaml").unwrap_err().to_string();
-    assert!(err.starts_with("config c.yaml:") && err.contains("themes"), "{err}");
+    let err = UserConfig::parse("themes: dark\n", "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("config c.yaml:") && err.contains("themes"),
+        "{err}"
+    );
     let bad = UserConfig::parse("keys:\n  table:\n    x: explode\n", "c.yaml").unwrap();
-    let err = TuiOptions::resolve(None, false, &bad, "c.yaml", None).unwrap_err().to_string();
+    let err = TuiOptions::resolve(None, false, &bad, "c.yaml", None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("keys.table.x"), "{err}");
-    assert_eq!(UserConfig::parse("", "c.yaml").unwrap(), UserConfig::default());
-    assert_eq!(UserConfig::load(Path::new("/nonexistent/config.yaml")).unwrap(), UserConfig::default());
+    assert_eq!(
+        UserConfig::parse("", "c.yaml").unwrap(),
+        UserConfig::default()
+    );
+    assert_eq!(
+        UserConfig::load(Path::new("/nonexistent/config.yaml")).unwrap(),
+        UserConfig::default()
+    );
 }
 
 // ---------- fake backend ----------
@@ -722,12 +987,25 @@ fn config_parses_and_resolves_options() {
 #[test]
 fn fake_backend_records_calls() {
     let b = fixtures::backend();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let cart = RowKey { kind: RowKind::Service, namespace: "shop".into(), name: "cart".into() };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let cart = RowKey {
+        kind: RowKind::Service,
+        namespace: "shop".into(),
+        name: "cart".into(),
+    };
     assert!(rt.block_on(b.load_diff(cart.clone())).is_ok());
-    assert!(rt.block_on(b.load_object(SideName::Virtual, cart.clone())).unwrap().is_some());
+    assert!(
+        rt.block_on(b.load_object(SideName::Virtual, cart.clone()))
+            .unwrap()
+            .is_some()
+    );
     assert!(rt.block_on(b.switch_context("nope".into())).is_err());
-    assert_eq!(b.calls(), ["diff shop/cart", "object virtual shop/cart", "switch nope"]);
+    assert_eq!(
+        b.calls(),
+        ["diff shop/cart", "object virtual shop/cart", "switch nope"]
+    );
 }
 
 // ---------- the shell's wiring, without a terminal ----------
@@ -738,7 +1016,9 @@ fn fake_backend_records_calls() {
 fn effects_round_trip_through_the_fake_backend() {
     use vinspect::tui::run::effect_future;
     let backend = fixtures::backend();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut s = state(false);
     let drive = |s: &mut AppState, a: Action| {
         let mut queue = vec![a];
@@ -764,7 +1044,13 @@ fn effects_round_trip_through_the_fake_backend() {
     drive(&mut s, special(KeyCode::Esc));
     drive(&mut s, key('f'));
     drive(&mut s, key('y'));
-    assert!(s.toast.as_ref().unwrap().text.starts_with("applied 1 change"));
+    assert!(
+        s.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("applied 1 change")
+    );
     for c in ":ctx".chars() {
         drive(&mut s, key(c));
     }
@@ -772,7 +1058,13 @@ fn effects_round_trip_through_the_fake_backend() {
     assert_eq!(s.mode(), Mode::Picker);
     drive(&mut s, key('j'));
     drive(&mut s, special(KeyCode::Enter));
-    assert!(s.toast.as_ref().unwrap().text.starts_with("switched to vcluster_team-b"));
+    assert!(
+        s.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("switched to vcluster_team-b")
+    );
     assert!(drive(&mut s, key('q')));
     assert_eq!(
         backend.calls(),
@@ -784,4 +1076,104 @@ fn effects_round_trip_through_the_fake_backend() {
             "switch vcluster_team-b_vcluster-team-b_prod-eu1"
         ]
     );
+}
+
+// ---------- robustness ----------
+
+#[test]
+fn columns_fit_every_width() {
+    for w in 0..=300u16 {
+        let cols = layout::columns(w);
+        let end = cols.iter().map(|(_, x, cw)| x + cw).max().unwrap_or(0);
+        assert!(end <= w, "width {w}: columns end at {end}");
+        if w >= 60 {
+            assert_eq!(
+                cols.len(),
+                if w >= 110 {
+                    8
+                } else if w >= 70 {
+                    7
+                } else {
+                    6
+                }
+            );
+            assert!(cols.iter().all(|(_, _, cw)| *cw > 0), "width {w}: {cols:?}");
+        }
+    }
+}
+
+fn arb_action() -> impl proptest::strategy::Strategy<Value = Action> {
+    use proptest::prelude::*;
+    let keys = prop::sample::select(vec![
+        'q', 'j', 'k', 'g', 'G', '1', '2', '3', '4', '5', 'd', 'y', 'Y', '/', ':', 'p', 's', 'S',
+        'f', 'F', '?', 'n', '!', 'a', 'c', ' ',
+    ]);
+    let specials = prop::sample::select(vec![
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Tab,
+        KeyCode::BackTab,
+        KeyCode::Backspace,
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+    ]);
+    prop_oneof![
+        6 => keys.prop_map(key),
+        3 => specials.prop_map(special),
+        1 => (0u16..130, 0u16..45).prop_map(|(x, y)| Action::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left), column: x, row: y, modifiers: KeyModifiers::NONE })),
+        1 => (0u16..200, 0u16..60).prop_map(|(w, h)| Action::Resize(w, h)),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any sequence of input leaves a consistent state that draws without panicking.
+    #[test]
+    fn random_input_never_breaks_the_state(actions in proptest::collection::vec(arb_action(), 1..60)) {
+        let mut s = state(false);
+        let theme = Theme::dark();
+        for a in actions {
+            update(&mut s, a);
+            let n = s.visible().len();
+            proptest::prop_assert!(n == 0 || s.selected < n);
+            proptest::prop_assert!(s.offset <= s.selected.max(s.offset));
+        }
+        let (w, h) = s.size;
+        let area = ratatui::layout::Rect::new(0, 0, w, h);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        vinspect::tui::views::render(&mut buf, area, &s, &theme);
+    }
+}
+
+#[test]
+fn indexed_filter_agrees_with_row_filter() {
+    use vinspect::tui::filter::SearchIndex;
+    let rows = fixtures::scaled_rows(400);
+    let index = SearchIndex::build(&rows);
+    assert_eq!(index.len(), 400);
+    for pat in [
+        "",
+        "c",
+        "crt",
+        "team-08web",
+        "10.96",
+        "!shop",
+        "Cart",
+        "x-team",
+        "ö",
+        "web.team-03",
+        "/",
+    ] {
+        let q = Query::parse(pat);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(
+                q.keeps_indexed(r, index.entry(i)),
+                q.keeps_row(r),
+                "{pat:?} row {i}"
+            );
+        }
+    }
 }

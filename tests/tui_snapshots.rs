@@ -182,8 +182,8 @@ fn yaml_view() {
         update(s, key('2'));
         select(s, RowKind::Service, "shop", "cart");
         update(s, key('y'));
-        let obj = block_on(fixtures::backend().load_object(SideName::Virtual, cart_service()))
-            .unwrap();
+        let obj =
+            block_on(fixtures::backend().load_object(SideName::Virtual, cart_service())).unwrap();
         update(
             s,
             Action::ObjectLoaded {
@@ -294,7 +294,16 @@ fn toast_after_fix() {
         select(s, RowKind::Service, "shop", "cart");
         update(s, key('f'));
         update(s, key('y'));
-        let target = s.data.rows.iter().find(|r| r.name == "cart" && r.kind == RowKind::Service).unwrap().plan.changes[0].target.clone();
+        let target = s
+            .data
+            .rows
+            .iter()
+            .find(|r| r.name == "cart" && r.kind == RowKind::Service)
+            .unwrap()
+            .plan
+            .changes[0]
+            .target
+            .clone();
         update(
             s,
             Action::FixDone(vec![FixOutcome {
@@ -366,7 +375,9 @@ fn themes() {
         let find = |word: &str, row_name: &str| {
             (0..buf.area.height)
                 .find_map(|y| {
-                    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+                    let line: String = (0..buf.area.width)
+                        .map(|x| buf[(x, y)].symbol().to_string())
+                        .collect();
                     let name_at = line.find(&format!(" {row_name} "))?;
                     let x = line[name_at..].find(word)? + name_at;
                     Some((x as u16, y))
@@ -374,17 +385,35 @@ fn themes() {
                 .unwrap()
         };
         let (x, y) = find("Drift", "cart");
-        assert_eq!(buf[(x, y)].fg, theme.status.drift.fg.unwrap_or(Color::Reset), "{name}: drift colour");
-        assert!(buf[(x, y)].modifier.contains(Modifier::BOLD) || theme.status.drift.add_modifier.is_empty());
+        assert_eq!(
+            buf[(x, y)].fg,
+            theme.status.drift.fg.unwrap_or(Color::Reset),
+            "{name}: drift colour"
+        );
+        assert!(
+            buf[(x, y)].modifier.contains(Modifier::BOLD)
+                || theme.status.drift.add_modifier.is_empty()
+        );
         let (x, y) = find("Squatter", "legacy");
-        assert_eq!(buf[(x, y)].fg, theme.status.squatter.fg.unwrap_or(Color::Reset), "{name}: squatter colour");
+        assert_eq!(
+            buf[(x, y)].fg,
+            theme.status.squatter.fg.unwrap_or(Color::Reset),
+            "{name}: squatter colour"
+        );
         // The selected (first) row uses the selection background.
         let sel_y = (0..buf.area.height)
-            .find(|&y| buf[(0, y)].bg == theme.selection.bg.unwrap_or(Color::Reset) && buf[(0, y)].symbol() != " " )
+            .find(|&y| {
+                buf[(0, y)].bg == theme.selection.bg.unwrap_or(Color::Reset)
+                    && buf[(0, y)].symbol() != " "
+            })
             .unwrap();
         assert!(sel_y > 3, "{name}: selection is a table row");
         // Header bar background.
-        assert_eq!(buf[(0, 0)].bg, theme.header.bg.unwrap_or(Color::Reset), "{name}: header bg");
+        assert_eq!(
+            buf[(0, 0)].bg,
+            theme.header.bg.unwrap_or(Color::Reset),
+            "{name}: header bg"
+        );
     }
 }
 
@@ -424,4 +453,39 @@ fn scrolled_large_table() {
     let sel = s.selected_row().unwrap().name.clone();
     let text = format!("{}", t.backend());
     assert!(text.contains(&sel), "the selected last row is on screen");
+}
+
+/// Matched characters carry the `matched` style; the rest of the cell does not.
+#[test]
+fn filter_matches_are_highlighted() {
+    let theme = Theme::dark();
+    let mut s = state(120, 40, false);
+    update(&mut s, key('2'));
+    keys(&mut s, "/crt");
+    // Move off the first row so the unselected style is checked.
+    update(&mut s, Action::Cmd(Cmd::Down));
+    let t = draw(&s, &theme);
+    let buf = t.backend().buffer();
+    let y = (0..buf.area.height)
+        .find(|&y| {
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            line.contains("cart (ep)")
+        })
+        .unwrap();
+    let name_x = layout_x(&s, vinspect::tui::app::Column::Name);
+    let matched = theme.matched.fg.unwrap();
+    let fgs: Vec<bool> = (0..4).map(|i| buf[(name_x + i, y)].fg == matched).collect();
+    // c a r t: c, r, t highlighted, a not.
+    assert_eq!(fgs, [true, false, true, true]);
+}
+
+fn layout_x(s: &AppState, col: vinspect::tui::app::Column) -> u16 {
+    let r = s.regions();
+    views::layout::columns(r.table_header.width)
+        .into_iter()
+        .find(|(c, _, _)| *c == col)
+        .map(|(_, x, _)| r.table_header.x + x)
+        .unwrap()
 }

@@ -5,10 +5,11 @@
 //! happen outside (load a diff, apply a fix, quit) leaves as an [`Effect`].
 
 use super::diff::{self, DiffModel};
-use super::filter::Query;
+use super::filter::{Query, SearchIndex};
 use super::keymap::{Cmd, KeySpec, Keymap, Mode};
 use super::types::{DataUpdate, DiffSource, FixOutcome, FixRequest, RowKey};
 use super::views::layout::{self, Regions};
+use super::views::popups;
 use super::yaml;
 use crate::cluster::snapshot::ConnState;
 use crate::engine::{Blocked, SideName};
@@ -16,6 +17,7 @@ use crate::inspect::{PairRow, RowKind, Status};
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
+use std::sync::Arc;
 
 /// The five tabs, in key order (1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,6 +225,8 @@ pub struct AppState {
     visible: Vec<u32>,
     /// The query `visible` was computed with, to narrow incrementally while typing.
     applied: Query,
+    /// Filter fields of every row, rebuilt when new rows arrive.
+    index: SearchIndex,
 }
 
 /// Slot of a status in [`AppState::counts`]; also the display order in the header.
@@ -311,6 +315,7 @@ impl AppState {
             base: Vec::new(),
             visible: Vec::new(),
             applied: Query::default(),
+            index: SearchIndex::default(),
         }
     }
 
@@ -406,14 +411,13 @@ impl AppState {
         };
         self.applied = Query::default();
         self.refilter();
-        if let Some(key) = keep {
-            if let Some(pos) = self
+        if let Some(key) = keep
+            && let Some(pos) = self
                 .visible
                 .iter()
                 .position(|&i| key.matches(&self.data.rows[i as usize]))
-            {
-                self.selected = pos;
-            }
+        {
+            self.selected = pos;
         }
         self.clamp();
     }
@@ -436,7 +440,9 @@ impl AppState {
         } else {
             from.iter()
                 .copied()
-                .filter(|&i| q.keeps_row(&self.data.rows[i as usize]))
+                .filter(|&i| {
+                    q.keeps_indexed(&self.data.rows[i as usize], self.index.entry(i as usize))
+                })
                 .collect()
         };
         self.visible = next;
@@ -564,6 +570,7 @@ pub fn age(now: DateTime<Utc>, then: Option<DateTime<Utc>>) -> String {
 
 /// Apply one action. Returns what the outside world must do.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    let mut redraw = true;
     let effects = match action {
         Action::Key(ev) => on_key(state, ev),
         Action::Cmd(cmd) => run_cmd(state, cmd),
@@ -580,10 +587,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if expired {
                 state.toast = None;
             }
-            if !(minute_changed || expired) {
-                // Nothing on screen changed: leave `dirty` alone so idle costs nothing.
-                return Vec::new();
-            }
+            // Nothing on screen changed otherwise: leave `dirty` alone so idle costs nothing.
+            redraw = minute_changed || expired;
             Vec::new()
         }
         Action::Data(d) => {
@@ -600,6 +605,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.tab_counts[Tab::Dns.index()] = (d.dns.len(), state.dns_problems);
             // The key must be read before the rows it indexes are replaced.
             let keep = state.selected_key();
+            if !Arc::ptr_eq(&d.rows, &state.data.rows) {
+                state.index = SearchIndex::build(&d.rows);
+            }
             state.data = d;
             state.rebuild_keeping(keep);
             Vec::new()
@@ -686,7 +694,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
     };
-    state.dirty = true;
+    if redraw {
+        state.dirty = true;
+    }
     effects
 }
 
@@ -739,8 +749,11 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
     }
 }
 
-fn scroll(pos: &mut usize, delta: isize) {
-    *pos = (*pos as isize + delta).max(0) as usize;
+/// Move a scroll position, never past the last line of the content (views clamp further to
+/// fill the screen, so `k` always moves back at once).
+fn scroll(pos: &mut usize, delta: isize, len: usize) {
+    let max = len.saturating_sub(1) as isize;
+    *pos = (*pos as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
 }
 
 fn run_cmd(state: &mut AppState, cmd: Cmd) -> Vec<Effect> {
@@ -756,16 +769,32 @@ fn run_cmd(state: &mut AppState, cmd: Cmd) -> Vec<Effect> {
         _ => None,
     };
     if let Some(delta) = step {
+        let popup_len = state
+            .popup
+            .as_ref()
+            .map_or(0, |p| popups::content_len(p, &state.keymap));
         match (&mut state.popup, &mut state.screen) {
             (Some(Popup::Help { scroll: s }), _)
-            | (Some(Popup::ConfirmFix { scroll: s, .. }), _) => scroll(s, delta),
+            | (Some(Popup::ConfirmFix { scroll: s, .. }), _) => scroll(s, delta, popup_len),
             (Some(Popup::Picker { contexts, selected }), _) => {
                 let n = contexts.len().max(1) as isize;
                 *selected = (*selected as isize + delta).clamp(0, n - 1) as usize;
             }
             (Some(Popup::Message { .. }), _) => {}
-            (None, Screen::Diff(v)) => scroll(&mut v.scroll, delta),
-            (None, Screen::Yaml(v)) => scroll(&mut v.scroll, delta),
+            (None, Screen::Diff(v)) => {
+                let len = match &v.load {
+                    Load::Ready(m) => m.lines.len(),
+                    _ => 0,
+                };
+                scroll(&mut v.scroll, delta, len)
+            }
+            (None, Screen::Yaml(v)) => {
+                let len = match &v.load {
+                    Load::Ready(Some(l)) => l.len(),
+                    _ => 0,
+                };
+                scroll(&mut v.scroll, delta, len)
+            }
             (None, Screen::Table) => state.move_selection(delta),
         }
         return Vec::new();

@@ -18,6 +18,8 @@ pub struct Query {
     pub pattern: String,
     pub invert: bool,
     case_sensitive: bool,
+    /// The pattern as bytes, lowercased unless case-sensitive; `None` when it is not ASCII.
+    ascii: Option<Vec<u8>>,
 }
 
 impl Query {
@@ -26,10 +28,24 @@ impl Query {
             Some(rest) => (true, rest),
             None => (false, text),
         };
+        let case_sensitive = pattern.chars().any(|c| c.is_ascii_uppercase());
+        let ascii = pattern.is_ascii().then(|| {
+            pattern
+                .bytes()
+                .map(|b| {
+                    if case_sensitive {
+                        b
+                    } else {
+                        b.to_ascii_lowercase()
+                    }
+                })
+                .collect()
+        });
         Query {
             pattern: pattern.to_string(),
             invert,
-            case_sensitive: pattern.chars().any(|c| c.is_ascii_uppercase()),
+            case_sensitive,
+            ascii,
         }
     }
 
@@ -39,7 +55,53 @@ impl Query {
 
     /// Whether a field contains the pattern as a subsequence (smart case).
     pub fn field_matches(&self, field: &str) -> bool {
-        self.subsequence(field.chars())
+        match &self.ascii {
+            // The per-keystroke hot path: bytes, no UTF-8 decoding. An ASCII pattern byte can
+            // only equal an ASCII byte of the field, so this is the same test as over chars.
+            Some(pat) => self.subsequence_bytes(pat, field.as_bytes()),
+            None => self.subsequence(field.chars()),
+        }
+    }
+
+    /// Whether a row, as its [`SearchIndex`] entry, is kept (inversion applied). Same answer
+    /// as [`Query::keeps_row`], without walking the row's fields.
+    pub fn keeps_indexed(&self, row: &PairRow, entry: &[u8]) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(pat) = &self.ascii else {
+            return self.keeps_row(row);
+        };
+        let hit = entry
+            .split(|&b| b == SEP)
+            .any(|field| self.subsequence_bytes(pat, field));
+        hit != self.invert
+    }
+
+    fn subsequence_bytes(&self, pat: &[u8], field: &[u8]) -> bool {
+        let Some(&first) = pat.first() else {
+            return true;
+        };
+        if pat.len() > field.len() {
+            return false;
+        }
+        let mut want = first;
+        let mut i = 0;
+        for &b in field {
+            let b = if self.case_sensitive {
+                b
+            } else {
+                b.to_ascii_lowercase()
+            };
+            if b == want {
+                i += 1;
+                match pat.get(i) {
+                    Some(&next) => want = next,
+                    None => return true,
+                }
+            }
+        }
+        false
     }
 
     fn subsequence(&self, chars: impl Iterator<Item = char>) -> bool {
@@ -140,4 +202,51 @@ pub fn dns_stem(name: &str) -> &str {
     name.find(".svc.")
         .map_or(name, |i| &name[..i])
         .trim_end_matches(".svc")
+}
+
+/// Separates fields inside a [`SearchIndex`] entry (never part of a Kubernetes name or an IP).
+const SEP: u8 = 0;
+
+/// Every row's filter fields laid out once per snapshot in one buffer, so a keystroke is a
+/// tight scan over bytes instead of a walk over each row's strings.
+#[derive(Debug, Clone, Default)]
+pub struct SearchIndex {
+    text: Vec<u8>,
+    /// Start of each row's entry in `text`; one more than rows (the end).
+    starts: Vec<u32>,
+}
+
+impl SearchIndex {
+    pub fn build(rows: &[PairRow]) -> SearchIndex {
+        let mut text = Vec::with_capacity(rows.len() * 160);
+        let mut starts = Vec::with_capacity(rows.len() + 1);
+        for row in rows {
+            starts.push(text.len() as u32);
+            for f in row_fields(row) {
+                text.extend_from_slice(f.as_bytes());
+                text.push(SEP);
+            }
+            text.extend_from_slice(row.namespace.as_bytes());
+            text.push(b'/');
+            text.extend_from_slice(row.name.as_bytes());
+        }
+        starts.push(text.len() as u32);
+        SearchIndex { text, starts }
+    }
+
+    /// The entry of row `i` (empty if out of range).
+    pub fn entry(&self, i: usize) -> &[u8] {
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.text[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }

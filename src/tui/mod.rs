@@ -4,6 +4,14 @@
 //! takes an [`app::Action`] (a key, a mouse event, a new snapshot, a backend answer) and returns
 //! [`app::Effect`]s, requests the shell ([`run`]) hands to a [`backend::Backend`]. Views only
 //! read the state. Keymaps ([`keymap`]) and themes ([`theme`]) are data.
+//!
+//! Wiring (what `main` does): load [`config::UserConfig`] from [`config::default_config_path`],
+//! build [`TuiOptions::resolve`] from `--theme`, `--read-only`, the config and `NO_COLOR`;
+//! publish [`DataUpdate`]s (rows from `inspect`, DNS lines, both [`ConnState`]s) on a
+//! `tokio::sync::watch` channel whenever the snapshot changes; implement [`Backend`] over the
+//! clients and `engine::apply`; then `run_tui(opts, backend, rx).await` returns the exit code.
+//!
+//! [`ConnState`]: crate::cluster::snapshot::ConnState
 pub mod app;
 pub mod backend;
 pub mod config;

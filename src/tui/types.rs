@@ -61,7 +61,8 @@ pub struct DataUpdate {
     pub host_namespace: String,
     /// A one-line caveat shown in the header (e.g. "vcluster.yaml not readable: defaults apply").
     pub note: Option<String>,
-    /// Snapshot version; the TUI ignores updates that are not newer than what it shows.
+    /// Snapshot version, for logs and tests; every update received replaces what is shown
+    /// (a context switch may restart the count).
     pub version: u64,
 }
 

@@ -11,7 +11,14 @@ use ratatui::layout::Rect;
 /// (old above new) shows them whole.
 const UNIFIED_BELOW: u16 = 100;
 
-fn unified(buf: &mut Buffer, inner: Rect, model: &DiffModel, scroll: usize, body_h: usize, theme: &Theme) {
+fn unified(
+    buf: &mut Buffer,
+    inner: Rect,
+    model: &DiffModel,
+    scroll: usize,
+    body_h: usize,
+    theme: &Theme,
+) {
     let max = model.lines.len().saturating_sub(body_h);
     let mut rows: Vec<(char, usize, &str, ratatui::style::Style)> = Vec::new();
     for line in model.lines.iter().skip(scroll.min(max)) {
@@ -39,9 +46,30 @@ fn unified(buf: &mut Buffer, inner: Rect, model: &DiffModel, scroll: usize, body
         if mark != ' ' {
             buf.set_style(Rect::new(inner.x, y, inner.width, 1), style);
         }
-        put(buf, inner.x, y, 4.min(inner.width), &format!("{n:>3}"), theme.diff.gutter);
-        put(buf, inner.x + 4, y, 2.min(inner.width.saturating_sub(4)), &format!("{mark} "), style);
-        put(buf, inner.x + 6, y, inner.width.saturating_sub(6), text, style);
+        put(
+            buf,
+            inner.x,
+            y,
+            4.min(inner.width),
+            &format!("{n:>3}"),
+            theme.diff.gutter,
+        );
+        put(
+            buf,
+            inner.x + 4,
+            y,
+            2.min(inner.width.saturating_sub(4)),
+            &format!("{mark} "),
+            style,
+        );
+        put(
+            buf,
+            inner.x + 6,
+            y,
+            inner.width.saturating_sub(6),
+            text,
+            style,
+        );
     }
 }
 
@@ -102,7 +130,14 @@ pub fn render(buf: &mut Buffer, area: Rect, v: &DiffView, theme: &Theme) {
     let body_h = inner.height.saturating_sub(1) as usize;
     if inner.width < UNIFIED_BELOW {
         unified(buf, inner, model, v.scroll, body_h, theme);
-        put(buf, inner.x, inner.y + inner.height - 1, inner.width, &status_line, theme.muted);
+        put(
+            buf,
+            inner.x,
+            inner.y + inner.height - 1,
+            inner.width,
+            &status_line,
+            theme.muted,
+        );
         return;
     }
     let half = inner.width.saturating_sub(1) / 2;

@@ -42,15 +42,24 @@ fn context_line<'a>(state: &'a AppState, theme: &Theme, compact: bool) -> Line<'
         spans.push(Span::styled(or_dash(&d.vcluster), h.patch(theme.accent)));
     } else {
         spans.push(Span::styled("│ virtual ", h));
-        spans.push(Span::styled(or_dash(&d.virtual_context), h.patch(theme.accent)));
+        spans.push(Span::styled(
+            or_dash(&d.virtual_context),
+            h.patch(theme.accent),
+        ));
     }
     spans.extend([
         Span::styled(" ", h),
-        Span::styled(conn_word(&d.virtual_conn), h.patch(conn_style(&d.virtual_conn, theme))),
+        Span::styled(
+            conn_word(&d.virtual_conn),
+            h.patch(conn_style(&d.virtual_conn, theme)),
+        ),
         Span::styled(" ⇄ host ", h),
         Span::styled(or_dash(&d.host_context), h.patch(theme.accent)),
         Span::styled(" ", h),
-        Span::styled(conn_word(&d.host_conn), h.patch(conn_style(&d.host_conn, theme))),
+        Span::styled(
+            conn_word(&d.host_conn),
+            h.patch(conn_style(&d.host_conn, theme)),
+        ),
     ]);
     if compact {
         spans.push(Span::styled(" │ in ", h));
@@ -59,7 +68,10 @@ fn context_line<'a>(state: &'a AppState, theme: &Theme, compact: bool) -> Line<'
         spans.push(Span::styled(or_dash(&d.vcluster), h.patch(theme.accent)));
         spans.push(Span::styled(" in ", h));
     }
-    spans.push(Span::styled(or_dash(&d.host_namespace), h.patch(theme.accent)));
+    spans.push(Span::styled(
+        or_dash(&d.host_namespace),
+        h.patch(theme.accent),
+    ));
     Line::from(spans)
 }
 

@@ -123,7 +123,11 @@ pub fn columns(width: u16) -> Vec<(Column, u16, u16)> {
             given += share;
             share
         };
-        out.push((*c, x, cw));
+        // Tiny terminals: cut the last columns rather than draw past the edge.
+        if x >= width {
+            break;
+        }
+        out.push((*c, x, cw.min(width - x)));
         x = x.saturating_add(cw + 1);
     }
     out
@@ -137,26 +141,35 @@ pub fn column_at(header: Rect, x: u16) -> Option<Column> {
         .map(|(c, _, _)| c)
 }
 
-/// Tab labels: ` 1 Pods 120 !3 `.
-pub fn tab_labels(state: &AppState) -> Vec<(Tab, String)> {
-    Tab::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let (total, problems) = state.tab_counts[i];
-            let label = if problems > 0 {
-                format!(" {} {} {} !{} ", i + 1, t.title(), total, problems)
-            } else {
-                format!(" {} {} {} ", i + 1, t.title(), total)
-            };
-            (*t, label)
-        })
-        .collect()
+/// Tab labels: ` 1 Pods 120 !3 `; when they do not fit in `width`, the totals go
+/// (` 1 Pods !3 `) and only the problem counts stay.
+pub fn tab_labels(state: &AppState, width: u16) -> Vec<(Tab, String)> {
+    let label = |full: bool| {
+        Tab::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let (total, problems) = state.tab_counts[i];
+                let mut l = format!(" {} {}", i + 1, t.title());
+                if full {
+                    l.push_str(&format!(" {total}"));
+                }
+                if problems > 0 {
+                    l.push_str(&format!(" !{problems}"));
+                }
+                l.push(' ');
+                (*t, l)
+            })
+            .collect::<Vec<_>>()
+    };
+    let full = label(true);
+    let used: usize = full.iter().map(|(_, l)| l.chars().count() + 1).sum();
+    if used <= width as usize { full } else { label(false) }
 }
 
 pub fn tab_at_state(state: &AppState, tabs: Rect, x: u16) -> Option<Tab> {
     let mut cx = tabs.x;
-    for (t, label) in tab_labels(state) {
+    for (t, label) in tab_labels(state, tabs.width) {
         let w = label.chars().count() as u16;
         if x >= cx && x < cx + w {
             return Some(t);

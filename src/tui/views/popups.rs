@@ -30,10 +30,24 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &AppState, theme: &Theme) {
     }
 }
 
+/// Lines of a scrollable popup's content (help, fix confirmation), for clamping the scroll.
+pub fn content_len(popup: &Popup, keymap: &crate::tui::keymap::Keymap) -> usize {
+    let theme = Theme::monochrome();
+    match popup {
+        Popup::Help { .. } => help_lines_for(keymap, &theme).len(),
+        Popup::ConfirmFix { fixes, skipped, .. } => confirm_lines(&theme, fixes, skipped).len(),
+        _ => 0,
+    }
+}
+
 /// Help lines: a section per mode, every key of every command.
 pub fn help_lines<'a>(state: &AppState, theme: &Theme) -> Vec<Line<'a>> {
+    help_lines_for(&state.keymap, theme)
+}
+
+fn help_lines_for<'a>(keymap: &crate::tui::keymap::Keymap, theme: &Theme) -> Vec<Line<'a>> {
     let mut out = Vec::new();
-    for (mode, entries) in state.keymap.help() {
+    for (mode, entries) in keymap.help() {
         if !out.is_empty() {
             out.push(Line::raw(""));
         }
@@ -104,7 +118,10 @@ pub fn confirm_lines<'a>(
         }
         if !skipped.is_empty() {
             out.push(Line::styled(
-                format!("• {} more problem pair(s) skipped (listed at the end)", skipped.len()),
+                format!(
+                    "• {} more problem pair(s) skipped (listed at the end)",
+                    skipped.len()
+                ),
                 theme.muted,
             ));
         }

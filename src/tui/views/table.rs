@@ -16,7 +16,7 @@ pub fn render_tabs(buf: &mut Buffer, area: Rect, state: &AppState, theme: &Theme
     }
     let mut x = area.x;
     let end = area.x + area.width;
-    for (tab, label) in tab_labels(state) {
+    for (tab, label) in tab_labels(state, area.width) {
         if x >= end {
             break;
         }

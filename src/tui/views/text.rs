@@ -23,6 +23,8 @@ pub fn put(buf: &mut Buffer, x: u16, y: u16, width: u16, text: &str, style: Styl
 }
 
 /// Like [`put`], with the characters at `positions` (char indexes) in `hl` patched over `style`.
+// Position, width, text and two styles are all needed per cell; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn put_hl(
     buf: &mut Buffer,
     x: u16,
