@@ -702,8 +702,7 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     // An API server stores `status: {loadBalancer: {}}` on every Service: that is "no status".
     let empty_status = |s: &k8s_openapi::api::core::v1::ServiceStatus| {
         s.conditions.as_ref().is_none_or(|c| c.is_empty())
-            && s
-                .load_balancer
+            && s.load_balancer
                 .as_ref()
                 .is_none_or(|lb| lb.ingress.as_ref().is_none_or(|i| i.is_empty()))
     };
