@@ -244,15 +244,35 @@ fn wait_exit(child: &mut Child) -> i32 {
     }
 }
 
-fn dns_query(server: std::net::SocketAddr, name: &str) -> Vec<u8> {
+fn a_query(name: &str) -> Vec<u8> {
     use hickory_proto::op::{Message, Query};
     use hickory_proto::rr::{Name, RecordType};
     let mut m = Message::query();
     m.metadata.id = 4242;
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    m.to_vec().unwrap()
+}
+
+/// DNS over TCP: the message behind a two-byte length, on the same port as UDP.
+fn dns_query_tcp(server: std::net::SocketAddr, name: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let q = a_query(name);
+    let mut s = std::net::TcpStream::connect(server).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let len = u16::try_from(q.len()).unwrap().to_be_bytes();
+    s.write_all(&len).unwrap();
+    s.write_all(&q).unwrap();
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).unwrap();
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+fn dns_query(server: std::net::SocketAddr, name: &str) -> Vec<u8> {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.send_to(&m.to_vec().unwrap(), server).unwrap();
+    sock.send_to(&a_query(name), server).unwrap();
     let mut buf = [0u8; 4096];
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     buf[..n].to_vec()
@@ -261,6 +281,22 @@ fn dns_query(server: std::net::SocketAddr, name: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_serves_live_names_and_stops_on_sigterm() {
     let sb = sandbox().await;
+    // A service the sync engine creates the twin of: its virtual name must answer with the
+    // host twin's ClusterIP (vCluster keeps the two equal).
+    create_virtual_service(&sb, "web").await;
+    let synced = vinspect(&sb, &["sync", "--once"]).await;
+    assert_eq!(synced.code, 0, "{}{}", synced.stdout, synced.stderr);
+    let hns = sb.host_namespace().to_string();
+    let twins: Api<Service> = Api::namespaced(sb.host_client(), &hns);
+    let twin = twins
+        .get(&vinspect::vcluster::naming::host_name(
+            "web",
+            "default",
+            sb.vcluster(),
+        ))
+        .await
+        .unwrap();
+    let twin_ip = twin.spec.and_then(|s| s.cluster_ip).unwrap();
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("vinspect"))
         .args(["--kubeconfig", &kc(&sb), "dns", "--listen", "127.0.0.1:0"])
         .env_remove("KUBECONFIG")
@@ -278,21 +314,33 @@ async fn dns_serves_live_names_and_stops_on_sigterm() {
             .and_then(|s| s.split_whitespace().next())
             .unwrap();
         let addr: std::net::SocketAddr = addr.parse().unwrap();
-        let answer = hickory_proto::op::Message::from_vec(&dns_query(
+        let name = "kubernetes.default.svc.cluster.local.";
+        let answer = hickory_proto::op::Message::from_vec(&dns_query(addr, name)).unwrap();
+        let tcp_answer = hickory_proto::op::Message::from_vec(&dns_query_tcp(addr, name)).unwrap();
+        let web = hickory_proto::op::Message::from_vec(&dns_query_tcp(
             addr,
-            "kubernetes.default.svc.cluster.local.",
+            "web.default.svc.cluster.local.",
         ))
         .unwrap();
         sigterm(&child);
         let code = wait_exit(&mut child);
-        (child, answer, code)
+        (child, (answer, tcp_answer, web), code)
     })
     .await
     .unwrap();
     drop(child);
-    assert_eq!(answer.metadata.id, 4242);
-    let ips: Vec<String> = answer.answers.iter().map(|r| r.data.to_string()).collect();
-    assert_eq!(ips, vec!["10.96.0.10".to_string()], "{answer:?}");
+    for answer in [&answer.0, &answer.1] {
+        assert_eq!(answer.metadata.id, 4242);
+        let ips: Vec<String> = answer.answers.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(ips, vec!["10.96.0.10".to_string()], "{answer:?}");
+    }
+    let web: Vec<String> = answer
+        .2
+        .answers
+        .iter()
+        .map(|r| r.data.to_string())
+        .collect();
+    assert_eq!(web, vec![twin_ip], "{:?}", answer.2);
     assert_eq!(code, 0);
     sb.shutdown().await;
 }
