@@ -60,7 +60,9 @@ struct Setup {
 
 async fn setup(opts: &SyncOptions) -> anyhow::Result<Setup> {
     let in_pod = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
-    let loaded = load_kubeconfig(opts.kubeconfig.as_deref())?;
+    let mut loaded = load_kubeconfig(opts.kubeconfig.as_deref())?;
+    // Same rule as every other client: an exec credential plugin never prompts.
+    crate::cluster::clients::make_noninteractive(&mut loaded.config);
     let sel = ContextSelection {
         context: opts.context.clone(),
         host_context: opts.host_context.clone(),
