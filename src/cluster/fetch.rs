@@ -137,6 +137,7 @@ fn live_side(t: &Target) -> Side {
         context: t.context.clone(),
         server: t.server.clone(),
         conn: ConnState::Live,
+        listed: true,
         ..Default::default()
     }
 }

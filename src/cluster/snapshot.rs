@@ -66,6 +66,14 @@ pub enum ConnState {
     },
 }
 
+impl Side {
+    /// Whether this side's collections can be trusted as complete (listed once; they keep
+    /// their last full state while the side fails).
+    pub fn is_listed(&self) -> bool {
+        self.listed || self.conn.is_live()
+    }
+}
+
 impl ConnState {
     pub fn is_live(&self) -> bool {
         matches!(self, ConnState::Live)
@@ -80,6 +88,9 @@ pub struct Side {
     /// The API server URL (for error lines).
     pub server: String,
     pub conn: ConnState,
+    /// Every kind pairs are made of has been read in full at least once: until then an empty
+    /// collection may only mean "not read yet" (never act on it as "deleted").
+    pub listed: bool,
     pub namespaces: ObjMap<Namespace>,
     pub nodes: ObjMap<Node>,
     pub pods: ObjMap<Pod>,

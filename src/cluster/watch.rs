@@ -15,7 +15,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Api;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WEvent};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +55,9 @@ struct Building {
     /// State of each required watcher per side; optional watchers are not tracked.
     virtual_w: Vec<WState>,
     host_w: Vec<WState>,
+    /// Whether each required watcher has completed a list at least once.
+    virtual_listed: Vec<bool>,
+    host_listed: Vec<bool>,
 }
 
 impl Building {
@@ -63,6 +65,13 @@ impl Building {
         match which {
             Which::Virtual => &mut self.virtual_w,
             Which::Host => &mut self.host_w,
+        }
+    }
+
+    fn listed(&mut self, which: Which) -> &mut Vec<bool> {
+        match which {
+            Which::Virtual => &mut self.virtual_listed,
+            Which::Host => &mut self.host_listed,
         }
     }
 
@@ -90,7 +99,10 @@ impl Building {
             None if states.iter().all(|s| *s == WState::Ready) => ConnState::Live,
             None => ConnState::Connecting,
         };
-        self.side(which).conn = conn;
+        let listed = self.listed(which).iter().all(|l| *l);
+        let side = self.side(which);
+        side.conn = conn;
+        side.listed = listed;
     }
 }
 
@@ -155,9 +167,16 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             namespace,
             required,
         } = spec;
-        let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
+        // Failures since the last successful list, for the retry delay.
+        let mut failures = 0u32;
+        loop {
+        // A fresh watcher lists first: after any failure the cache is re-listed rather than
+        // resumed, so a server that came back (with or without its state) is seen as it is
+        // now, and the side turns Live again even when nothing changes on it.
+        let mut stream = watcher::watcher(api.clone(), cfg.clone()).boxed();
         let mut buffer: Option<ObjMap<K>> = None;
         while let Some(item) = stream.next().await {
+            let mut failed = false;
             let mut st = match shared.state.lock() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
@@ -186,7 +205,9 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             map.extend(fresh);
                             if let Some(i) = required {
                                 st.states(which)[i] = WState::Ready;
+                                st.listed(which)[i] = true;
                             }
+                            failures = 0;
                         }
                         WEvent::Apply(mut o) => {
                             let key = ObjKey::of(&o);
@@ -210,6 +231,8 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                     }
                 }
                 Err(e) => {
+                    failed = true;
+                    failures = failures.saturating_add(1);
                     let message = one_line(&e.to_string());
                     tracing::warn!(side = ?which, error = %message, "watch failed; retrying");
                     if let Some(i) = required {
@@ -228,8 +251,21 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             if changed {
                 shared.notify.notify_one();
             }
+            if failed {
+                break;
+            }
+        }
+        drop(stream);
+        tokio::time::sleep(retry_delay(failures)).await;
         }
     })
+}
+
+/// Wait before re-listing after `failures` failures in a row: 250 ms doubling, at most 5 s
+/// (a server back from a restart is seen within seconds).
+fn retry_delay(failures: u32) -> Duration {
+    let ms = 250u64.saturating_mul(1u64 << failures.saturating_sub(1).min(5));
+    Duration::from_millis(ms.min(5_000))
 }
 
 fn list_cfg() -> watcher::Config {
@@ -258,6 +294,7 @@ impl Watchers<'_> {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
+            st.listed(which).push(false);
             let v = st.states(which);
             v.push(WState::Connecting);
             v.len() - 1
@@ -318,6 +355,8 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
             snap,
             virtual_w: Vec::new(),
             host_w: Vec::new(),
+            virtual_listed: Vec::new(),
+            host_listed: Vec::new(),
         }),
         notify: Notify::new(),
     });

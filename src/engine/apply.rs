@@ -265,6 +265,16 @@ fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
 }
 
+/// A failure that says nothing about the request itself (server overloaded or restarting, the
+/// connection dropped): worth trying again when the object must not stay deleted.
+fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
 /// A body the server accepts on create: server-owned fields dropped, kind/apiVersion set.
 fn creatable(target: &Target, object: &Value) -> Result<DynamicObject, ApplyError> {
     let ar = api_resource(target.kind);
@@ -324,10 +334,12 @@ async fn create_again(
     for attempt in 0..RECREATE_TRIES {
         match api.create(pp, body).await {
             Ok(made) => return Ok(made),
-            // The delete may still be finishing (finalizers, grace): a few short tries.
-            Err(e) if is_conflict(&e) => {
+            // The delete may still be finishing (finalizers, grace), or the server may be
+            // briefly failing: a few short tries before anything else.
+            Err(e) if is_conflict(&e) || (is_transient(&e) && attempt + 1 < RECREATE_TRIES) => {
+                let step = if is_conflict(&e) { 20 } else { 100 };
                 last = Some(classify(t, "create", e));
-                tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+                tokio::time::sleep(Duration::from_millis(step * (attempt + 1))).await;
             }
             Err(e) => {
                 // The planned IP may have been taken meanwhile (two services swapping IPs, a

@@ -16,7 +16,7 @@
 //!   before (§8.4), so a pair's memory is updated whenever it is in line and after each
 //!   successful write, and forgotten when both objects are gone.
 
-use crate::cluster::snapshot::{ConnState, ObjKey, Snapshot};
+use crate::cluster::snapshot::{ObjKey, Snapshot};
 use crate::engine::change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
 use crate::engine::ctx::Ctx;
 use crate::engine::events::{Involved, Notice, Recorder};
@@ -771,9 +771,8 @@ impl<W: Writer> Feeder<W> {
         let snap = self.sh.snapshots.borrow().clone();
         tracing::trace!("feed snapshot {}", snap.version);
         // Until both sides are listed, an empty side would read as "everything deleted".
-        if snap.virtual_side.conn == ConnState::Connecting
-            || snap.host.conn == ConnState::Connecting
-        {
+        // A side that failed before its first full list is as empty as one still connecting.
+        if !snap.virtual_side.is_listed() || !snap.host.is_listed() {
             return;
         }
         let config_changed = self.load_config();

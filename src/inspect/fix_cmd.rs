@@ -225,7 +225,19 @@ pub async fn run_fix_to(
                 Some((_, n)) => *n += 1,
                 None => rounds_used.push((p.clone(), 1)),
             }
-            for c in &pl.changes {
+            for (i, c) in pl.changes.iter().enumerate() {
+                // Every change is accounted for: the ones after a failure are named as not sent.
+                let skipped = |out: &mut dyn Write, why: &str| -> std::io::Result<()> {
+                    for rest in &pl.changes[i + 1..] {
+                        writeln!(
+                            out,
+                            "  {} {}: not applied ({why})",
+                            rest.action.verb(),
+                            rest.target
+                        )?;
+                    }
+                    Ok(())
+                };
                 match apply_one(&eclients, &apply_opts, c).await {
                     Step::Done(outcome) => {
                         applied_any = true;
@@ -244,10 +256,12 @@ pub async fn run_fix_to(
                             c.action.verb(),
                             c.target
                         )?;
+                        skipped(out, "re-planned after the conflict")?;
                         break;
                     }
                     Step::Failed(m) => {
                         writeln!(out, "  {} {}: failed: {m}", c.action.verb(), c.target)?;
+                        skipped(out, "not sent after the failure above")?;
                         failures.push((p.clone(), m));
                         break;
                     }

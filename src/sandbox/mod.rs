@@ -24,6 +24,7 @@
 //!
 //! The sandbox is a cluster, not part of the syncer: it never imports the engine.
 
+pub mod authz;
 pub mod cluster;
 pub mod command;
 pub mod controllers;
@@ -81,6 +82,22 @@ pub struct SandboxOptions {
     pub bind: IpAddr,
     /// Where to write the kubeconfig; default a fresh temp dir.
     pub kubeconfig_path: Option<PathBuf>,
+    /// Opt-in RBAC users (see [`authz`]); default none, and then no request is checked
+    /// against RBAC rules.
+    pub rbac: Option<Rbac>,
+}
+
+/// Users authorized by RBAC manifests, per server. Each user gets a token on both servers;
+/// [`Sandbox::write_rbac_kubeconfig`] writes a kubeconfig that uses them.
+#[derive(Debug, Clone, Default)]
+pub struct Rbac {
+    /// User names, as RoleBinding subjects name them (`kind: User`, or
+    /// `system:serviceaccount:<ns>:<name>` for `kind: ServiceAccount`).
+    pub users: Vec<String>,
+    /// Role/ClusterRole/RoleBinding/ClusterRoleBinding manifests of the host server.
+    pub host: Vec<Value>,
+    /// The same for the virtual server.
+    pub virtual_: Vec<Value>,
 }
 
 impl Default for SandboxOptions {
@@ -94,6 +111,7 @@ impl Default for SandboxOptions {
             tls: false,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             kubeconfig_path: None,
+            rbac: None,
         }
     }
 }
@@ -120,6 +138,8 @@ pub enum SandboxError {
     Tls(String),
     #[error("sandbox: invalid vCluster name {0:?}: use a lowercase DNS-1123 label")]
     InvalidName(String),
+    #[error("sandbox: {0}")]
+    Rbac(#[from] authz::ManifestError),
 }
 
 /// What a server gets back after a restart that loses its state.
@@ -191,6 +211,24 @@ impl SandboxServer {
     /// How often watches that asked for bookmarks get one (default 60 s, as the apiserver).
     pub fn set_bookmark_interval(&self, every: Duration) {
         self.listener.shared.set_bookmark_every(every);
+    }
+
+    /// Every write request (create, update, patch, delete, deletecollection) this server has
+    /// received, accepted or not, in arrival order.
+    pub fn writes(&self) -> Vec<http::WriteRecord> {
+        self.listener.shared.writes()
+    }
+
+    /// How many write requests this server has received.
+    pub fn write_count(&self) -> usize {
+        self.listener.shared.writes().len()
+    }
+
+    /// Authorizes RBAC users (see [`Sandbox::rbac_token`]) by these manifests from now on.
+    pub fn set_rbac(&self, manifests: &[Value]) -> Result<(), SandboxError> {
+        let az = authz::Authorizer::from_manifests(manifests)?;
+        self.listener.shared.set_rbac(az);
+        Ok(())
     }
 
     /// Adds this much latency to every request.
@@ -266,6 +304,9 @@ pub struct Sandbox {
     vcluster: String,
     host_namespace: String,
     readonly_token: String,
+    /// RBAC user name → token (the same on both servers).
+    rbac_tokens: Vec<(String, String)>,
+    ca_pem: Option<String>,
     _tempdir: Option<tempfile::TempDir>,
 }
 
@@ -399,6 +440,7 @@ impl Sandbox {
                 (Some(d), p)
             }
         };
+        let ca_pem_kept = ca_pem.clone();
         let yaml = kubeconfig::render(
             &opts.vcluster,
             &host_namespace,
@@ -418,6 +460,21 @@ impl Sandbox {
             path: path.clone(),
             source,
         })?;
+        let mut rbac_tokens = Vec::new();
+        if let Some(rbac) = &opts.rbac {
+            host_l
+                .shared
+                .set_rbac(authz::Authorizer::from_manifests(&rbac.host)?);
+            virt_l
+                .shared
+                .set_rbac(authz::Authorizer::from_manifests(&rbac.virtual_)?);
+            for user in &rbac.users {
+                let token = random_token();
+                host_l.shared.add_rbac_user(&token, user);
+                virt_l.shared.add_rbac_user(&token, user);
+                rbac_tokens.push((user.clone(), token));
+            }
+        }
         let host = SandboxServer {
             client: make_client(&host_url, &host_token, ca_der.as_deref())?,
             listener: host_l,
@@ -450,6 +507,8 @@ impl Sandbox {
             vcluster: opts.vcluster,
             host_namespace,
             readonly_token,
+            rbac_tokens,
+            ca_pem: ca_pem_kept,
             _tempdir: tempdir,
         })
     }
@@ -503,6 +562,50 @@ impl Sandbox {
             &self.host.url(),
             &self.readonly_token,
             self.host.ca_der.as_deref(),
+        )
+    }
+
+    /// The bearer token of an RBAC user named in [`SandboxOptions::rbac`].
+    pub fn rbac_token(&self, user: &str) -> Option<&str> {
+        self.rbac_tokens
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, t)| t.as_str())
+    }
+
+    /// Writes a kubeconfig like the sandbox's own (same context names) whose users are the RBAC
+    /// user `user` on both servers.
+    pub fn write_rbac_kubeconfig(&self, user: &str, path: &Path) -> Result<(), SandboxError> {
+        let token = self.rbac_token(user).unwrap_or_default().to_string();
+        let ca_pem = self.ca_pem.clone();
+        let yaml = kubeconfig::render(
+            &self.vcluster,
+            &self.host_namespace,
+            &kubeconfig::Endpoint {
+                url: self.host.url(),
+                token: token.clone(),
+                ca_pem: ca_pem.clone(),
+            },
+            &kubeconfig::Endpoint {
+                url: self.virt.url(),
+                token: token.clone(),
+                ca_pem,
+            },
+            &token,
+        );
+        std::fs::write(path, yaml).map_err(|source| SandboxError::Kubeconfig {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// A client of one server as an RBAC user.
+    pub fn rbac_client(&self, user: &str, host: bool) -> Result<kube::Client, SandboxError> {
+        let server = if host { &self.host } else { &self.virt };
+        make_client(
+            &server.url(),
+            self.rbac_token(user).unwrap_or_default(),
+            server.ca_der.as_deref(),
         )
     }
 

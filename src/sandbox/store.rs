@@ -206,6 +206,9 @@ impl Store {
         self.objects.clear();
         self.applied.clear();
         self.ring.clear();
+        // Every resourceVersion handed out before the loss is gone: a watch from any of them
+        // must get 410 and re-list (equal to the last one included, or it would miss the loss).
+        self.rv += 1;
         self.compacted = self.rv;
     }
 }

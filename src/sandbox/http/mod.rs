@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::cluster::Cluster;
+use super::authz::{Attributes, Authorizer};
 use super::faults::Faults;
 pub use router::User;
 
@@ -29,6 +30,26 @@ pub struct Shared {
     serving: std::sync::atomic::AtomicBool,
     bookmark_every_ms: std::sync::atomic::AtomicU64,
     address: Mutex<String>,
+    /// Every write request received (accepted or not), in arrival order.
+    writes: Mutex<Vec<WriteRecord>>,
+    /// Opt-in RBAC: bearer token → user name of users authorized by [`Authorizer`].
+    rbac_users: Mutex<HashMap<String, String>>,
+    authorizer: Mutex<Authorizer>,
+}
+
+/// One write request as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRecord {
+    pub user: String,
+    /// `create`, `update`, `patch`, `delete` or `deletecollection`.
+    pub verb: String,
+    pub resource: String,
+    /// `status`, `binding`, ... or empty.
+    pub subresource: String,
+    pub namespace: String,
+    pub name: String,
+    /// When it arrived (for retry spacing).
+    pub at: std::time::Instant,
 }
 
 impl Shared {
@@ -47,7 +68,60 @@ impl Shared {
             serving: std::sync::atomic::AtomicBool::new(true),
             bookmark_every_ms: std::sync::atomic::AtomicU64::new(bookmark_every.as_millis() as u64),
             address: Mutex::new(String::new()),
+            writes: Mutex::new(Vec::new()),
+            rbac_users: Mutex::new(HashMap::new()),
+            authorizer: Mutex::new(Authorizer::default()),
         }
+    }
+
+    pub fn record_write(&self, w: WriteRecord) {
+        self.writes.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
+
+    /// Every write request received so far.
+    pub fn writes(&self) -> Vec<WriteRecord> {
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Adds a user authorized by RBAC rules (see [`Shared::set_rbac`]).
+    pub fn add_rbac_user(&self, token: &str, name: &str) {
+        self.rbac_users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.to_string(), name.to_string());
+    }
+
+    /// The roles and bindings RBAC users are authorized by.
+    pub fn set_rbac(&self, authorizer: Authorizer) {
+        *self.authorizer.lock().unwrap_or_else(|e| e.into_inner()) = authorizer;
+    }
+
+    /// The user name of an RBAC user's token.
+    pub fn rbac_user(&self, token: &str) -> Option<String> {
+        self.rbac_users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    /// Whether `user`, an RBAC user, may make the request; `None` for other users.
+    pub fn rbac_allows(&self, user: &str, a: &Attributes<'_>) -> Option<bool> {
+        let is_rbac = self
+            .rbac_users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|n| n == user);
+        is_rbac.then(|| {
+            self.authorizer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .allows(user, a)
+        })
     }
 
     pub fn faults(&self) -> MutexGuard<'_, Faults> {

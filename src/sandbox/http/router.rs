@@ -76,17 +76,22 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     }
 }
 
-fn authenticate<'a>(sh: &'a Shared, headers: &HeaderMap) -> Result<&'a User, ApiError> {
+fn authenticate(sh: &Shared, headers: &HeaderMap) -> Result<User, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(t) => sh.users.get(t),
+        Some(t) => sh.users.get(t).cloned().or_else(|| {
+            sh.rbac_user(t).map(|name| User {
+                name,
+                readonly: false,
+            })
+        }),
         // client-go merges kubeconfig credentials only into TLS transports, so kubectl sends
         // none over plain http; like the old insecure port, such requests are admitted.
-        None => sh.anonymous.as_ref(),
+        None => sh.anonymous.clone(),
     }
     .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
 }
@@ -315,7 +320,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             _ => {}
         }
     }
-    let user = authenticate(sh, req.headers())?.clone();
+    let user = authenticate(sh, req.headers())?;
     let params = Params(
         parse_query(req.uri().query().unwrap_or(""))
             .into_iter()
@@ -385,7 +390,49 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             ));
         }
     };
+    let subresource = match target.sub {
+        Sub::Main => "",
+        Sub::Status => "status",
+        Sub::Finalize => "finalize",
+        Sub::Binding => "binding",
+    };
+    if !matches!(verb, "get" | "list" | "watch") {
+        sh.record_write(super::WriteRecord {
+            user: user.name.clone(),
+            verb: verb.to_string(),
+            resource: target.kind.resource.to_string(),
+            subresource: subresource.to_string(),
+            namespace: target.namespace.clone().unwrap_or_default(),
+            name: target.name.clone().unwrap_or_default(),
+            at: std::time::Instant::now(),
+        });
+    }
     if user.readonly && !matches!(verb, "get" | "list" | "watch") {
+        return Err(forbidden(&user, verb, &target));
+    }
+    // As the apiserver's request info: a list or watch names an object through a
+    // `metadata.name` field selector, which resourceNames rules then match.
+    let selected_name = params
+        .get("fieldSelector")
+        .and_then(|f| {
+            f.split(',')
+                .find_map(|t| t.trim().strip_prefix("metadata.name="))
+        })
+        .filter(|_| matches!(verb, "list" | "watch"))
+        .unwrap_or("");
+    let rbac_name = match verb {
+        "create" if target.sub == Sub::Main => "",
+        _ => target.name.as_deref().unwrap_or(selected_name),
+    };
+    let attrs = crate::sandbox::authz::Attributes {
+        verb,
+        api_group: target.kind.group,
+        resource: target.kind.resource,
+        subresource,
+        namespace: target.namespace.as_deref().unwrap_or(""),
+        name: rbac_name,
+    };
+    if sh.rbac_allows(&user.name, &attrs) == Some(false) {
         return Err(forbidden(&user, verb, &target));
     }
     if let Some(e) = sh.faults().take(
