@@ -91,6 +91,9 @@ pub struct Side {
     /// Every kind pairs are made of has been read in full at least once: until then an empty
     /// collection may only mean "not read yet" (never act on it as "deleted").
     pub listed: bool,
+    /// How often the side was listed again after its first full list (after a failure or a
+    /// desync): deletions in between were not seen one by one.
+    pub relists: u64,
     pub namespaces: ObjMap<Namespace>,
     pub nodes: ObjMap<Node>,
     pub pods: ObjMap<Pod>,

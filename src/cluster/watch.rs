@@ -205,7 +205,9 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             map.extend(fresh);
                             if let Some(i) = required {
                                 st.states(which)[i] = WState::Ready;
-                                st.listed(which)[i] = true;
+                                if std::mem::replace(&mut st.listed(which)[i], true) {
+                                    st.side(which).relists += 1;
+                                }
                             }
                             failures = 0;
                         }

@@ -963,7 +963,11 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
     };
     let planning = Instant::now();
     // Plan outside the lock: other workers and the feeder must not wait on a plan.
-    let seen = lock(&sh.memory).get(&pair).cloned();
+    let seen = {
+        let mut m = lock(&sh.memory);
+        m.follow(&snap);
+        m.get(&pair).cloned()
+    };
     let the_plan = plan(&ctx, &pair, seen.as_ref());
     tracing::trace!(
         "planned {} in {:?}",

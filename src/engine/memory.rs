@@ -100,6 +100,12 @@ impl LastSeen {
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
     seen: HashMap<Pair, LastSeen>,
+    /// The sides' re-list counts the memory was built under.
+    epoch: (u64, u64),
+}
+
+fn epoch_of(snap: &crate::cluster::snapshot::Snapshot) -> (u64, u64) {
+    (snap.virtual_side.relists, snap.host.relists)
 }
 
 impl Memory {
@@ -107,8 +113,28 @@ impl Memory {
         self.seen.get(pair)
     }
 
+    /// Call before planning from `snap`. When a side was re-listed after a failure, what
+    /// happened while it was out of sight is unknown (it may have lost its state in a restart):
+    /// like vCluster after a syncer restart, a twin missing now is re-created, not taken as
+    /// deleted, so the memory starts over. Returns false for a snapshot older than the memory.
+    pub fn follow(&mut self, snap: &crate::cluster::snapshot::Snapshot) -> bool {
+        let e = epoch_of(snap);
+        if e == self.epoch {
+            return true;
+        }
+        if e.0 >= self.epoch.0 && e.1 >= self.epoch.1 {
+            self.seen.clear();
+            self.epoch = e;
+            return true;
+        }
+        false
+    }
+
     /// Remember the pair as the snapshot shows it now (call after a reconcile settles).
     pub fn observe(&mut self, ctx: &Ctx, pair: &Pair) {
+        if !self.follow(ctx.snapshot) {
+            return;
+        }
         let seen = LastSeen::observe(ctx, pair);
         if seen.virtual_obj.is_none() && seen.host_obj.is_none() {
             self.seen.remove(pair);
