@@ -267,7 +267,7 @@ impl LiveBackend {
         // A conflict only counts as a failure if no later round gets the pair through.
         let mut conflict: Option<FixOutcome> = None;
         for round in 1..=MAX_ROUNDS {
-            for c in &current.changes {
+            for (i, c) in current.changes.iter().enumerate() {
                 // One change at a time, so each gets its own outcome.
                 let single = Plan {
                     changes: vec![c.clone()],
@@ -285,6 +285,13 @@ impl LiveBackend {
                     }
                     Err(e) => {
                         out.push(outcome(c, Err(one_line(&anyhow::Error::new(e)))));
+                        // The rest of the plan was never sent: say so, change by change.
+                        for rest in &current.changes[i + 1..] {
+                            out.push(outcome(
+                                rest,
+                                Err("not sent: an earlier change of this fix failed".into()),
+                            ));
+                        }
                         return out;
                     }
                 }
