@@ -215,8 +215,13 @@ impl SandboxServer {
 
     /// Every write request (create, update, patch, delete, deletecollection) this server has
     /// received, accepted or not, in arrival order.
-    pub fn writes(&self) -> Vec<http::WriteRecord> {
+    pub fn writes(&self) -> Vec<http::RequestRecord> {
         self.listener.shared.writes()
+    }
+
+    /// Every request of an RBAC user (see [`SandboxOptions::rbac`]) that RBAC denied.
+    pub fn denials(&self) -> Vec<http::RequestRecord> {
+        self.listener.shared.denials()
     }
 
     /// How many write requests this server has received.
@@ -573,25 +578,34 @@ impl Sandbox {
             .map(|(_, t)| t.as_str())
     }
 
-    /// Writes a kubeconfig like the sandbox's own (same context names) whose users are the RBAC
-    /// user `user` on both servers.
-    pub fn write_rbac_kubeconfig(&self, user: &str, path: &Path) -> Result<(), SandboxError> {
-        let token = self.rbac_token(user).unwrap_or_default().to_string();
-        let ca_pem = self.ca_pem.clone();
+    /// Writes a kubeconfig like the sandbox's own (same context names) whose host and virtual
+    /// users are the given RBAC users (`None` = the server's admin).
+    pub fn write_rbac_kubeconfig(
+        &self,
+        host_user: Option<&str>,
+        virtual_user: Option<&str>,
+        path: &Path,
+    ) -> Result<(), SandboxError> {
+        let token = |user: Option<&str>, admin: &str| {
+            user.and_then(|u| self.rbac_token(u))
+                .unwrap_or(admin)
+                .to_string()
+        };
+        let host_token = token(host_user, &self.host.token);
         let yaml = kubeconfig::render(
             &self.vcluster,
             &self.host_namespace,
             &kubeconfig::Endpoint {
                 url: self.host.url(),
-                token: token.clone(),
-                ca_pem: ca_pem.clone(),
+                token: host_token.clone(),
+                ca_pem: self.ca_pem.clone(),
             },
             &kubeconfig::Endpoint {
                 url: self.virt.url(),
-                token: token.clone(),
-                ca_pem,
+                token: token(virtual_user, &self.virt.token),
+                ca_pem: self.ca_pem.clone(),
             },
-            &token,
+            &self.readonly_token,
         );
         std::fs::write(path, yaml).map_err(|source| SandboxError::Kubeconfig {
             path: path.to_path_buf(),

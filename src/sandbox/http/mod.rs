@@ -31,17 +31,19 @@ pub struct Shared {
     bookmark_every_ms: std::sync::atomic::AtomicU64,
     address: Mutex<String>,
     /// Every write request received (accepted or not), in arrival order.
-    writes: Mutex<Vec<WriteRecord>>,
+    writes: Mutex<Vec<RequestRecord>>,
+    /// Every request of an RBAC user that RBAC denied.
+    denials: Mutex<Vec<RequestRecord>>,
     /// Opt-in RBAC: bearer token → user name of users authorized by [`Authorizer`].
     rbac_users: Mutex<HashMap<String, String>>,
     authorizer: Mutex<Authorizer>,
 }
 
-/// One write request as the server received it.
+/// One request as the server received it (a write, or a request RBAC denied).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteRecord {
+pub struct RequestRecord {
     pub user: String,
-    /// `create`, `update`, `patch`, `delete` or `deletecollection`.
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete` or `deletecollection`.
     pub verb: String,
     pub resource: String,
     /// `status`, `binding`, ... or empty.
@@ -69,17 +71,33 @@ impl Shared {
             bookmark_every_ms: std::sync::atomic::AtomicU64::new(bookmark_every.as_millis() as u64),
             address: Mutex::new(String::new()),
             writes: Mutex::new(Vec::new()),
+            denials: Mutex::new(Vec::new()),
             rbac_users: Mutex::new(HashMap::new()),
             authorizer: Mutex::new(Authorizer::default()),
         }
     }
 
-    pub fn record_write(&self, w: WriteRecord) {
+    pub fn record_write(&self, w: RequestRecord) {
         self.writes.lock().unwrap_or_else(|e| e.into_inner()).push(w);
     }
 
+    pub fn record_denial(&self, r: RequestRecord) {
+        self.denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r);
+    }
+
+    /// Every request RBAC denied so far.
+    pub fn denials(&self) -> Vec<RequestRecord> {
+        self.denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Every write request received so far.
-    pub fn writes(&self) -> Vec<WriteRecord> {
+    pub fn writes(&self) -> Vec<RequestRecord> {
         self.writes
             .lock()
             .unwrap_or_else(|e| e.into_inner())

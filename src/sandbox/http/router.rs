@@ -396,16 +396,17 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         Sub::Finalize => "finalize",
         Sub::Binding => "binding",
     };
+    let record = || super::RequestRecord {
+        user: user.name.clone(),
+        verb: verb.to_string(),
+        resource: target.kind.resource.to_string(),
+        subresource: subresource.to_string(),
+        namespace: target.namespace.clone().unwrap_or_default(),
+        name: target.name.clone().unwrap_or_default(),
+        at: std::time::Instant::now(),
+    };
     if !matches!(verb, "get" | "list" | "watch") {
-        sh.record_write(super::WriteRecord {
-            user: user.name.clone(),
-            verb: verb.to_string(),
-            resource: target.kind.resource.to_string(),
-            subresource: subresource.to_string(),
-            namespace: target.namespace.clone().unwrap_or_default(),
-            name: target.name.clone().unwrap_or_default(),
-            at: std::time::Instant::now(),
-        });
+        sh.record_write(record());
     }
     if user.readonly && !matches!(verb, "get" | "list" | "watch") {
         return Err(forbidden(&user, verb, &target));
@@ -433,6 +434,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         name: rbac_name,
     };
     if sh.rbac_allows(&user.name, &attrs) == Some(false) {
+        sh.record_denial(record());
         return Err(forbidden(&user, verb, &target));
     }
     if let Some(e) = sh.faults().take(
