@@ -40,8 +40,11 @@ pub async fn run_check(opts: CheckOptions) -> anyhow::Result<i32> {
             std::env::var_os("NO_COLOR").as_deref(),
         )
     });
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    // Not locked for the whole command: log lines are written to stderr from runtime worker
+    // threads while this one awaits, and a lock held here would block them (and with them
+    // the requests they serve) for good.
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
     run_check_to(
         CheckOptions {
             color: Some(color),

@@ -51,8 +51,11 @@ pub async fn run_fix(opts: FixOptions) -> anyhow::Result<i32> {
     let interactive = opts
         .interactive
         .unwrap_or_else(|| std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    // Not locked for the whole command: log lines are written to stderr from runtime worker
+    // threads while this one awaits, and a lock held here would block them (and with them
+    // the requests they serve) for good.
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
     let mut input = std::io::stdin().lock();
     run_fix_to(
         FixOptions {
