@@ -115,7 +115,10 @@ async fn sigkill_of_the_leader_hands_over_to_the_standby_within_20_s() {
     // The standby is up (it has read both sides) and follows, not leads.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let h = holder(&sb).await.unwrap_or_default();
-    assert!(h.starts_with("sync-a_"), "the standby took a live lease: {h}");
+    assert!(
+        h.starts_with("sync-a_"),
+        "the standby took a live lease: {h}"
+    );
     // SIGKILL: no release, the lease must run out.
     a.0.kill().unwrap();
     let killed = Instant::now();
@@ -129,16 +132,20 @@ async fn sigkill_of_the_leader_hands_over_to_the_standby_within_20_s() {
     })
     .await;
     let takeover = killed.elapsed();
-    until(Duration::from_secs(20), "the change after the kill synced", || {
-        twin(&sb, "after")
-    })
+    until(
+        Duration::from_secs(20),
+        "the change after the kill synced",
+        || twin(&sb, "after"),
+    )
     .await;
     let converged = killed.elapsed();
     eprintln!(
         "failover: lease taken over {:.1} s after SIGKILL, change synced {:.1} s after SIGKILL (load {})",
         takeover.as_secs_f64(),
         converged.as_secs_f64(),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     // The property the lease timings promise (15 s lease, 5 s renew): at most 20 s.
     assert!(

@@ -108,7 +108,12 @@ async fn a_500_burst_is_reported_change_by_change_and_a_second_run_converges() {
     service(&sb, "alpha").await;
     service(&sb, "beta").await;
     sb.host().fail_next(1, "create", "services", 500);
-    let (code, out, _) = fix(&sb, &["service/default/alpha", "service/default/beta"], &log).await;
+    let (code, out, _) = fix(
+        &sb,
+        &["service/default/alpha", "service/default/beta"],
+        &log,
+    )
+    .await;
     assert_eq!(code, 1, "a pair left unfixed: {out}");
     // Exactly one of the two creates failed, the other was applied; both say so.
     let lines: Vec<&str> = ["alpha", "beta"]
@@ -116,9 +121,21 @@ async fn a_500_burst_is_reported_change_by_change_and_a_second_run_converges() {
         .flat_map(|n| line_for(&out, "create host service", n))
         .collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert_eq!(lines.iter().filter(|l| l.contains(": failed: ")).count(), 1, "{out}");
-    assert_eq!(lines.iter().filter(|l| l.ends_with(": created")).count(), 1, "{out}");
-    let failed = if lines[0].contains("failed") { "alpha" } else { "beta" };
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(": failed: ")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with(": created")).count(),
+        1,
+        "{out}"
+    );
+    let failed = if lines[0].contains("failed") {
+        "alpha"
+    } else {
+        "beta"
+    };
     let ok = if failed == "alpha" { "beta" } else { "alpha" };
     assert!(out.contains("500") || out.contains("nternal"), "{out}");
     assert!(!host_has(&sb, failed).await && host_has(&sb, ok).await);
@@ -137,7 +154,11 @@ async fn a_500_burst_is_reported_change_by_change_and_a_second_run_converges() {
             .collect::<Vec<_>>()
     };
     assert_eq!(about(ok), vec!["created".to_string()]);
-    assert!(about(failed).iter().all(|o| o != "created"), "{:?}", about(failed));
+    assert!(
+        about(failed).iter().all(|o| o != "created"),
+        "{:?}",
+        about(failed)
+    );
 
     // Once the burst is over fix gets there. (Two services whose IPs collide across the sides
     // can need more than one run's rounds: each virtual re-create changes the UID the host
@@ -246,15 +267,23 @@ async fn a_recreation_rides_out_a_burst_of_500s_on_its_create() {
     };
     // The delete goes through, then the server fails three creates in a row.
     sb.virtual_().fail_next(3, "create", "services", 500);
-    let done = apply(&cl, &recreate(first.metadata.uid.clone()), &ApplyOptions::default())
-        .await
-        .unwrap();
+    let done = apply(
+        &cl,
+        &recreate(first.metadata.uid.clone()),
+        &ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(done[0].outcome, "recreated");
     let now = Api::<Service>::namespaced(sb.virtual_client(), "default")
         .get("web")
         .await
         .unwrap();
     let ip: Value = json!(now.spec.unwrap().cluster_ip);
-    assert_eq!(ip, json!("10.96.77.77"), "re-created as planned, not left deleted");
+    assert_eq!(
+        ip,
+        json!("10.96.77.77"),
+        "re-created as planned, not left deleted"
+    );
     sb.shutdown().await;
 }

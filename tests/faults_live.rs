@@ -117,7 +117,10 @@ async fn the_live_view_follows_each_side_through_a_late_start_restarts_and_500s(
     sb.virtual_().fail_next(20, "list", "*", 500);
     sb.virtual_().fail_next(20, "watch", "*", 500);
     sb.virtual_().drop_watches();
-    wait_data(&mut rx, "the virtual side failing", |d| failing(&d.virtual_conn)).await;
+    wait_data(&mut rx, "the virtual side failing", |d| {
+        failing(&d.virtual_conn)
+    })
+    .await;
     wait_data(&mut rx, "the virtual side back", |d| {
         d.virtual_conn.is_live() && status(d, "web").is_some()
     })

@@ -65,7 +65,11 @@ async fn bursts_of_500s_and_409_storms_are_retried_with_backoff_until_they_end()
         .filter(|w| w.verb == "create" && w.resource == "services")
         .map(|w| w.at)
         .collect();
-    assert!(creates.len() >= 9, "8 failures and a success: {}", creates.len());
+    assert!(
+        creates.len() >= 9,
+        "8 failures and a success: {}",
+        creates.len()
+    );
     let gaps: Vec<Duration> = creates.windows(2).map(|p| p[1] - p[0]).collect();
     assert!(
         gaps.last() > gaps.first(),
@@ -83,11 +87,15 @@ async fn bursts_of_500s_and_409_storms_are_retried_with_backoff_until_they_end()
         .await
         .unwrap();
     sb.host().fail_next(8, "patch", "services", 409);
-    within(Duration::from_secs(15), "the drift fixed through 409s", || async {
-        let s = hsvcs(&sb).get(&twin).await.ok()?;
-        let sel = s.spec?.selector?;
-        (!sel.contains_key("edited")).then_some(())
-    })
+    within(
+        Duration::from_secs(15),
+        "the drift fixed through 409s",
+        || async {
+            let s = hsvcs(&sb).get(&twin).await.ok()?;
+            let sel = s.spec?.selector?;
+            (!sel.contains_key("edited")).then_some(())
+        },
+    )
     .await;
     assert!(
         writes_to(&sb, "patch", &twin).len() >= 2,
@@ -111,9 +119,11 @@ async fn forbidden_host_writes_are_reported_and_retried_until_allowed() {
     .await;
     let note = events[0].message.clone().unwrap_or_default();
     assert!(note.contains("forbidden"), "{note}");
-    within(Duration::from_secs(15), "the twin once writes are allowed", || {
-        host_twin(&sb, "denied")
-    })
+    within(
+        Duration::from_secs(15),
+        "the twin once writes are allowed",
+        || host_twin(&sb, "denied"),
+    )
     .await;
     assert_eq!(ctl.stop().await, 0);
     sb.shutdown().await;
@@ -124,25 +134,34 @@ async fn restarts_with_state_kept_and_lost_end_in_a_synced_pair() {
     let sb = sandbox().await;
     let ctl = start(&sb, "faults-restart");
     create(&vsvcs(&sb, "default"), service("one", "one")).await;
-    within(Duration::from_secs(10), "the first twin", || host_twin(&sb, "one")).await;
+    within(Duration::from_secs(10), "the first twin", || {
+        host_twin(&sb, "one")
+    })
+    .await;
 
     // Host down while the virtual side changes; back with its state.
     sb.host().stop().await;
     create(&vsvcs(&sb, "default"), service("two", "two")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     sb.host().restart(true).await.unwrap();
-    within(Duration::from_secs(15), "the change made while down", || {
-        host_twin(&sb, "two")
-    })
+    within(
+        Duration::from_secs(15),
+        "the change made while down",
+        || host_twin(&sb, "two"),
+    )
     .await;
 
     // Host back with its state lost: the twins are created again, and the virtual objects
     // stay (a twin gone across a re-list was not seen deleted: no virtual delete follows).
     sb.host().restart(false).await.unwrap();
-    within(Duration::from_secs(15), "twins re-created after the loss", || async {
-        host_twin(&sb, "one").await?;
-        host_twin(&sb, "two").await
-    })
+    within(
+        Duration::from_secs(15),
+        "twins re-created after the loss",
+        || async {
+            host_twin(&sb, "one").await?;
+            host_twin(&sb, "two").await
+        },
+    )
     .await;
     for name in ["one", "two"] {
         assert!(
@@ -180,9 +199,11 @@ async fn a_virtual_side_down_at_start_never_deletes_host_twins() {
     // It comes up later: sync starts working.
     sb.virtual_().restart(true).await.unwrap();
     create(&vsvcs(&sb, "default"), service("later", "later")).await;
-    within(Duration::from_secs(15), "a change after the side came up", || {
-        host_twin(&sb, "later")
-    })
+    within(
+        Duration::from_secs(15),
+        "a change after the side came up",
+        || host_twin(&sb, "later"),
+    )
     .await;
     assert!(host_twin(&sb, "kept").await.is_some());
     assert_eq!(ctl.stop().await, 0);
@@ -210,16 +231,20 @@ async fn a_host_down_at_start_and_two_seconds_of_latency_still_converge() {
     };
     tokio::time::sleep(Duration::from_millis(800)).await;
     sb.host().restart(true).await.unwrap();
-    within(Duration::from_secs(15), "the twin once the host is up", || {
-        host_twin(&sb, "waiting")
-    })
+    within(
+        Duration::from_secs(15),
+        "the twin once the host is up",
+        || host_twin(&sb, "waiting"),
+    )
     .await;
 
     sb.host().set_latency(Duration::from_secs(2));
     create(&vsvcs(&sb, "default"), service("slow", "slow")).await;
-    within(Duration::from_secs(25), "the twin through 2 s latency", || {
-        host_twin(&sb, "slow")
-    })
+    within(
+        Duration::from_secs(25),
+        "the twin through 2 s latency",
+        || host_twin(&sb, "slow"),
+    )
     .await;
     sb.host().set_latency(Duration::ZERO);
     assert_eq!(ctl.stop().await, 0);

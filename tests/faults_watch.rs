@@ -114,8 +114,14 @@ async fn restarts_with_state_kept_and_lost_turn_the_side_live_again_with_what_th
     // State kept: the host goes away, changes while it is down, and comes back. Nothing changes
     // after the restart, yet the side must be Live again and show the change.
     sb.host().stop().await;
-    let snap = wait_for(&mut w, SETTLE, "the host failing", |s| failing(&s.host.conn)).await;
-    assert!(snap.virtual_side.conn.is_live(), "the other side is unaffected");
+    let snap = wait_for(&mut w, SETTLE, "the host failing", |s| {
+        failing(&s.host.conn)
+    })
+    .await;
+    assert!(
+        snap.virtual_side.conn.is_live(),
+        "the other side is unaffected"
+    );
     assert!(snap.host.listed, "a failing side keeps its last full list");
     seed_host(&sb, "while-down");
     sb.host().restart(true).await.unwrap();
@@ -127,7 +133,10 @@ async fn restarts_with_state_kept_and_lost_turn_the_side_live_again_with_what_th
     // Again with no change at all while down: nothing arrives on the resumed watch, and the
     // side must still turn Live.
     sb.host().stop().await;
-    wait_for(&mut w, SETTLE, "the host failing again", |s| failing(&s.host.conn)).await;
+    wait_for(&mut w, SETTLE, "the host failing again", |s| {
+        failing(&s.host.conn)
+    })
+    .await;
     sb.host().restart(true).await.unwrap();
     wait_for(&mut w, SETTLE, "the host live after a quiet restart", |s| {
         s.host.conn.is_live()
@@ -186,11 +195,17 @@ async fn dropped_watches_and_bursts_of_500s_end_in_a_live_converged_cache() {
         ConnState::Error { message } | ConnState::Retrying { message, .. } => message.clone(),
         _ => unreachable!(),
     };
-    assert!(message.contains("500") || message.contains("nternal"), "{message}");
+    assert!(
+        message.contains("500") || message.contains("nternal"),
+        "{message}"
+    );
     seed_host(&sb, "during-burst");
-    wait_for(&mut w, Duration::from_secs(20), "the host back after the burst", |s| {
-        s.host.conn.is_live() && has(&s.host, &hns, "during-burst")
-    })
+    wait_for(
+        &mut w,
+        Duration::from_secs(20),
+        "the host back after the burst",
+        |s| s.host.conn.is_live() && has(&s.host, &hns, "during-burst"),
+    )
     .await;
     drop(w);
     sb.shutdown().await;
@@ -215,7 +230,9 @@ async fn two_seconds_of_latency_slow_the_caches_but_never_fail_them() {
             break;
         }
         assert!(
-            tokio::time::timeout_at(deadline, w.rx.changed()).await.is_ok(),
+            tokio::time::timeout_at(deadline, w.rx.changed())
+                .await
+                .is_ok(),
             "the slow host never showed the new service"
         );
     }
@@ -235,7 +252,10 @@ async fn a_side_down_at_start_is_reported_and_listed_when_it_comes_up() {
         failing(&s.host.conn) && s.virtual_side.conn.is_live()
     })
     .await;
-    assert!(!snap.host.listed, "never listed: its empty maps mean nothing");
+    assert!(
+        !snap.host.listed,
+        "never listed: its empty maps mean nothing"
+    );
     assert!(snap.virtual_side.listed);
     sb.host().restart(true).await.unwrap();
     let snap = wait_for(&mut w, SETTLE, "the host up", |s| s.host.conn.is_live()).await;

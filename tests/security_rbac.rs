@@ -22,7 +22,9 @@ const SYNC_SA: &str = "system:serviceaccount:vcluster-demo:vinspect-sync";
 
 /// A shipped manifest with the placeholders set to the sandbox's vCluster `demo`.
 fn shipped(file: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text
         .replace("vcluster-my-vcluster", "vcluster-demo")
@@ -58,9 +60,24 @@ async fn sandbox() -> Sandbox {
     // The other host namespaces the sandbox's vcluster.yaml names (replicateServices fromHost,
     // resolveDNS), bound as the comments in the shipped files say.
     for ns in ["shared", "legacy-host"] {
-        host.push(role_binding(READER, "ClusterRole", "vinspect-read-services", Some(ns)));
-        host.push(role_binding(FIXER, "ClusterRole", "vinspect-read-services", Some(ns)));
-        let mut sa = role_binding(SYNC_SA, "ClusterRole", "vinspect-sync-replicate-source", Some(ns));
+        host.push(role_binding(
+            READER,
+            "ClusterRole",
+            "vinspect-read-services",
+            Some(ns),
+        ));
+        host.push(role_binding(
+            FIXER,
+            "ClusterRole",
+            "vinspect-read-services",
+            Some(ns),
+        ));
+        let mut sa = role_binding(
+            SYNC_SA,
+            "ClusterRole",
+            "vinspect-sync-replicate-source",
+            Some(ns),
+        );
         sa["subjects"] = json!([{"kind": "ServiceAccount", "name": "vinspect-sync", "namespace": "vcluster-demo"}]);
         host.push(sa);
     }
@@ -104,7 +121,11 @@ async fn sandbox() -> Sandbox {
 }
 
 fn kubeconfig(sb: &Sandbox, dir: &Path, host: Option<&str>, virt: Option<&str>) -> PathBuf {
-    let path = dir.join(format!("{}-{}", host.unwrap_or("admin"), virt.unwrap_or("admin")));
+    let path = dir.join(format!(
+        "{}-{}",
+        host.unwrap_or("admin"),
+        virt.unwrap_or("admin")
+    ));
     sb.write_rbac_kubeconfig(host, virt, &path).unwrap();
     path
 }
@@ -143,7 +164,12 @@ async fn fix_all(sb: &Sandbox, kc: &Path, audit: &Path) -> (i32, String) {
 }
 
 fn no_denials(sb: &Sandbox, user: &str) {
-    let host: Vec<_> = sb.host().denials().into_iter().filter(|d| d.user == user).collect();
+    let host: Vec<_> = sb
+        .host()
+        .denials()
+        .into_iter()
+        .filter(|d| d.user == user)
+        .collect();
     let virt: Vec<_> = sb
         .virtual_()
         .denials()
@@ -229,7 +255,10 @@ async fn the_read_only_roles_cover_check_and_the_tui_and_refuse_every_write() {
     .unwrap();
     let err = String::from_utf8(err).unwrap();
     assert_eq!(code, 1, "drift found, no error: {err}");
-    assert!(!err.contains("vc-config"), "the config secret was readable: {err}");
+    assert!(
+        !err.contains("vc-config"),
+        "the config secret was readable: {err}"
+    );
     no_denials(&sb, READER);
 
     // The TUI's live backend: watches of both sides go live as the reader.
@@ -261,7 +290,10 @@ async fn the_read_only_roles_cover_check_and_the_tui_and_refuse_every_write() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("forbidden"), "{text}");
     let denied = sb.host().denials();
-    assert!(!denied.is_empty() && denied.iter().all(|d| d.verb == "create"), "{denied:#?}");
+    assert!(
+        !denied.is_empty() && denied.iter().all(|d| d.verb == "create"),
+        "{denied:#?}"
+    );
 
     let reader = sb.rbac_client(READER, true).unwrap();
     writes_outside_every_role_are_refused(reader.clone(), READER).await;

@@ -31,7 +31,8 @@ async fn drifted_sandbox() -> Sandbox {
         .unwrap();
         vsvc.create(&PostParams::default(), &svc).await.unwrap();
         if name == "drifted" {
-            let (code, _, err) = vinspect_bin(&sb, &["fix", "--yes", "service/default/drifted"]).await;
+            let (code, _, err) =
+                vinspect_bin(&sb, &["fix", "--yes", "service/default/drifted"]).await;
             assert_eq!(code, 0, "{err}");
             Api::<Service>::namespaced(sb.host_client(), sb.host_namespace())
                 .patch(
@@ -83,7 +84,10 @@ async fn check_fix_and_sync_under_read_only_send_no_write() {
 
     let (code, out, err) = vinspect_bin(&sb, &["--read-only", "fix", "--all", "--yes"]).await;
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("read-only: ") && out.contains("not applied"), "{out}");
+    assert!(
+        out.contains("read-only: ") && out.contains("not applied"),
+        "{out}"
+    );
 
     let (code, _, err) = vinspect_bin(&sb, &["--read-only", "sync", "--once"]).await;
     assert_eq!(code, 1, "unsynced pairs are reported: {err}");

@@ -98,7 +98,10 @@ fn yaml_and_diff_views_redact_secret_values() {
     assert!(text.contains("password"), "keys stay visible: {text}");
     assert!(text.contains("<redacted"), "{text}");
     for needle in [CLEAR.to_string(), b64(CLEAR), CLEAR_STRING_DATA.to_string()] {
-        assert!(!text.contains(&needle), "{needle} in the YAML view:\n{text}");
+        assert!(
+            !text.contains(&needle),
+            "{needle} in the YAML view:\n{text}"
+        );
     }
     let mut desired = Some(secret.clone());
     let mut actual = Some(secret);
@@ -123,8 +126,8 @@ async fn traced_run(sb: &Sandbox, state: &std::path::Path, args: &[&str]) -> (i3
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -134,7 +137,10 @@ async fn trace_logs_and_the_audit_log_of_check_fix_and_sync_hold_no_secret_and_n
     let state = tempfile::tempdir().unwrap();
     let mut all = String::new();
     let (_, log) = traced_run(&sb, state.path(), &["check"]).await;
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "tracing was on");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "tracing was on"
+    );
     all.push_str(&log);
     let (code, log) = traced_run(&sb, state.path(), &["fix", "--all", "--yes"]).await;
     assert_eq!(code, 0, "{log}");
@@ -192,7 +198,11 @@ async fn the_tui_backend_traced_at_every_level_logs_no_secret_and_no_token() {
     .unwrap();
     let d = tokio::time::timeout(
         Duration::from_secs(10),
-        rx.wait_for(|d| d.rows.iter().any(|r| r.name == "app" && !r.plan.changes.is_empty())),
+        rx.wait_for(|d| {
+            d.rows
+                .iter()
+                .any(|r| r.name == "app" && !r.plan.changes.is_empty())
+        }),
     )
     .await
     .expect("the pairs show")

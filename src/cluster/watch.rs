@@ -167,14 +167,19 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             namespace,
             required,
         } = spec;
+        // After any failure the watcher is started afresh, so the cache is re-listed rather
+        // than resumed: a server that came back (with or without its state) is seen as it is
+        // now, and the side turns Live again even when nothing changes on it.
+        let new_stream = |delay: Duration| {
+            let (api, cfg) = (api.clone(), cfg.clone());
+            futures::stream::once(tokio::time::sleep(delay))
+                .flat_map(move |()| watcher::watcher(api.clone(), cfg.clone()))
+                .boxed()
+        };
+        let mut stream = new_stream(Duration::ZERO);
+        let mut buffer: Option<ObjMap<K>> = None;
         // Failures since the last successful list, for the retry delay.
         let mut failures = 0u32;
-        loop {
-        // A fresh watcher lists first: after any failure the cache is re-listed rather than
-        // resumed, so a server that came back (with or without its state) is seen as it is
-        // now, and the side turns Live again even when nothing changes on it.
-        let mut stream = watcher::watcher(api.clone(), cfg.clone()).boxed();
-        let mut buffer: Option<ObjMap<K>> = None;
         while let Some(item) = stream.next().await {
             let mut failed = false;
             let mut st = match shared.state.lock() {
@@ -254,11 +259,9 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                 shared.notify.notify_one();
             }
             if failed {
-                break;
+                stream = new_stream(retry_delay(failures));
+                buffer = None;
             }
-        }
-        drop(stream);
-        tokio::time::sleep(retry_delay(failures)).await;
         }
     })
 }

@@ -169,7 +169,11 @@ impl Authorizer {
                         .map(|s| s.iter().filter_map(subject_name).collect())
                         .unwrap_or_default();
                     me.bindings.push(Binding {
-                        namespace: if kind == "RoleBinding" { namespace } else { None },
+                        namespace: if kind == "RoleBinding" {
+                            namespace
+                        } else {
+                            None
+                        },
                         role_kind,
                         role_name: text(m, "/roleRef/name").to_string(),
                         subjects,
@@ -270,8 +274,14 @@ mod tests {
         let sa = "system:serviceaccount:a:sa";
         assert!(az.allows(sa, &attrs("get", "pods", "a", "p")));
         assert!(az.allows(sa, &attrs("list", "pods", "a", "")));
-        assert!(!az.allows(sa, &attrs("list", "pods", "b", "")), "other namespace");
-        assert!(!az.allows(sa, &attrs("list", "pods", "", "")), "all namespaces");
+        assert!(
+            !az.allows(sa, &attrs("list", "pods", "b", "")),
+            "other namespace"
+        );
+        assert!(
+            !az.allows(sa, &attrs("list", "pods", "", "")),
+            "all namespaces"
+        );
         assert!(!az.allows(sa, &attrs("delete", "pods", "a", "p")));
         assert!(!az.allows(sa, &attrs("get", "services", "a", "s")));
         let status = Attributes {

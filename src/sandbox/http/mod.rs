@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::cluster::Cluster;
 use super::authz::{Attributes, Authorizer};
+use super::cluster::Cluster;
 use super::faults::Faults;
 pub use router::User;
 
@@ -78,7 +78,10 @@ impl Shared {
     }
 
     pub fn record_write(&self, w: RequestRecord) {
-        self.writes.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w);
     }
 
     pub fn record_denial(&self, r: RequestRecord) {
