@@ -62,15 +62,21 @@ pub fn apply(cluster: &Cluster, objects: &[Value]) -> Result<(), ApiError> {
         };
         let name = meta_str(obj, "name").to_string();
         let url_ns = kind.namespaced.then_some(ns.as_str());
-        let written = match cluster.get(kind, &ns, &name) {
-            Ok(_) => {
-                let mut body = obj.clone();
-                if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
-                cluster.update(kind, &ns, &name, body, Sub::Main, &o)?
+        let replace = || {
+            let mut body = obj.clone();
+            if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("resourceVersion");
             }
-            Err(_) => cluster.create(kind, url_ns, obj.clone(), &o)?,
+            cluster.update(kind, &ns, &name, body, Sub::Main, &o)
+        };
+        let written = match cluster.get(kind, &ns, &name) {
+            Ok(_) => replace()?,
+            // A controller (endpoints for a new Service) may create it between the look and
+            // the create: then it is replaced like one that was there.
+            Err(_) => match cluster.create(kind, url_ns, obj.clone(), &o) {
+                Err(e) if e.code == 409 => replace()?,
+                other => other?,
+            },
         };
         if kind.status && obj.get("status").is_some() {
             let mut st = written.object.clone();
