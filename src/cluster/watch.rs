@@ -259,7 +259,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                 shared.notify.notify_one();
             }
             if failed {
-                stream = new_stream(retry_delay(failures));
+                stream = new_stream(retry_delay(failures, required.is_some()));
                 buffer = None;
             }
         }
@@ -267,10 +267,12 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
 }
 
 /// Wait before re-listing after `failures` failures in a row: 250 ms doubling, at most 5 s
-/// (a server back from a restart is seen within seconds).
-fn retry_delay(failures: u32) -> Duration {
-    let ms = 250u64.saturating_mul(1u64 << failures.saturating_sub(1).min(5));
-    Duration::from_millis(ms.min(5_000))
+/// for the kinds pairs are made of (a server back from a restart is seen within seconds) and
+/// 30 s for optional ones (a kind the role does not grant keeps failing).
+fn retry_delay(failures: u32, required: bool) -> Duration {
+    let cap = if required { 5_000 } else { 30_000 };
+    let ms = 250u64.saturating_mul(1u64 << failures.saturating_sub(1).min(7));
+    Duration::from_millis(ms.min(cap))
 }
 
 fn list_cfg() -> watcher::Config {
@@ -435,4 +437,17 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     }));
 
     Watching { rx, tasks }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_a_cap() {
+        assert_eq!(retry_delay(1, true), Duration::from_millis(250));
+        assert_eq!(retry_delay(3, true), Duration::from_millis(1000));
+        assert_eq!(retry_delay(30, true), Duration::from_secs(5));
+        assert_eq!(retry_delay(30, false), Duration::from_secs(30));
+    }
 }

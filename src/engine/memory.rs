@@ -155,3 +155,36 @@ impl Memory {
         self.seen.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::snapshot::Snapshot;
+    use crate::engine::PairKind;
+    use crate::vcluster::config::VClusterConfig;
+
+    #[test]
+    fn a_side_listed_again_starts_the_memory_over() {
+        let mut snap = Snapshot::default();
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default"}
+        }))
+        .unwrap();
+        let key = ObjKey::new("default", "web");
+        snap.virtual_side
+            .services
+            .insert(key.clone(), Arc::new(svc));
+        let pair = Pair::new(PairKind::Service, Some(key), None);
+        let config = VClusterConfig::default();
+        let mut m = Memory::default();
+        m.observe(&Ctx::new(&snap, &config), &pair);
+        assert!(m.get(&pair).is_some());
+        let before = snap.clone();
+        snap.host.relists = 1;
+        assert!(m.follow(&snap));
+        assert!(m.get(&pair).is_none(), "forgotten after the host's re-list");
+        // An older snapshot observed late does not bring the old memory back.
+        m.observe(&Ctx::new(&before, &config), &pair);
+        assert!(m.is_empty());
+    }
+}

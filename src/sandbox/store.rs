@@ -264,4 +264,23 @@ mod tests {
         let gone = s.remove("pods", "a", "p0").unwrap();
         assert_eq!(meta_str(&gone, "resourceVersion"), "7");
     }
+
+    #[test]
+    fn a_cleared_store_sends_every_earlier_version_to_a_relist() {
+        let mut st = Store::new(16);
+        st.put(
+            "configmaps",
+            serde_json::json!({"metadata": {"name": "a", "namespace": "d"}}),
+        );
+        let seen = st.rv();
+        st.clear();
+        assert!(
+            st.since(seen).is_none(),
+            "a watch from before the loss must get 410"
+        );
+        assert!(
+            st.since(st.rv()).is_some(),
+            "a list after the loss can be watched from"
+        );
+    }
 }
