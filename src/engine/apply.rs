@@ -72,6 +72,12 @@ pub enum ApplyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{target}: cannot mint the service-account token its projected volume reads: {source}")]
+    Token {
+        target: Target,
+        #[source]
+        source: crate::engine::tokens::TokenError,
+    },
     #[error("gave up after {attempts} attempts: {last}")]
     Exhausted {
         attempts: usize,
@@ -400,6 +406,25 @@ async fn bind(
     }
 }
 
+/// A host pod body with the projected service-account tokens it reads minted in the virtual
+/// cluster (`None`: nothing to add). Dry runs mint nothing.
+async fn with_tokens(
+    clients: &Clients,
+    t: &Target,
+    object: &Value,
+    send: SendOptions,
+) -> Result<Option<Value>, ApplyError> {
+    if send.dry_run || t.side != SideName::Host || t.kind != ObjKind::Pod {
+        return Ok(None);
+    }
+    crate::engine::tokens::fill_host_pod(&clients.virtual_client, object)
+        .await
+        .map_err(|source| ApplyError::Token {
+            target: t.clone(),
+            source,
+        })
+}
+
 /// Send one change: one API call, or for a re-creation a delete and a create.
 pub async fn apply_change(
     clients: &Clients,
@@ -418,7 +443,8 @@ pub async fn apply_change(
     };
     match &c.action {
         Action::Create { object } => {
-            let obj = creatable(t, object)?;
+            let filled = with_tokens(clients, t, object, send).await?;
+            let obj = creatable(t, filled.as_ref().unwrap_or(object))?;
             let made = api
                 .create(&pp, &obj)
                 .await
@@ -456,7 +482,8 @@ pub async fn apply_change(
         }
         Action::Recreate { object, uid } => {
             // Checked before the delete, so a bad body never leaves the object deleted.
-            let obj = creatable(t, object)?;
+            let filled = with_tokens(clients, t, object, send).await?;
+            let obj = creatable(t, filled.as_ref().unwrap_or(object))?;
             delete(&api, t, uid.as_deref(), send.dry_run).await?;
             if send.dry_run {
                 // The object still exists under dryRun, so a dry-run create would only report

@@ -42,6 +42,8 @@ pub enum Sub {
     Finalize,
     /// `pods/binding`: assigns a node (POST only).
     Binding,
+    /// `serviceaccounts/token`: a TokenRequest (POST only).
+    Token,
 }
 
 /// DeleteOptions that matter here.
@@ -423,6 +425,10 @@ impl Cluster {
             });
         }
         let stored = store.put(kind.id, obj);
+        drop(store);
+        if kind.id == "namespaces" {
+            self.ensure_default_service_account(&name);
+        }
         Ok(Written {
             object: (*stored).clone(),
             created: true,
@@ -500,7 +506,11 @@ impl Cluster {
                 }
                 m
             }
-            Sub::Binding => return Err(ApiError::bad_request("bindings are created with POST")),
+            Sub::Binding | Sub::Token => {
+                return Err(ApiError::bad_request(
+                    "this subresource is only served for POST",
+                ));
+            }
             Sub::Finalize => {
                 let mut m = old.clone();
                 m["spec"]["finalizers"] = new

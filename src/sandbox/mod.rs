@@ -41,6 +41,7 @@ pub mod selectors;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod token_request;
 pub mod validate;
 pub mod watch;
 

@@ -4,3 +4,4 @@ pub mod ingress;
 pub mod metadata;
 pub mod pod;
 pub mod service;
+pub mod token;

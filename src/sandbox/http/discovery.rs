@@ -93,6 +93,13 @@ fn resource_entries(k: &KindInfo) -> Vec<Value> {
             "kind": "Binding", "verbs": ["create"],
         }));
     }
+    if k.id == "serviceaccounts" {
+        out.push(json!({
+            "name": "serviceaccounts/token", "singularName": "", "namespaced": true,
+            "group": "authentication.k8s.io", "version": "v1",
+            "kind": "TokenRequest", "verbs": ["create"],
+        }));
+    }
     if k.id == "namespaces" {
         out.push(json!({
             "name": "namespaces/finalize", "singularName": "", "namespaced": false,
