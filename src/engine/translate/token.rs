@@ -273,6 +273,8 @@ mod tests {
         assert_eq!(
             r,
             json!({
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
                 "metadata": {},
                 "spec": {
                     "audiences": ["vault"],
