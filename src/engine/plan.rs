@@ -15,9 +15,9 @@ use crate::engine::ownership::{
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
 use crate::engine::translate::metadata::{self, Labels};
-use crate::engine::translate::{endpoints, ingress, pod, service};
+use crate::engine::translate::{endpoints, ingress, pod, pod_update, service};
 use crate::vcluster::naming;
-use k8s_openapi::api::core::v1::{Container, Endpoints, Pod, PodSpec, Service, ServiceSpec};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -839,43 +839,17 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         ann.remove(naming::ANNOTATION_POD_OWNER_REFERENCES);
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
-    // Spec fields the API server lets change on a running pod: images, activeDeadlineSeconds.
-    let deadline = vspec
-        .active_deadline_seconds
-        .or(hspec.active_deadline_seconds);
-    fn image_of<'c>(list: &'c [Container], name: &str) -> Option<&'c String> {
-        list.iter()
-            .find(|x| x.name == name)
-            .and_then(|c| c.image.as_ref())
-    }
-    let vinit = vspec.init_containers.as_deref().unwrap_or_default();
-    let images_differ =
-        hspec.containers.iter().any(|c| {
-            image_of(&vspec.containers, &c.name).is_some_and(|i| Some(i) != c.image.as_ref())
-        }) || hspec
-            .init_containers
-            .iter()
-            .flatten()
-            .any(|c| image_of(vinit, &c.name).is_some_and(|i| Some(i) != c.image.as_ref()));
+    // Spec fields the API server lets change on a running pod (`translate::pod_update`).
+    let spec_update = pod_update::host_spec(vspec, hspec);
     let host_differs = hm.labels.as_ref() != Some(&labels)
         || hm.annotations.as_ref() != Some(&ann)
-        || deadline != hspec.active_deadline_seconds
-        || images_differ;
+        || spec_update.is_some();
     if host_differs {
         let mut hu = h.clone();
         hu.metadata.labels = Some(labels);
         hu.metadata.annotations = Some(ann);
-        let hs = hu.spec.get_or_insert_with(Default::default);
-        hs.active_deadline_seconds = deadline;
-        for c in hs.containers.iter_mut() {
-            if let Some(i) = image_of(&vspec.containers, &c.name) {
-                c.image = Some(i.clone());
-            }
-        }
-        for c in hs.init_containers.iter_mut().flatten() {
-            if let Some(i) = image_of(vinit, &c.name) {
-                c.image = Some(i.clone());
-            }
+        if let Some(s) = spec_update {
+            hu.spec = Some(s);
         }
         out.extend(patches(
             SideName::Host,
@@ -886,6 +860,7 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             "host pod",
         ));
     }
+    out.extend(pod_update_subresources(ctx, v, h, vspec, hspec));
     // The synced status is only built (cloned from the host) when it is going to be written.
     let status_differs = !backsync::pod_status_in_line(v, h);
     if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
@@ -914,6 +889,47 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             },
             format!("host scheduler placed the twin on node {node}"),
         ));
+    }
+    out
+}
+
+/// Ephemeral containers and in-place resize go through their own subresources. They carry no
+/// resourceVersion: each writes one field list, and the main patch before them bumps it.
+fn pod_update_subresources(
+    ctx: &Ctx,
+    v: &Pod,
+    h: &Pod,
+    vspec: &PodSpec,
+    hspec: &PodSpec,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut sub = |patch: Value, name: &str, field: &str, reason: &str| {
+        out.push(Change {
+            target: target(SideName::Host, ObjKind::Pod, &h.metadata),
+            action: Action::Patch {
+                patch,
+                subresource: Some(name.to_string()),
+                resource_version: None,
+            },
+            reason: reason.to_string(),
+            fields: vec![field.to_string()],
+        });
+    };
+    if let Some(p) = pod_update::ephemeral_patch(ctx, v, h) {
+        sub(
+            p,
+            "ephemeralcontainers",
+            "spec.ephemeralContainers",
+            "host pod: ephemeral containers differ",
+        );
+    }
+    if let Some(p) = pod_update::resize_patch(vspec, hspec) {
+        sub(
+            p,
+            "resize",
+            "spec.containers",
+            "host pod: container resources differ (in-place resize)",
+        );
     }
     out
 }

@@ -44,6 +44,10 @@ pub enum Sub {
     Binding,
     /// `serviceaccounts/token`: a TokenRequest (POST only).
     Token,
+    /// `pods/ephemeralcontainers`: only `spec.ephemeralContainers` changes, by additions.
+    EphemeralContainers,
+    /// `pods/resize`: only the containers' `resources` change.
+    Resize,
 }
 
 /// DeleteOptions that matter here.
@@ -190,6 +194,74 @@ fn pod_spec_immutable_part(spec: &Value) -> Value {
         }
     }
     s
+}
+
+/// The pod a `pods/ephemeralcontainers` or `pods/resize` write leaves: the old pod with only
+/// that subresource's fields taken from the new body; any other difference is refused, as the
+/// apiserver does.
+fn pod_subresource(
+    kind: &KindInfo,
+    name: &str,
+    old: &Value,
+    new: Value,
+    sub: Sub,
+) -> Result<Value, ApiError> {
+    let mut m = old.clone();
+    let empty = Vec::new();
+    match sub {
+        Sub::EphemeralContainers => {
+            let before = old
+                .pointer("/spec/ephemeralContainers")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
+            let after = new
+                .pointer("/spec/ephemeralContainers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for e in before {
+                let n = e.get("name").cloned().unwrap_or(Value::Null);
+                if after.iter().find(|a| a.get("name") == Some(&n)) != Some(e) {
+                    return Err(ApiError::invalid(
+                        kind,
+                        name,
+                        "spec.ephemeralContainers",
+                        &format!("Forbidden: existing ephemeral containers {n} may not be changed"),
+                    ));
+                }
+            }
+            m["spec"]["ephemeralContainers"] = json!(after);
+        }
+        _ => {
+            let wanted = new
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(cs) = m.pointer_mut("/spec/containers").and_then(Value::as_array_mut) {
+                for c in cs.iter_mut() {
+                    let w = wanted.iter().find(|w| w.get("name") == c.get("name"));
+                    match w.and_then(|w| w.get("resources")) {
+                        Some(r) => c["resources"] = r.clone(),
+                        None => {
+                            if let Some(o) = c.as_object_mut() {
+                                o.remove("resources");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if m.get("spec") != new.get("spec") {
+        let what = if sub == Sub::Resize {
+            "only cpu and memory resources are mutable"
+        } else {
+            "pod updates through this subresource may only change spec.ephemeralContainers"
+        };
+        return Err(ApiError::invalid(kind, name, "spec", &format!("Forbidden: {what}")));
+    }
+    Ok(m)
 }
 
 impl Cluster {
@@ -511,6 +583,7 @@ impl Cluster {
                     "this subresource is only served for POST",
                 ));
             }
+            Sub::EphemeralContainers | Sub::Resize => pod_subresource(kind, &name, old, new, sub)?,
             Sub::Finalize => {
                 let mut m = old.clone();
                 m["spec"]["finalizers"] = new

@@ -7,7 +7,7 @@ use crate::engine::translate::metadata::{self, Labels};
 use crate::engine::translate::token;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, DownwardAPIVolumeFile, DownwardAPIVolumeSource, EmptyDirVolumeSource,
+    Capabilities, Container, DownwardAPIVolumeFile, EphemeralContainer, DownwardAPIVolumeSource, EmptyDirVolumeSource,
     EnvVar, HostAlias, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, Pod, PodDNSConfig,
     PodDNSConfigOption, PodSpec, ResourceRequirements, SeccompProfile, SecurityContext,
     VolumeMount,
@@ -620,4 +620,35 @@ fn rewrite_hosts(spec: &mut PodSpec, hostname: &str, fqdn: &str) {
     let mut inits = vec![init];
     inits.extend(spec.init_containers.take().unwrap_or_default());
     spec.init_containers = Some(inits);
+}
+
+/// The virtual pod's ephemeral containers as the host pod gets them (`kubectl debug` adds
+/// them through the `ephemeralcontainers` subresource): env translated as for the other
+/// containers. `None` while the vCluster's own host service has no ClusterIP.
+pub fn ephemeral_containers(ctx: &Ctx, vpod: &Pod) -> Option<Vec<EphemeralContainer>> {
+    let kube_ip = ctx.kube_ip()?;
+    let vns = vpod.metadata.namespace.as_deref().unwrap_or("");
+    let spec = vpod.spec.as_ref()?;
+    let injected = injected_env(ctx, kube_ip, vns, spec.enable_service_links.unwrap_or(true));
+    let out = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|ec| {
+            // Same env fields as a Container; translate through one and copy them back.
+            let mut c = Container {
+                name: ec.name.clone(),
+                env: ec.env.clone(),
+                env_from: ec.env_from.clone(),
+                ..Container::default()
+            };
+            translate_container(ctx, &mut c, vns, &injected);
+            EphemeralContainer {
+                env: c.env,
+                env_from: c.env_from,
+                ..ec.clone()
+            }
+        })
+        .collect();
+    Some(out)
 }

@@ -93,6 +93,14 @@ fn resource_entries(k: &KindInfo) -> Vec<Value> {
             "kind": "Binding", "verbs": ["create"],
         }));
     }
+    if k.id == "pods" {
+        for sub in ["pods/ephemeralcontainers", "pods/resize"] {
+            out.push(json!({
+                "name": sub, "singularName": "", "namespaced": true,
+                "kind": "Pod", "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
     if k.id == "serviceaccounts" {
         out.push(json!({
             "name": "serviceaccounts/token", "singularName": "", "namespaced": true,

@@ -107,6 +107,8 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
         "finalize" if kind.id == "namespaces" => Ok(Sub::Finalize),
         "binding" if kind.id == "pods" => Ok(Sub::Binding),
         "token" if kind.id == "serviceaccounts" => Ok(Sub::Token),
+        "ephemeralcontainers" if kind.id == "pods" => Ok(Sub::EphemeralContainers),
+        "resize" if kind.id == "pods" => Ok(Sub::Resize),
         _ => Err(nf()),
     };
     let t = |kind, namespace: Option<&str>, name: Option<&str>, sub| Target {
