@@ -303,8 +303,19 @@ async fn delete(
     uid: Option<&str>,
     dry_run: bool,
 ) -> Result<String, ApplyError> {
+    delete_graceful(api, t, uid, None, dry_run).await
+}
+
+async fn delete_graceful(
+    api: &Api<DynamicObject>,
+    t: &Target,
+    uid: Option<&str>,
+    grace_period_seconds: Option<i64>,
+    dry_run: bool,
+) -> Result<String, ApplyError> {
     let dp = DeleteParams {
         dry_run,
+        grace_period_seconds: grace_period_seconds.map(|g| g.clamp(0, i64::from(u32::MAX)) as u32),
         preconditions: uid.map(|u| Preconditions {
             uid: Some(u.to_string()),
             resource_version: None,
@@ -476,8 +487,13 @@ pub async fn apply_change(
             let patched = r.map_err(|e| classify(t, "patch", e))?;
             Ok(done("patched", patched.metadata.resource_version))
         }
-        Action::Delete { uid } => {
-            let outcome = delete(&api, t, uid.as_deref(), send.dry_run).await?;
+        Action::Delete {
+            uid,
+            grace_period_seconds,
+        } => {
+            let outcome =
+                delete_graceful(&api, t, uid.as_deref(), *grace_period_seconds, send.dry_run)
+                    .await?;
             Ok(done(&outcome, None))
         }
         Action::Recreate { object, uid } => {

@@ -15,7 +15,7 @@ use crate::engine::ownership::{
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
 use crate::engine::translate::metadata::{self, Labels};
-use crate::engine::translate::{endpoints, ingress, pod, pod_update, service};
+use crate::engine::translate::{endpoints, ingress, pod, pod_delete, pod_update, service};
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -135,6 +135,7 @@ pub(crate) fn delete(
         target(side, kind, meta),
         Action::Delete {
             uid: meta.uid.clone(),
+            grace_period_seconds: None,
         },
         reason,
     )
@@ -308,7 +309,12 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                     vm,
                     format!("host {kind} {hname} was deleted"),
                 ));
-                return p;
+                return with_pod_grace(p, Some(0));
+            }
+            if let Seen::Pod(vp) = v
+                && let Some(d) = pod_delete::host_missing(vp, seen_host)
+            {
+                return pod_deletions(vp, None, vec![d]);
             }
             create_host(ctx, v)
         }
@@ -789,7 +795,66 @@ fn fill_defaults(
     }
 }
 
+/// The changes of pod deletions (`translate::pod_delete`), plus, while the host pod
+/// terminates, its status flowing back.
+fn pod_deletions(v: &Pod, h: Option<&Pod>, deletions: Vec<pod_delete::Deletion>) -> Plan {
+    let mut p = Plan::default();
+    for d in deletions {
+        let (side, meta, grace, reason) = match d {
+            pod_delete::Deletion::Virtual { grace, reason } => {
+                (SideName::Virtual, &v.metadata, Some(grace), reason)
+            }
+            pod_delete::Deletion::Host { grace, reason } => match h {
+                Some(h) => (SideName::Host, &h.metadata, grace, reason),
+                None => continue,
+            },
+        };
+        p.changes.push(change(
+            target(side, ObjKind::Pod, meta),
+            Action::Delete {
+                uid: meta.uid.clone(),
+                grace_period_seconds: grace,
+            },
+            reason,
+        ));
+    }
+    if let Some(h) = h.filter(|h| h.metadata.deletion_timestamp.is_some())
+        && !backsync::pod_status_in_line(v, h)
+        && let Some(status) = backsync::pod_status(v, h)
+    {
+        let mut vu = v.clone();
+        vu.status = Some(status);
+        p.changes.extend(patches(
+            SideName::Virtual,
+            ObjKind::Pod,
+            v,
+            &vu,
+            &v.metadata,
+            "virtual pod",
+        ));
+    }
+    p
+}
+
+/// Sets the grace period of a plan's pod deletions.
+fn with_pod_grace(mut p: Plan, grace: Option<i64>) -> Plan {
+    for c in &mut p.changes {
+        if c.target.kind == ObjKind::Pod
+            && let Action::Delete {
+                grace_period_seconds,
+                ..
+            } = &mut c.action
+        {
+            *grace_period_seconds = grace;
+        }
+    }
+    p
+}
+
 fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Change> {
+    if let Some(d) = pod_delete::both(v, h) {
+        return pod_deletions(v, Some(h), d).changes;
+    }
     let mut out = Vec::new();
     let vm = &v.metadata;
     let hm = &h.metadata;

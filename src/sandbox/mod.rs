@@ -494,6 +494,12 @@ impl Sandbox {
         self.host.client()
     }
 
+    /// Graceful pod deletion on both servers (see `Cluster::set_graceful_pod_deletion`).
+    pub fn set_graceful_pod_deletion(&self, on: bool) {
+        self.host.cluster().set_graceful_pod_deletion(on);
+        self.virt.cluster().set_graceful_pod_deletion(on);
+    }
+
     pub fn virtual_client(&self) -> kube::Client {
         self.virt.client()
     }

@@ -3,6 +3,7 @@ pub mod endpoints;
 pub mod ingress;
 pub mod metadata;
 pub mod pod;
+pub mod pod_delete;
 pub mod pod_update;
 pub mod service;
 pub mod token;

@@ -622,6 +622,9 @@ fn is_protobuf(headers: &HeaderMap) -> Result<bool, ApiError> {
 fn delete_opts(body: &[u8], params: &Params) -> Result<DeleteOpts, ApiError> {
     let mut d = DeleteOpts {
         dry_run: params.get("dryRun") == Some("All"),
+        grace_period: params
+            .get("gracePeriodSeconds")
+            .and_then(|g| g.parse::<i64>().ok()),
         ..Default::default()
     };
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -643,6 +646,9 @@ fn delete_opts(body: &[u8], params: &Params) -> Result<DeleteOpts, ApiError> {
         .pointer("/preconditions/resourceVersion")
         .and_then(Value::as_str)
         .map(str::to_string);
+    if let Some(g) = v.get("gracePeriodSeconds").and_then(Value::as_i64) {
+        d.grace_period = Some(g);
+    }
     Ok(d)
 }
 
