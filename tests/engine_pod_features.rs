@@ -6,6 +6,7 @@ mod sync_support;
 
 use base64::Engine;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use sync_support::*;
 use vinspect::engine::translate::token;
@@ -133,5 +134,180 @@ async fn a_pod_of_a_missing_service_account_is_reported_not_created_half_done() 
     })
     .await;
     assert_eq!(claims(&tok)["sub"], "system:serviceaccount:default:nobody");
+    assert_eq!(ctl.stop().await, 0);
+}
+
+async fn running_twin(sb: &vinspect::sandbox::Sandbox, name: &str) -> Pod {
+    let hname = host_name(sb, "default", name);
+    eventually("virtual pod bound and Running", || async {
+        let v = vpods(sb, "default").get(name).await.ok()?;
+        hpods(sb).get_opt(&hname).await.ok()??;
+        let running = v.status.as_ref()?.phase.as_deref() == Some("Running");
+        (running && v.spec.as_ref()?.node_name.is_some()).then_some(v)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn running_pod_updates_reach_the_host_and_nothing_else_does() {
+    let sb = sandbox().await;
+    let ctl = start(&sb, "a");
+    let p = json!({
+        "metadata": {"name": "web-0", "labels": {"app": "web"}},
+        "spec": {
+            "containers": [{"name": "app", "image": "nginx:1.27",
+                            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
+            "tolerations": [{"key": "gpu", "operator": "Exists"}],
+        }
+    });
+    create(&vpods(&sb, "default"), p).await;
+    running_twin(&sb, "web-0").await;
+    let hname = host_name(&sb, "default", "web-0");
+    let before = hpods(&sb).get(&hname).await.unwrap();
+
+    // What Kubernetes lets change on a running pod, changed in the virtual cluster.
+    let pp = PatchParams::default();
+    vpods(&sb, "default")
+        .patch("web-0", &pp, &Patch::Merge(json!({"spec": {
+            "containers": [{"name": "app", "image": "nginx:1.28",
+                            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
+            "activeDeadlineSeconds": 3600,
+            "tolerations": [{"key": "gpu", "operator": "Exists"},
+                            {"key": "spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        }})))
+        .await
+        .unwrap();
+    vpods(&sb, "default")
+        .patch_subresource("resize", "web-0", &pp, &Patch::Merge(json!({"spec": {
+            "containers": [{"name": "app", "image": "nginx:1.28",
+                            "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}]
+        }})))
+        .await
+        .unwrap();
+    vpods(&sb, "default")
+        .patch_subresource("ephemeralcontainers", "web-0", &pp, &Patch::Merge(json!({"spec": {
+            "ephemeralContainers": [{"name": "debugger", "image": "busybox:1.36", "targetContainerName": "app"}]
+        }})))
+        .await
+        .unwrap();
+
+    let host = eventually("image, deadline, tolerations, resources and debugger on the host", || async {
+        let h = hpods(&sb).get(&hname).await.ok()?;
+        let s = h.spec.clone()?;
+        let app = &s.containers[0];
+        let cpu = app.resources.as_ref()?.requests.as_ref()?.get("cpu")?.0.clone();
+        let ok = app.image.as_deref() == Some("nginx:1.28")
+            && s.active_deadline_seconds == Some(3600)
+            && s.tolerations.as_ref()?.len() == 2
+            && cpu == "250m"
+            && s.ephemeral_containers.as_ref()?.len() == 1;
+        ok.then_some(h)
+    })
+    .await;
+    let s = host.spec.clone().unwrap();
+    assert_eq!(
+        serde_json::to_value(&s.tolerations).unwrap(),
+        json!([{"key": "gpu", "operator": "Exists"},
+               {"key": "spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}])
+    );
+    assert_eq!(
+        serde_json::to_value(&s.containers[0].resources).unwrap(),
+        json!({"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}})
+    );
+    let dbg = &s.ephemeral_containers.as_ref().unwrap()[0];
+    assert_eq!(dbg.image.as_deref(), Some("busybox:1.36"));
+    assert_eq!(dbg.target_container_name.as_deref(), Some("app"));
+    let env: Vec<&str> = dbg.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    assert!(env.contains(&"KUBERNETES_SERVICE_HOST"), "{env:?}");
+    // Same pod (patched in place), and the fields vCluster rewrote at creation are untouched.
+    assert_eq!(host.metadata.uid, before.metadata.uid);
+    let b = before.spec.unwrap();
+    assert_eq!(s.service_account_name, b.service_account_name);
+    assert_eq!(s.dns_config, b.dns_config);
+    assert_eq!(s.hostname, b.hostname);
+    assert_eq!(s.containers[0].env, b.containers[0].env);
+    assert_eq!(ctl.stop().await, 0);
+}
+
+async fn hold(sb: &vinspect::sandbox::Sandbox, hname: &str, on: bool) {
+    let f = if on { json!(["test.vinspect/hold"]) } else { Value::Null };
+    hpods(sb)
+        .patch(hname, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": f}})))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_virtual_delete_reaches_the_host_with_its_grace_period() {
+    let sb = sandbox().await;
+    sb.set_graceful_pod_deletion(true);
+    let ctl = start(&sb, "a");
+    let mut p = pod("db-0", "db");
+    p["spec"]["terminationGracePeriodSeconds"] = json!(12);
+    create(&vpods(&sb, "default"), p).await;
+    running_twin(&sb, "db-0").await;
+    let hname = host_name(&sb, "default", "db-0");
+    // A finalizer holds the host pod so its termination can be looked at.
+    hold(&sb, &hname, true).await;
+
+    vpods(&sb, "default")
+        .delete("db-0", &DeleteParams::default().grace_period(17))
+        .await
+        .unwrap();
+    let h = eventually("host pod terminating with the virtual grace period", || async {
+        let h = hpods(&sb).get_opt(&hname).await.ok()??;
+        h.metadata.deletion_timestamp.is_some().then_some(h)
+    })
+    .await;
+    assert_eq!(h.metadata.deletion_grace_period_seconds, Some(17));
+    // Nothing flaps while both terminate: the virtual pod keeps its own grace period.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let v = vpods(&sb, "default").get("db-0").await.unwrap();
+    assert_eq!(v.metadata.deletion_grace_period_seconds, Some(17));
+
+    // The host pod goes; the terminating virtual pod follows at once.
+    hold(&sb, &hname, false).await;
+    eventually("both pods gone", || async {
+        let h = hpods(&sb).get_opt(&hname).await.ok()?;
+        let v = vpods(&sb, "default").get_opt("db-0").await.ok()?;
+        (h.is_none() && v.is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(ctl.stop().await, 0);
+}
+
+#[tokio::test]
+async fn a_terminating_host_pod_is_reflected_in_the_virtual_pod() {
+    let sb = sandbox().await;
+    sb.set_graceful_pod_deletion(true);
+    let ctl = start(&sb, "a");
+    let mut p = pod("job-0", "job");
+    p["spec"]["terminationGracePeriodSeconds"] = json!(12);
+    create(&vpods(&sb, "default"), p).await;
+    running_twin(&sb, "job-0").await;
+    let hname = host_name(&sb, "default", "job-0");
+    hold(&sb, &hname, true).await;
+
+    // Evicted on the host with a short grace period.
+    hpods(&sb)
+        .delete(&hname, &DeleteParams::default().grace_period(5))
+        .await
+        .unwrap();
+    let v = eventually("virtual pod terminating with the host's shorter grace", || async {
+        let v = vpods(&sb, "default").get("job-0").await.ok()?;
+        (v.metadata.deletion_grace_period_seconds == Some(5)).then_some(v)
+    })
+    .await;
+    assert!(v.metadata.deletion_timestamp.is_some());
+    hold(&sb, &hname, false).await;
+    eventually("virtual pod gone with its twin", || async {
+        vpods(&sb, "default")
+            .get_opt("job-0")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
     assert_eq!(ctl.stop().await, 0);
 }

@@ -223,7 +223,7 @@ fn pod_grace(pod: &Value, requested: Option<i64>) -> Option<i64> {
 /// that subresource's fields taken from the new body; any other difference is refused, as the
 /// apiserver does.
 fn pod_subresource(
-    kind: &KindInfo,
+    kind: &'static KindInfo,
     name: &str,
     old: &Value,
     new: Value,
@@ -276,6 +276,10 @@ fn pod_subresource(
             }
         }
     }
+    // The apiserver defaults the patched object before comparing, so fields a patch dropped
+    // and defaulting restores are no change.
+    let mut new = new;
+    defaults::apply(kind, &mut new);
     if m.get("spec") != new.get("spec") {
         let what = if sub == Sub::Resize {
             "only cpu and memory resources are mutable"
