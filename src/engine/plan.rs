@@ -10,12 +10,14 @@ use crate::engine::ctx::{Ctx, cluster_ip};
 use crate::engine::diff::{merge_patch, patch_paths};
 use crate::engine::memory::{LastSeen, Seen};
 use crate::engine::ownership::{
-    clearly_synced, is_controlled, is_managed, recorded_uid, skip_backsync,
+    self, clearly_synced, is_controlled, is_managed, recorded_uid, skip_backsync,
 };
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
 use crate::engine::translate::metadata::{self, Labels};
-use crate::engine::translate::{endpoints, ingress, pod, pod_delete, pod_update, service};
+use crate::engine::translate::{
+    endpoints, ingress, ingress_class, pod, pod_delete, pod_update, service,
+};
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -249,6 +251,11 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
     {
         return blocked(Blocked::Disabled { message: msg });
     }
+    if let Some(Seen::Ingress(vi)) = virt
+        && let Some(message) = ingress_class::blocked(ctx, vi)
+    {
+        return blocked(Blocked::Waiting { message });
+    }
     if let Some(h) = host {
         let hm = meta_of(h);
         if !is_managed(ctx, kind, hm) {
@@ -273,6 +280,16 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                 return Plan::default();
             }
             let seen_virtual = memory.is_some_and(|m| m.virtual_obj.is_some());
+            if ownership::deletion_blocked(hm, k8s_openapi::jiff::Timestamp::now().as_second()) {
+                return blocked(Blocked::Waiting {
+                    message: format!(
+                        "host {kind} {}/{} was created through the vCluster API and waits up to 2 minutes for its virtual object ({})",
+                        hm.namespace.as_deref().unwrap_or(""),
+                        hm.name.as_deref().unwrap_or(""),
+                        naming::ANNOTATION_BLOCK_DELETION
+                    ),
+                });
+            }
             if seen_virtual || clearly_synced(ctx, kind, hm) {
                 let vref = pair
                     .virtual_key
