@@ -12,7 +12,10 @@ use sync_support::*;
 use vinspect::engine::translate::token;
 
 fn claims(token: &str) -> Value {
-    let mid = token.split('.').nth(1).expect("sandbox token has three parts");
+    let mid = token
+        .split('.')
+        .nth(1)
+        .expect("sandbox token has three parts");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(mid)
         .expect("claims are base64url");
@@ -191,18 +194,28 @@ async fn running_pod_updates_reach_the_host_and_nothing_else_does() {
         .await
         .unwrap();
 
-    let host = eventually("image, deadline, tolerations, resources and debugger on the host", || async {
-        let h = hpods(&sb).get(&hname).await.ok()?;
-        let s = h.spec.clone()?;
-        let app = &s.containers[0];
-        let cpu = app.resources.as_ref()?.requests.as_ref()?.get("cpu")?.0.clone();
-        let ok = app.image.as_deref() == Some("nginx:1.28")
-            && s.active_deadline_seconds == Some(3600)
-            && s.tolerations.as_ref()?.len() == 2
-            && cpu == "250m"
-            && s.ephemeral_containers.as_ref()?.len() == 1;
-        ok.then_some(h)
-    })
+    let host = eventually(
+        "image, deadline, tolerations, resources and debugger on the host",
+        || async {
+            let h = hpods(&sb).get(&hname).await.ok()?;
+            let s = h.spec.clone()?;
+            let app = &s.containers[0];
+            let cpu = app
+                .resources
+                .as_ref()?
+                .requests
+                .as_ref()?
+                .get("cpu")?
+                .0
+                .clone();
+            let ok = app.image.as_deref() == Some("nginx:1.28")
+                && s.active_deadline_seconds == Some(3600)
+                && s.tolerations.as_ref()?.len() == 2
+                && cpu == "250m"
+                && s.ephemeral_containers.as_ref()?.len() == 1;
+            ok.then_some(h)
+        },
+    )
     .await;
     let s = host.spec.clone().unwrap();
     assert_eq!(
@@ -230,9 +243,17 @@ async fn running_pod_updates_reach_the_host_and_nothing_else_does() {
 }
 
 async fn hold(sb: &vinspect::sandbox::Sandbox, hname: &str, on: bool) {
-    let f = if on { json!(["test.vinspect/hold"]) } else { Value::Null };
+    let f = if on {
+        json!(["test.vinspect/hold"])
+    } else {
+        Value::Null
+    };
     hpods(sb)
-        .patch(hname, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": f}})))
+        .patch(
+            hname,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": f}})),
+        )
         .await
         .unwrap();
 }
@@ -254,10 +275,13 @@ async fn a_virtual_delete_reaches_the_host_with_its_grace_period() {
         .delete("db-0", &DeleteParams::default().grace_period(17))
         .await
         .unwrap();
-    let h = eventually("host pod terminating with the virtual grace period", || async {
-        let h = hpods(&sb).get_opt(&hname).await.ok()??;
-        h.metadata.deletion_timestamp.is_some().then_some(h)
-    })
+    let h = eventually(
+        "host pod terminating with the virtual grace period",
+        || async {
+            let h = hpods(&sb).get_opt(&hname).await.ok()??;
+            h.metadata.deletion_timestamp.is_some().then_some(h)
+        },
+    )
     .await;
     assert_eq!(h.metadata.deletion_grace_period_seconds, Some(17));
     // Nothing flaps while both terminate: the virtual pod keeps its own grace period.
@@ -293,10 +317,13 @@ async fn a_terminating_host_pod_is_reflected_in_the_virtual_pod() {
         .delete(&hname, &DeleteParams::default().grace_period(5))
         .await
         .unwrap();
-    let v = eventually("virtual pod terminating with the host's shorter grace", || async {
-        let v = vpods(&sb, "default").get("job-0").await.ok()?;
-        (v.metadata.deletion_grace_period_seconds == Some(5)).then_some(v)
-    })
+    let v = eventually(
+        "virtual pod terminating with the host's shorter grace",
+        || async {
+            let v = vpods(&sb, "default").get("job-0").await.ok()?;
+            (v.metadata.deletion_grace_period_seconds == Some(5)).then_some(v)
+        },
+    )
     .await;
     assert!(v.metadata.deletion_timestamp.is_some());
     hold(&sb, &hname, false).await;

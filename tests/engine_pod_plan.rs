@@ -145,7 +145,9 @@ fn the_updatable_fields_reach_the_host_and_the_rest_does_not() {
     let spec = v.spec.as_mut().unwrap();
     spec.containers[0].image = Some("nginx:1.28".into());
     spec.containers[0].resources = Some(yaml("{requests: {cpu: 250m}}"));
-    spec.tolerations = Some(yaml("[{key: gpu, operator: Exists}, {key: spot, operator: Exists}]"));
+    spec.tolerations = Some(yaml(
+        "[{key: gpu, operator: Exists}, {key: spot, operator: Exists}]",
+    ));
     spec.scheduling_gates = None;
     spec.active_deadline_seconds = Some(600);
     // Immutable on a running pod: never patched.
@@ -179,7 +181,10 @@ fn the_updatable_fields_reach_the_host_and_the_rest_does_not() {
     let debugger = &patches[1].2["spec"]["ephemeralContainers"][0];
     assert_eq!(debugger["name"], "debugger");
     assert_eq!(debugger["targetContainerName"], "app");
-    assert_eq!(debugger["env"][0]["name"], "KUBERNETES_PORT", "env injected");
+    assert_eq!(
+        debugger["env"][0]["name"], "KUBERNETES_PORT",
+        "env injected"
+    );
     assert_eq!(
         patches,
         vec![
@@ -215,8 +220,10 @@ fn an_ingress_whose_host_class_does_not_match_the_selector_waits_with_upstreams_
         "metadata: {name: web, namespace: default, uid: ing-uid}\nspec: {ingressClassName: internal}",
     );
     s.host
-        .insert_json(json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
-            "metadata": {"name": "internal", "labels": {"exposure": "private"}}}))
+        .insert_json(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": "internal", "labels": {"exposure": "private"}}}),
+        )
         .unwrap();
     let cfg: VClusterConfig = serde_json::from_value(json!({"sync": {
         "toHost": {"ingresses": {"enabled": true}},
@@ -262,7 +269,11 @@ fn a_host_service_in_its_block_deletion_window_is_not_deleted() {
         let ctx = Ctx::new(&s, &cfg);
         let pair = pairs(&ctx)
             .into_iter()
-            .find(|p| p.host_key.as_ref().is_some_and(|k| k.name.starts_with("api-x")))
+            .find(|p| {
+                p.host_key
+                    .as_ref()
+                    .is_some_and(|k| k.name.starts_with("api-x"))
+            })
             .unwrap();
         plan(&ctx, &pair, None)
     };

@@ -76,7 +76,7 @@ pub enum ApplyError {
     Token {
         target: Target,
         #[source]
-        source: crate::engine::tokens::TokenError,
+        source: Box<crate::engine::tokens::TokenError>,
     },
     #[error("gave up after {attempts} attempts: {last}")]
     Exhausted {
@@ -432,7 +432,7 @@ async fn with_tokens(
         .await
         .map_err(|source| ApplyError::Token {
             target: t.clone(),
-            source,
+            source: Box::new(source),
         })
 }
 

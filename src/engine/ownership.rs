@@ -176,9 +176,8 @@ mod block_deletion_tests {
             creation_timestamp: Some(Time(
                 k8s_openapi::jiff::Timestamp::from_second(created).unwrap(),
             )),
-            annotations: ann.map(|v| {
-                [(naming::ANNOTATION_BLOCK_DELETION.to_string(), v.to_string())].into()
-            }),
+            annotations: ann
+                .map(|v| [(naming::ANNOTATION_BLOCK_DELETION.to_string(), v.to_string())].into()),
             ..ObjectMeta::default()
         };
         assert!(deletion_blocked(&meta(Some("true")), created + 30));

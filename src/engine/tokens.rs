@@ -89,10 +89,7 @@ pub async fn fill_host_pod(
     if vpod.metadata.uid.as_deref().unwrap_or("") != uid {
         return Err(gone());
     }
-    let needs = token::missing(
-        &host,
-        token::needs(&vpod, &token::cluster_domain_of(&host)),
-    );
+    let needs = token::missing(&host, token::needs(&vpod, &token::cluster_domain_of(&host)));
     if needs.is_empty() {
         return Ok(None);
     }

@@ -261,7 +261,10 @@ fn pod_subresource(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            if let Some(cs) = m.pointer_mut("/spec/containers").and_then(Value::as_array_mut) {
+            if let Some(cs) = m
+                .pointer_mut("/spec/containers")
+                .and_then(Value::as_array_mut)
+            {
                 for c in cs.iter_mut() {
                     let w = wanted.iter().find(|w| w.get("name") == c.get("name"));
                     match w.and_then(|w| w.get("resources")) {
@@ -286,7 +289,12 @@ fn pod_subresource(
         } else {
             "pod updates through this subresource may only change spec.ephemeralContainers"
         };
-        return Err(ApiError::invalid(kind, name, "spec", &format!("Forbidden: {what}")));
+        return Err(ApiError::invalid(
+            kind,
+            name,
+            "spec",
+            &format!("Forbidden: {what}"),
+        ));
     }
     Ok(m)
 }

@@ -82,7 +82,9 @@ impl Cluster {
                 other => {
                     return Err(invalid(
                         "spec.boundObjectRef.kind",
-                        &format!("Unsupported value: {other:?}: supported values: \"Pod\", \"Secret\""),
+                        &format!(
+                            "Unsupported value: {other:?}: supported values: \"Pod\", \"Secret\""
+                        ),
                     ));
                 }
             };
@@ -121,7 +123,10 @@ impl Cluster {
     pub fn ensure_default_service_account(&self, ns: &str) {
         let sa = kind("serviceaccounts");
         if self.get(sa, ns, "default").is_err() {
-            self.put_raw(sa, json!({"metadata": {"name": "default", "namespace": ns}}));
+            self.put_raw(
+                sa,
+                json!({"metadata": {"name": "default", "namespace": ns}}),
+            );
         }
     }
 }
@@ -192,7 +197,9 @@ mod tests {
     #[test]
     fn defaults_missing_accounts_short_lifetimes_and_stale_bindings() {
         let c = cluster();
-        let out = c.token_request("default", "default", &json!({}), false).unwrap();
+        let out = c
+            .token_request("default", "default", &json!({}), false)
+            .unwrap();
         assert_eq!(out["spec"]["audiences"], json!([DEFAULT_AUDIENCE]));
         assert_eq!(out["spec"]["expirationSeconds"], DEFAULT_EXPIRATION_SECONDS);
         let e = c

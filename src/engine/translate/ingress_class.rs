@@ -25,7 +25,11 @@ pub fn blocked(ctx: &Ctx, ving: &Ingress) -> Option<String> {
         .as_deref()
         .filter(|c| !c.is_empty())?;
     let name = ving.metadata.name.as_deref().unwrap_or("");
-    let host = ctx.snapshot.host.ingress_classes.get(&ObjKey::new("", class));
+    let host = ctx
+        .snapshot
+        .host
+        .ingress_classes
+        .get(&ObjKey::new("", class));
     let reach = |why: String| {
         Some(format!(
             "did not sync ingress {name:?} to host because the ingress class {class:?} couldn't be reached in the host: {why}"
@@ -52,7 +56,10 @@ pub fn blocked(ctx: &Ctx, ving: &Ingress) -> Option<String> {
 }
 
 /// A Kubernetes label selector (`matchLabels` AND every `matchExpressions` entry).
-pub fn matches(sel: &LabelSelectorConfig, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+pub fn matches(
+    sel: &LabelSelectorConfig,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, String> {
     if sel
         .match_labels
         .iter()
@@ -63,11 +70,16 @@ pub fn matches(sel: &LabelSelectorConfig, labels: &BTreeMap<String, String>) -> 
     for (i, e) in sel.match_expressions.iter().enumerate() {
         let field = |f: &str| e.get(f).and_then(|v| v.as_str()).map(str::to_string);
         let key = field("key").ok_or(format!("matchExpressions[{i}].key: Required value"))?;
-        let op = field("operator").ok_or(format!("matchExpressions[{i}].operator: Required value"))?;
+        let op =
+            field("operator").ok_or(format!("matchExpressions[{i}].operator: Required value"))?;
         let values: Vec<String> = e
             .get("values")
             .and_then(|v| v.as_sequence())
-            .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|s| {
+                s.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let have = labels.get(&key);
         let ok = match op.as_str() {
@@ -142,7 +154,11 @@ mod tests {
             blocked(&ctx, &ingress("gone")).unwrap(),
             "did not sync ingress \"web\" to host because the ingress class \"gone\" couldn't be reached in the host: ingressclasses.networking.k8s.io \"gone\" not found"
         );
-        assert!(blocked(&ctx, &ingress("old")).unwrap().contains("being deleted"));
+        assert!(
+            blocked(&ctx, &ingress("old"))
+                .unwrap()
+                .contains("being deleted")
+        );
         // No class name, no selector, or class sync off: nothing is held back.
         assert_eq!(blocked(&ctx, &ingress("")), None);
         let open = config(json!({}));
@@ -159,10 +175,19 @@ mod tests {
             serde_json::from_value(json!({"matchExpressions": e})).unwrap()
         };
         let t = |e| matches(&sel(e), &labels);
-        assert_eq!(t(json!([{"key": "team", "operator": "In", "values": ["web", "api"]}])), Ok(true));
-        assert_eq!(t(json!([{"key": "team", "operator": "NotIn", "values": ["web"]}])), Ok(false));
+        assert_eq!(
+            t(json!([{"key": "team", "operator": "In", "values": ["web", "api"]}])),
+            Ok(true)
+        );
+        assert_eq!(
+            t(json!([{"key": "team", "operator": "NotIn", "values": ["web"]}])),
+            Ok(false)
+        );
         assert_eq!(t(json!([{"key": "team", "operator": "Exists"}])), Ok(true));
-        assert_eq!(t(json!([{"key": "tier", "operator": "DoesNotExist"}])), Ok(true));
+        assert_eq!(
+            t(json!([{"key": "tier", "operator": "DoesNotExist"}])),
+            Ok(true)
+        );
         assert!(t(json!([{"key": "team", "operator": "Near"}])).is_err());
         assert!(t(json!([{"key": "team", "operator": "In"}])).is_err());
     }

@@ -7,10 +7,10 @@ use crate::engine::translate::metadata::{self, Labels};
 use crate::engine::translate::token;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, DownwardAPIVolumeFile, EphemeralContainer, DownwardAPIVolumeSource, EmptyDirVolumeSource,
-    EnvVar, HostAlias, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, Pod, PodDNSConfig,
-    PodDNSConfigOption, PodSpec, ResourceRequirements, SeccompProfile, SecurityContext,
-    VolumeMount,
+    Capabilities, Container, DownwardAPIVolumeFile, DownwardAPIVolumeSource, EmptyDirVolumeSource,
+    EnvVar, EphemeralContainer, HostAlias, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
+    Pod, PodDNSConfig, PodDNSConfigOption, PodSpec, ResourceRequirements, SeccompProfile,
+    SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;

@@ -56,7 +56,9 @@ pub fn both(v: &Pod, h: &Pod) -> Option<Vec<Deletion>> {
                 .unwrap_or(DEFAULT_GRACE_SECONDS);
             Some(vec![Deletion::Virtual {
                 grace,
-                reason: format!("host pod is being deleted: delete the virtual pod (grace period {grace}s)"),
+                reason: format!(
+                    "host pod is being deleted: delete the virtual pod (grace period {grace}s)"
+                ),
             }])
         }
         (true, true) => Some(match (grace_of(v), grace_of(h)) {
@@ -99,7 +101,9 @@ mod tests {
 
     #[test]
     fn a_terminating_virtual_pod_deletes_the_host_with_its_grace() {
-        let v = pod(json!({"metadata": {"name": "a", "deletionTimestamp": TS, "deletionGracePeriodSeconds": 17}}));
+        let v = pod(
+            json!({"metadata": {"name": "a", "deletionTimestamp": TS, "deletionGracePeriodSeconds": 17}}),
+        );
         let h = pod(json!({"metadata": {"name": "h"}}));
         assert_eq!(
             both(&v, &h),
@@ -113,13 +117,18 @@ mod tests {
 
     #[test]
     fn a_terminating_host_pod_deletes_the_virtual_with_its_termination_grace() {
-        let h = pod(json!({"metadata": {"name": "h", "deletionTimestamp": TS, "deletionGracePeriodSeconds": 5}}));
-        let v = pod(json!({"metadata": {"name": "a"}, "spec": {"containers": [], "terminationGracePeriodSeconds": 12}}));
+        let h = pod(
+            json!({"metadata": {"name": "h", "deletionTimestamp": TS, "deletionGracePeriodSeconds": 5}}),
+        );
+        let v = pod(
+            json!({"metadata": {"name": "a"}, "spec": {"containers": [], "terminationGracePeriodSeconds": 12}}),
+        );
         assert_eq!(
             both(&v, &h),
             Some(vec![Deletion::Virtual {
                 grace: 12,
-                reason: "host pod is being deleted: delete the virtual pod (grace period 12s)".into()
+                reason: "host pod is being deleted: delete the virtual pod (grace period 12s)"
+                    .into()
             }])
         );
         let bare = pod(json!({"metadata": {"name": "a"}}));
@@ -128,7 +137,11 @@ mod tests {
             Deletion::Virtual { grace: 30, .. }
         ));
         // Both terminating: only a shorter host grace is sent again; equal or longer waits.
-        let vt = |g: i64| pod(json!({"metadata": {"name": "a", "deletionTimestamp": TS, "deletionGracePeriodSeconds": g}}));
+        let vt = |g: i64| {
+            pod(
+                json!({"metadata": {"name": "a", "deletionTimestamp": TS, "deletionGracePeriodSeconds": g}}),
+            )
+        };
         assert!(matches!(
             both(&vt(12), &h).unwrap()[..],
             [Deletion::Virtual { grace: 5, .. }]
@@ -145,7 +158,10 @@ mod tests {
         let deleting = pod(json!({"metadata": {"name": "a", "deletionTimestamp": TS}}));
         for (p, seen) in [(&started, false), (&deleting, false), (&fresh, true)] {
             assert!(
-                matches!(host_missing(p, seen), Some(Deletion::Virtual { grace: 0, .. })),
+                matches!(
+                    host_missing(p, seen),
+                    Some(Deletion::Virtual { grace: 0, .. })
+                ),
                 "{p:?} {seen}"
             );
         }

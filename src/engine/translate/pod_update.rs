@@ -100,7 +100,8 @@ pub fn ephemeral_patch(ctx: &Ctx, vpod: &Pod, hpod: &Pod) -> Option<Value> {
         .as_ref()
         .and_then(|s| s.ephemeral_containers.as_deref())
         .unwrap_or_default();
-    let same = |a: &EphemeralContainer, b: &EphemeralContainer| a.name == b.name && a.image == b.image;
+    let same =
+        |a: &EphemeralContainer, b: &EphemeralContainer| a.name == b.name && a.image == b.image;
     if virt.len() == host.len() && virt.iter().zip(host).all(|(a, b)| same(a, b)) {
         return None;
     }
@@ -205,7 +206,8 @@ mod tests {
 
     #[test]
     fn an_unset_virtual_deadline_keeps_the_hosts() {
-        let h = spec(json!({"containers": [{"name": "a", "image": "i"}], "activeDeadlineSeconds": 30}));
+        let h =
+            spec(json!({"containers": [{"name": "a", "image": "i"}], "activeDeadlineSeconds": 30}));
         let v = spec(json!({"containers": [{"name": "a", "image": "i"}]}));
         assert!(host_spec(&v, &h).is_none());
     }
@@ -229,6 +231,10 @@ mod tests {
         let same = spec(json!({"containers": [
             {"name": "app", "image": "i", "resources": {"requests": {"cpu": "100m"}}}
         ]}));
-        assert_eq!(resize_patch(&same, &h), None, "host-only keys are no difference");
+        assert_eq!(
+            resize_patch(&same, &h),
+            None,
+            "host-only keys are no difference"
+        );
     }
 }

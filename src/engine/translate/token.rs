@@ -12,9 +12,7 @@
 //! creates the host pod.
 
 use crate::vcluster::naming;
-use k8s_openapi::api::authentication::v1::{
-    BoundObjectReference, TokenRequest, TokenRequestSpec,
-};
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::Pod;
 
 /// vCluster mints tokens for ten years (`10 * 365 * 24 * 60 * 60`), whatever the source asks.
@@ -81,11 +79,7 @@ pub fn needs(vpod: &Pod, cluster_domain: &str) -> Vec<TokenNeed> {
     let name = m.name.clone().unwrap_or_default();
     let sa = service_account(vpod);
     let mut out = Vec::new();
-    for v in vpod
-        .spec
-        .iter()
-        .flat_map(|s| s.volumes.iter().flatten())
-    {
+    for v in vpod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
         let Some(p) = v.projected.as_ref() else {
             continue;
         };
@@ -129,11 +123,7 @@ pub fn request(need: &TokenNeed) -> TokenRequest {
 pub fn referenced(host: &Pod) -> Vec<String> {
     let mut out = Vec::new();
     for v in host.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-        for src in v
-            .projected
-            .iter()
-            .flat_map(|p| p.sources.iter().flatten())
-        {
+        for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
             for item in src
                 .downward_api
                 .iter()
@@ -185,7 +175,10 @@ pub fn with_tokens(mut host: Pod, tokens: &[(String, String)]) -> Pod {
     if tokens.is_empty() {
         return host;
     }
-    let ann = host.metadata.annotations.get_or_insert_with(Default::default);
+    let ann = host
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
     for (k, v) in tokens {
         ann.insert(k.clone(), v.clone());
     }
