@@ -6,7 +6,9 @@
 //!   hosts-rewrite init container is left alone), `activeDeadlineSeconds`, `schedulingGates`
 //!   (the virtual list), `tolerations` (the virtual ones, then those only the host has: the
 //!   host's admission plugins add some, and tolerations cannot be removed);
-//! - through `pods/ephemeralcontainers`: ephemeral containers added in the virtual pod;
+//! - through `pods/ephemeralcontainers`: ephemeral containers added in the virtual pod
+//!   (upstream compares names and images position by position; since existing ephemeral
+//!   containers cannot change, only missing names are added here);
 //! - through `pods/resize`: container `resources` (requests/limits the virtual pod sets win;
 //!   keys only the host has, e.g. from a host LimitRange, stay).
 //!
@@ -91,8 +93,9 @@ pub fn tolerations(virt: &[Toleration], host: &[Toleration]) -> Vec<Toleration> 
     out
 }
 
-/// The `pods/ephemeralcontainers` patch that gives the host pod the virtual pod's ephemeral
-/// containers, when their names or images differ (upstream compares position by position).
+/// The `pods/ephemeralcontainers` patch that adds the virtual pod's ephemeral containers the
+/// host pod lacks (by name). Ephemeral containers can only be added, so the patch keeps the
+/// host's list, including any added on the host, and appends the missing ones.
 pub fn ephemeral_patch(ctx: &Ctx, vpod: &Pod, hpod: &Pod) -> Option<Value> {
     let virt = vpod.spec.as_ref()?.ephemeral_containers.as_deref()?;
     let host = hpod
@@ -100,13 +103,17 @@ pub fn ephemeral_patch(ctx: &Ctx, vpod: &Pod, hpod: &Pod) -> Option<Value> {
         .as_ref()
         .and_then(|s| s.ephemeral_containers.as_deref())
         .unwrap_or_default();
-    let same =
-        |a: &EphemeralContainer, b: &EphemeralContainer| a.name == b.name && a.image == b.image;
-    if virt.len() == host.len() && virt.iter().zip(host).all(|(a, b)| same(a, b)) {
+    let has = |name: &str| host.iter().any(|h| h.name == name);
+    if virt.iter().all(|v| has(&v.name)) {
         return None;
     }
-    let wanted = pod::ephemeral_containers(ctx, vpod)?;
-    Some(json!({"spec": {"ephemeralContainers": wanted}}))
+    let mut list: Vec<EphemeralContainer> = host.to_vec();
+    list.extend(
+        pod::ephemeral_containers(ctx, vpod)?
+            .into_iter()
+            .filter(|v| !has(&v.name)),
+    );
+    Some(json!({"spec": {"ephemeralContainers": list}}))
 }
 
 /// The `pods/resize` patch bringing the host containers' resources in line with the virtual
@@ -210,6 +217,44 @@ mod tests {
             spec(json!({"containers": [{"name": "a", "image": "i"}], "activeDeadlineSeconds": 30}));
         let v = spec(json!({"containers": [{"name": "a", "image": "i"}]}));
         assert!(host_spec(&v, &h).is_none());
+    }
+
+    #[test]
+    fn ephemeral_containers_are_added_never_replaced() {
+        use crate::cluster::snapshot::Snapshot;
+        use crate::vcluster::config::VClusterConfig;
+        let mut s = Snapshot::new("vc", "vcluster-vc");
+        s.host
+            .insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "vc", "namespace": "vcluster-vc"},
+                "spec": {"clusterIP": "10.96.0.1"}}))
+            .unwrap();
+        let cfg = VClusterConfig::default();
+        let ctx = Ctx::new(&s, &cfg);
+        let pod = |ecs: Value| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "default"},
+                "spec": {"containers": [{"name": "app", "image": "i"}], "enableServiceLinks": false,
+                         "ephemeralContainers": ecs}}))
+            .unwrap()
+        };
+        let v = pod(json!([{"name": "dbg", "image": "busybox"}]));
+        let host_added = pod(json!([{"name": "host-dbg", "image": "alpine"}]));
+        let p = ephemeral_patch(&ctx, &v, &host_added).unwrap();
+        let list = p["spec"]["ephemeralContainers"].as_array().unwrap();
+        let names: Vec<&str> = list.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["host-dbg", "dbg"],
+            "host's own kept, the virtual one appended"
+        );
+        assert_eq!(
+            list[1]["env"][0],
+            json!({"name": "KUBERNETES_PORT", "value": "tcp://10.96.0.1:443"})
+        );
+        let both = pod(
+            json!([{"name": "host-dbg", "image": "alpine"}, {"name": "dbg", "image": "busybox"}]),
+        );
+        assert_eq!(ephemeral_patch(&ctx, &v, &both), None);
     }
 
     #[test]
