@@ -338,3 +338,45 @@ async fn a_terminating_host_pod_is_reflected_in_the_virtual_pod() {
     .await;
     assert_eq!(ctl.stop().await, 0);
 }
+
+#[tokio::test]
+async fn a_host_without_pods_resize_skips_the_resize_instead_of_failing() {
+    use vinspect::engine::apply::{Clients, SendOptions, apply_change};
+    use vinspect::engine::{Action, Change, ObjKind, SideName, Target};
+    let sb = sandbox().await;
+    let clients = Clients {
+        virtual_client: sb.virtual_client(),
+        host_client: sb.host_client(),
+        virtual_context: sb.virtual_context(),
+        host_context: sb.host_context().to_string(),
+    };
+    // The sandbox serves pods/resize, so ask a resource it does not serve it for: the server
+    // answers exactly as an API server without the subresource does.
+    let change = Change {
+        target: Target {
+            side: SideName::Host,
+            kind: ObjKind::Service,
+            namespace: sb.host_namespace().to_string(),
+            name: sb.vcluster().to_string(),
+        },
+        action: Action::Patch {
+            patch: json!({"spec": {"containers": []}}),
+            subresource: Some("resize".into()),
+            resource_version: None,
+        },
+        reason: "test".into(),
+        fields: vec![],
+    };
+    let send = SendOptions {
+        dry_run: false,
+        field_manager: "test",
+    };
+    let done = apply_change(&clients, &change, send).await.unwrap();
+    assert!(done.outcome.starts_with("skipped"), "{}", done.outcome);
+    // Any other missing subresource is still an error.
+    let mut other = change.clone();
+    if let Action::Patch { subresource, .. } = &mut other.action {
+        *subresource = Some("scale".into());
+    }
+    assert!(apply_change(&clients, &other, send).await.is_err());
+}

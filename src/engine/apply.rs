@@ -484,6 +484,21 @@ pub async fn apply_change(
                 }
                 None => api.patch(&t.name, &params, &Patch::Merge(&body)).await,
             };
+            // Hosts older than in-place resize have no pods/resize: the pod keeps its
+            // resources, as upstream does there (it gates resize on the host version).
+            if let Err(kube::Error::Api(st)) = &r
+                && st.code == 404
+                && st.message == MISSING_ROUTE
+                && subresource.as_deref() == Some("resize")
+            {
+                tracing::warn!(
+                    "{t}: the host API server does not serve pods/resize; resources not resized"
+                );
+                return Ok(done(
+                    "skipped: the host API server does not serve pods/resize (in-place resize)",
+                    None,
+                ));
+            }
             let patched = r.map_err(|e| classify(t, "patch", e))?;
             Ok(done("patched", patched.metadata.resource_version))
         }
