@@ -215,7 +215,8 @@ fn orphan_twin_is_deleted_with_uid_precondition() {
         assert_eq!(
             c.action,
             Action::Delete {
-                uid: host_svc(&s).metadata.uid.clone()
+                uid: host_svc(&s).metadata.uid.clone(),
+                grace_period_seconds: None,
             }
         );
         assert!(c.reason.starts_with("orphan"), "{}", c.reason);
@@ -246,7 +247,9 @@ fn host_twin_deleted_deletes_virtual_only_when_seen_before() {
     assert_eq!(
         c.action,
         Action::Delete {
-            uid: Some("pod-uid".into())
+            uid: Some("pod-uid".into()),
+            // A started pod whose twin vanished goes at once (upstream: grace 0).
+            grace_period_seconds: Some(0),
         }
     );
     // After a restart (no memory) the twin is re-created instead.

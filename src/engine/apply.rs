@@ -72,6 +72,12 @@ pub enum ApplyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{target}: cannot mint the service-account token its projected volume reads: {source}")]
+    Token {
+        target: Target,
+        #[source]
+        source: Box<crate::engine::tokens::TokenError>,
+    },
     #[error("gave up after {attempts} attempts: {last}")]
     Exhausted {
         attempts: usize,
@@ -307,8 +313,19 @@ async fn delete(
     uid: Option<&str>,
     dry_run: bool,
 ) -> Result<String, ApplyError> {
+    delete_graceful(api, t, uid, None, dry_run).await
+}
+
+async fn delete_graceful(
+    api: &Api<DynamicObject>,
+    t: &Target,
+    uid: Option<&str>,
+    grace_period_seconds: Option<i64>,
+    dry_run: bool,
+) -> Result<String, ApplyError> {
     let dp = DeleteParams {
         dry_run,
+        grace_period_seconds: grace_period_seconds.map(|g| g.clamp(0, i64::from(u32::MAX)) as u32),
         preconditions: uid.map(|u| Preconditions {
             uid: Some(u.to_string()),
             resource_version: None,
@@ -412,6 +429,25 @@ async fn bind(
     }
 }
 
+/// A host pod body with the projected service-account tokens it reads minted in the virtual
+/// cluster (`None`: nothing to add). Dry runs mint nothing.
+async fn with_tokens(
+    clients: &Clients,
+    t: &Target,
+    object: &Value,
+    send: SendOptions,
+) -> Result<Option<Value>, ApplyError> {
+    if send.dry_run || t.side != SideName::Host || t.kind != ObjKind::Pod {
+        return Ok(None);
+    }
+    crate::engine::tokens::fill_host_pod(&clients.virtual_client, object)
+        .await
+        .map_err(|source| ApplyError::Token {
+            target: t.clone(),
+            source: Box::new(source),
+        })
+}
+
 /// Send one change: one API call, or for a re-creation a delete and a create.
 pub async fn apply_change(
     clients: &Clients,
@@ -430,7 +466,8 @@ pub async fn apply_change(
     };
     match &c.action {
         Action::Create { object } => {
-            let obj = creatable(t, object)?;
+            let filled = with_tokens(clients, t, object, send).await?;
+            let obj = creatable(t, filled.as_ref().unwrap_or(object))?;
             let made = api
                 .create(&pp, &obj)
                 .await
@@ -459,16 +496,37 @@ pub async fn apply_change(
                 }
                 None => api.patch(&t.name, &params, &Patch::Merge(&body)).await,
             };
+            // Hosts older than in-place resize have no pods/resize: the pod keeps its
+            // resources, as upstream does there (it gates resize on the host version).
+            if let Err(kube::Error::Api(st)) = &r
+                && st.code == 404
+                && st.message == MISSING_ROUTE
+                && subresource.as_deref() == Some("resize")
+            {
+                tracing::warn!(
+                    "{t}: the host API server does not serve pods/resize; resources not resized"
+                );
+                return Ok(done(
+                    "skipped: the host API server does not serve pods/resize (in-place resize)",
+                    None,
+                ));
+            }
             let patched = r.map_err(|e| classify(t, "patch", e))?;
             Ok(done("patched", patched.metadata.resource_version))
         }
-        Action::Delete { uid } => {
-            let outcome = delete(&api, t, uid.as_deref(), send.dry_run).await?;
+        Action::Delete {
+            uid,
+            grace_period_seconds,
+        } => {
+            let outcome =
+                delete_graceful(&api, t, uid.as_deref(), *grace_period_seconds, send.dry_run)
+                    .await?;
             Ok(done(&outcome, None))
         }
         Action::Recreate { object, uid } => {
             // Checked before the delete, so a bad body never leaves the object deleted.
-            let obj = creatable(t, object)?;
+            let filled = with_tokens(clients, t, object, send).await?;
+            let obj = creatable(t, filled.as_ref().unwrap_or(object))?;
             delete(&api, t, uid.as_deref(), send.dry_run).await?;
             if send.dry_run {
                 // The object still exists under dryRun, so a dry-run create would only report

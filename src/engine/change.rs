@@ -106,7 +106,12 @@ pub enum Action {
         resource_version: Option<String>,
     },
     /// Delete, with a UID precondition where known (never delete a look-alike).
-    Delete { uid: Option<String> },
+    Delete {
+        uid: Option<String>,
+        /// Pods only: `gracePeriodSeconds` of the delete (`None`: the pod's own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_period_seconds: Option<i64>,
+    },
     /// Delete and create again (a virtual Service whose ClusterIP differs from the host's).
     Recreate {
         object: serde_json::Value,

@@ -1089,7 +1089,7 @@ fn expect_after(
     let target = change.target.clone();
     let (before_rv, before_uid) = before.unwrap_or((None, None));
     match &change.action {
-        Action::Delete { uid } => Expect::Gone {
+        Action::Delete { uid, .. } => Expect::Gone {
             target,
             uid: uid.clone().or(before_uid),
         },

@@ -26,3 +26,4 @@ pub mod kube_writer;
 pub mod lease;
 pub mod queue;
 pub mod runner;
+pub mod tokens;

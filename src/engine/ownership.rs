@@ -146,3 +146,44 @@ mod tests {
         assert!(!is_translation("nginx-x-default", "nginx", "default", "vc"));
     }
 }
+
+/// How long a host object created host-first by vCluster's service API interception may wait
+/// for its virtual object (§4.1).
+pub const BLOCK_DELETION_SECONDS: i64 = 120;
+
+/// Whether a host object whose virtual twin is missing must not be deleted yet: vCluster's
+/// API interception creates the host Service first, annotated `vcluster.loft.sh/block-deletion`,
+/// and the virtual one right after; for the first 2 minutes the missing virtual object is that
+/// gap, not a deletion. `now_seconds` is Unix time (the caller's clock keeps this pure).
+pub fn deletion_blocked(meta: &ObjectMeta, now_seconds: i64) -> bool {
+    if annotation(meta, naming::ANNOTATION_BLOCK_DELETION) != Some("true") {
+        return false;
+    }
+    meta.creation_timestamp
+        .as_ref()
+        .is_some_and(|t| now_seconds - t.0.as_second() < BLOCK_DELETION_SECONDS)
+}
+
+#[cfg(test)]
+mod block_deletion_tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    #[test]
+    fn only_a_young_annotated_object_is_protected() {
+        let created = 1_800_000_000;
+        let meta = |ann: Option<&str>| ObjectMeta {
+            creation_timestamp: Some(Time(
+                k8s_openapi::jiff::Timestamp::from_second(created).unwrap(),
+            )),
+            annotations: ann
+                .map(|v| [(naming::ANNOTATION_BLOCK_DELETION.to_string(), v.to_string())].into()),
+            ..ObjectMeta::default()
+        };
+        assert!(deletion_blocked(&meta(Some("true")), created + 30));
+        assert!(deletion_blocked(&meta(Some("true")), created + 119));
+        assert!(!deletion_blocked(&meta(Some("true")), created + 120));
+        assert!(!deletion_blocked(&meta(Some("false")), created + 30));
+        assert!(!deletion_blocked(&meta(None), created + 30));
+    }
+}

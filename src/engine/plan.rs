@@ -10,14 +10,16 @@ use crate::engine::ctx::{Ctx, cluster_ip};
 use crate::engine::diff::{merge_patch, patch_paths};
 use crate::engine::memory::{LastSeen, Seen};
 use crate::engine::ownership::{
-    clearly_synced, is_controlled, is_managed, recorded_uid, skip_backsync,
+    self, clearly_synced, is_controlled, is_managed, recorded_uid, skip_backsync,
 };
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
 use crate::engine::translate::metadata::{self, Labels};
-use crate::engine::translate::{endpoints, ingress, pod, service};
+use crate::engine::translate::{
+    endpoints, ingress, ingress_class, pod, pod_delete, pod_update, service,
+};
 use crate::vcluster::naming;
-use k8s_openapi::api::core::v1::{Container, Endpoints, Pod, PodSpec, Service, ServiceSpec};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -135,6 +137,7 @@ pub(crate) fn delete(
         target(side, kind, meta),
         Action::Delete {
             uid: meta.uid.clone(),
+            grace_period_seconds: None,
         },
         reason,
     )
@@ -248,6 +251,11 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
     {
         return blocked(Blocked::Disabled { message: msg });
     }
+    if let Some(Seen::Ingress(vi)) = virt
+        && let Some(message) = ingress_class::blocked(ctx, vi)
+    {
+        return blocked(Blocked::Waiting { message });
+    }
     if let Some(h) = host {
         let hm = meta_of(h);
         if !is_managed(ctx, kind, hm) {
@@ -272,6 +280,16 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                 return Plan::default();
             }
             let seen_virtual = memory.is_some_and(|m| m.virtual_obj.is_some());
+            if ownership::deletion_blocked(hm, k8s_openapi::jiff::Timestamp::now().as_second()) {
+                return blocked(Blocked::Waiting {
+                    message: format!(
+                        "host {kind} {}/{} was created through the vCluster API and waits up to 2 minutes for its virtual object ({})",
+                        hm.namespace.as_deref().unwrap_or(""),
+                        hm.name.as_deref().unwrap_or(""),
+                        naming::ANNOTATION_BLOCK_DELETION
+                    ),
+                });
+            }
             if seen_virtual || clearly_synced(ctx, kind, hm) {
                 let vref = pair
                     .virtual_key
@@ -308,7 +326,12 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                     vm,
                     format!("host {kind} {hname} was deleted"),
                 ));
-                return p;
+                return with_pod_grace(p, Some(0));
+            }
+            if let Seen::Pod(vp) = v
+                && let Some(d) = pod_delete::host_missing(vp, seen_host)
+            {
+                return pod_deletions(vp, None, vec![d]);
             }
             create_host(ctx, v)
         }
@@ -789,7 +812,66 @@ fn fill_defaults(
     }
 }
 
+/// The changes of pod deletions (`translate::pod_delete`), plus, while the host pod
+/// terminates, its status flowing back.
+fn pod_deletions(v: &Pod, h: Option<&Pod>, deletions: Vec<pod_delete::Deletion>) -> Plan {
+    let mut p = Plan::default();
+    for d in deletions {
+        let (side, meta, grace, reason) = match d {
+            pod_delete::Deletion::Virtual { grace, reason } => {
+                (SideName::Virtual, &v.metadata, Some(grace), reason)
+            }
+            pod_delete::Deletion::Host { grace, reason } => match h {
+                Some(h) => (SideName::Host, &h.metadata, grace, reason),
+                None => continue,
+            },
+        };
+        p.changes.push(change(
+            target(side, ObjKind::Pod, meta),
+            Action::Delete {
+                uid: meta.uid.clone(),
+                grace_period_seconds: grace,
+            },
+            reason,
+        ));
+    }
+    if let Some(h) = h.filter(|h| h.metadata.deletion_timestamp.is_some())
+        && !backsync::pod_status_in_line(v, h)
+        && let Some(status) = backsync::pod_status(v, h)
+    {
+        let mut vu = v.clone();
+        vu.status = Some(status);
+        p.changes.extend(patches(
+            SideName::Virtual,
+            ObjKind::Pod,
+            v,
+            &vu,
+            &v.metadata,
+            "virtual pod",
+        ));
+    }
+    p
+}
+
+/// Sets the grace period of a plan's pod deletions.
+fn with_pod_grace(mut p: Plan, grace: Option<i64>) -> Plan {
+    for c in &mut p.changes {
+        if c.target.kind == ObjKind::Pod
+            && let Action::Delete {
+                grace_period_seconds,
+                ..
+            } = &mut c.action
+        {
+            *grace_period_seconds = grace;
+        }
+    }
+    p
+}
+
 fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Change> {
+    if let Some(d) = pod_delete::both(v, h) {
+        return pod_deletions(v, Some(h), d).changes;
+    }
     let mut out = Vec::new();
     let vm = &v.metadata;
     let hm = &h.metadata;
@@ -839,43 +921,17 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         ann.remove(naming::ANNOTATION_POD_OWNER_REFERENCES);
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
-    // Spec fields the API server lets change on a running pod: images, activeDeadlineSeconds.
-    let deadline = vspec
-        .active_deadline_seconds
-        .or(hspec.active_deadline_seconds);
-    fn image_of<'c>(list: &'c [Container], name: &str) -> Option<&'c String> {
-        list.iter()
-            .find(|x| x.name == name)
-            .and_then(|c| c.image.as_ref())
-    }
-    let vinit = vspec.init_containers.as_deref().unwrap_or_default();
-    let images_differ =
-        hspec.containers.iter().any(|c| {
-            image_of(&vspec.containers, &c.name).is_some_and(|i| Some(i) != c.image.as_ref())
-        }) || hspec
-            .init_containers
-            .iter()
-            .flatten()
-            .any(|c| image_of(vinit, &c.name).is_some_and(|i| Some(i) != c.image.as_ref()));
+    // Spec fields the API server lets change on a running pod (`translate::pod_update`).
+    let spec_update = pod_update::host_spec(vspec, hspec);
     let host_differs = hm.labels.as_ref() != Some(&labels)
         || hm.annotations.as_ref() != Some(&ann)
-        || deadline != hspec.active_deadline_seconds
-        || images_differ;
+        || spec_update.is_some();
     if host_differs {
         let mut hu = h.clone();
         hu.metadata.labels = Some(labels);
         hu.metadata.annotations = Some(ann);
-        let hs = hu.spec.get_or_insert_with(Default::default);
-        hs.active_deadline_seconds = deadline;
-        for c in hs.containers.iter_mut() {
-            if let Some(i) = image_of(&vspec.containers, &c.name) {
-                c.image = Some(i.clone());
-            }
-        }
-        for c in hs.init_containers.iter_mut().flatten() {
-            if let Some(i) = image_of(vinit, &c.name) {
-                c.image = Some(i.clone());
-            }
+        if let Some(s) = spec_update {
+            hu.spec = Some(s);
         }
         out.extend(patches(
             SideName::Host,
@@ -886,6 +942,7 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             "host pod",
         ));
     }
+    out.extend(pod_update_subresources(ctx, v, h, vspec, hspec));
     // The synced status is only built (cloned from the host) when it is going to be written.
     let status_differs = !backsync::pod_status_in_line(v, h);
     if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
@@ -914,6 +971,47 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
             },
             format!("host scheduler placed the twin on node {node}"),
         ));
+    }
+    out
+}
+
+/// Ephemeral containers and in-place resize go through their own subresources. They carry no
+/// resourceVersion: each writes one field list, and the main patch before them bumps it.
+fn pod_update_subresources(
+    ctx: &Ctx,
+    v: &Pod,
+    h: &Pod,
+    vspec: &PodSpec,
+    hspec: &PodSpec,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut sub = |patch: Value, name: &str, field: &str, reason: &str| {
+        out.push(Change {
+            target: target(SideName::Host, ObjKind::Pod, &h.metadata),
+            action: Action::Patch {
+                patch,
+                subresource: Some(name.to_string()),
+                resource_version: None,
+            },
+            reason: reason.to_string(),
+            fields: vec![field.to_string()],
+        });
+    };
+    if let Some(p) = pod_update::ephemeral_patch(ctx, v, h) {
+        sub(
+            p,
+            "ephemeralcontainers",
+            "spec.ephemeralContainers",
+            "host pod: ephemeral containers differ",
+        );
+    }
+    if let Some(p) = pod_update::resize_patch(vspec, hspec) {
+        sub(
+            p,
+            "resize",
+            "spec.containers",
+            "host pod: container resources differ (in-place resize)",
+        );
     }
     out
 }

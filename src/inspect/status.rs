@@ -219,7 +219,10 @@ mod tests {
             SideName::Host,
             ObjKind::Service,
             "web-x-default-x-vc",
-            Action::Delete { uid: None },
+            Action::Delete {
+                uid: None,
+                grace_period_seconds: None,
+            },
         );
         let patch = change(
             SideName::Host,

@@ -42,6 +42,12 @@ pub enum Sub {
     Finalize,
     /// `pods/binding`: assigns a node (POST only).
     Binding,
+    /// `serviceaccounts/token`: a TokenRequest (POST only).
+    Token,
+    /// `pods/ephemeralcontainers`: only `spec.ephemeralContainers` changes, by additions.
+    EphemeralContainers,
+    /// `pods/resize`: only the containers' `resources` change.
+    Resize,
 }
 
 /// DeleteOptions that matter here.
@@ -50,6 +56,8 @@ pub struct DeleteOpts {
     pub dry_run: bool,
     pub uid: Option<String>,
     pub resource_version: Option<String>,
+    /// `gracePeriodSeconds`; only pods use it, and only with graceful pod deletion on.
+    pub grace_period: Option<i64>,
 }
 
 /// The result of a write.
@@ -85,6 +93,7 @@ pub struct Cluster {
     store: Mutex<Store>,
     ipam: Mutex<Ipam>,
     pod_spec_immutable: std::sync::atomic::AtomicBool,
+    graceful_pods: std::sync::atomic::AtomicBool,
 }
 
 pub fn now_rfc3339() -> String {
@@ -190,6 +199,106 @@ fn pod_spec_immutable_part(spec: &Value) -> Value {
     s
 }
 
+/// The grace period a pod delete waits for, or `None` when the pod goes at once: grace 0, not
+/// scheduled, or already finished (the apiserver's `CheckGracefulDelete`).
+fn pod_grace(pod: &Value, requested: Option<i64>) -> Option<i64> {
+    let grace = requested
+        .or_else(|| {
+            pod.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+        })
+        .unwrap_or(30);
+    let scheduled = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    (grace > 0 && scheduled && !finished).then_some(grace)
+}
+
+/// The pod a `pods/ephemeralcontainers` or `pods/resize` write leaves: the old pod with only
+/// that subresource's fields taken from the new body; any other difference is refused, as the
+/// apiserver does.
+fn pod_subresource(
+    kind: &'static KindInfo,
+    name: &str,
+    old: &Value,
+    new: Value,
+    sub: Sub,
+) -> Result<Value, ApiError> {
+    let mut m = old.clone();
+    let empty = Vec::new();
+    match sub {
+        Sub::EphemeralContainers => {
+            let before = old
+                .pointer("/spec/ephemeralContainers")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
+            let after = new
+                .pointer("/spec/ephemeralContainers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for e in before {
+                let n = e.get("name").cloned().unwrap_or(Value::Null);
+                if after.iter().find(|a| a.get("name") == Some(&n)) != Some(e) {
+                    return Err(ApiError::invalid(
+                        kind,
+                        name,
+                        "spec.ephemeralContainers",
+                        &format!("Forbidden: existing ephemeral containers {n} may not be changed"),
+                    ));
+                }
+            }
+            m["spec"]["ephemeralContainers"] = json!(after);
+        }
+        _ => {
+            let wanted = new
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(cs) = m
+                .pointer_mut("/spec/containers")
+                .and_then(Value::as_array_mut)
+            {
+                for c in cs.iter_mut() {
+                    let w = wanted.iter().find(|w| w.get("name") == c.get("name"));
+                    match w.and_then(|w| w.get("resources")) {
+                        Some(r) => c["resources"] = r.clone(),
+                        None => {
+                            if let Some(o) = c.as_object_mut() {
+                                o.remove("resources");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The apiserver defaults the patched object before comparing, so fields a patch dropped
+    // and defaulting restores are no change.
+    let mut new = new;
+    defaults::apply(kind, &mut new);
+    if m.get("spec") != new.get("spec") {
+        let what = if sub == Sub::Resize {
+            "only cpu and memory resources are mutable"
+        } else {
+            "pod updates through this subresource may only change spec.ephemeralContainers"
+        };
+        return Err(ApiError::invalid(
+            kind,
+            name,
+            "spec",
+            &format!("Forbidden: {what}"),
+        ));
+    }
+    Ok(m)
+}
+
 impl Cluster {
     pub fn new(role: Role) -> Self {
         Self {
@@ -197,7 +306,17 @@ impl Cluster {
             store: Mutex::new(Store::new(DEFAULT_RING)),
             ipam: Mutex::new(Ipam::new()),
             pod_spec_immutable: std::sync::atomic::AtomicBool::new(true),
+            graceful_pods: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether deleting a scheduled, unfinished pod with a grace period leaves it terminating
+    /// (`deletionTimestamp` + `deletionGracePeriodSeconds`) until its kubelet, or a delete with
+    /// grace 0, removes it, as on a real apiserver. Off by default: the sandbox's virtual side
+    /// has no kubelet, so such pods would stay terminating without a syncer.
+    pub fn set_graceful_pod_deletion(&self, on: bool) {
+        self.graceful_pods
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether pod spec updates are limited as on a real apiserver (default true). The sandbox
@@ -423,6 +542,10 @@ impl Cluster {
             });
         }
         let stored = store.put(kind.id, obj);
+        drop(store);
+        if kind.id == "namespaces" {
+            self.ensure_default_service_account(&name);
+        }
         Ok(Written {
             object: (*stored).clone(),
             created: true,
@@ -500,7 +623,12 @@ impl Cluster {
                 }
                 m
             }
-            Sub::Binding => return Err(ApiError::bad_request("bindings are created with POST")),
+            Sub::Binding | Sub::Token => {
+                return Err(ApiError::bad_request(
+                    "this subresource is only served for POST",
+                ));
+            }
+            Sub::EphemeralContainers | Sub::Resize => pod_subresource(kind, &name, old, new, sub)?,
             Sub::Finalize => {
                 let mut m = old.clone();
                 m["spec"]["finalizers"] = new
@@ -834,6 +962,29 @@ impl Cluster {
             return Ok(((*old).clone(), false));
         }
         let terminating = old.pointer("/metadata/deletionTimestamp").is_some();
+        if kind.id == "pods"
+            && self
+                .graceful_pods
+                .load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(grace) = pod_grace(&old, d.grace_period)
+        {
+            let current = old
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64);
+            // A grace period can only get shorter once the pod terminates.
+            if terminating && current.is_some_and(|c| c <= grace) {
+                return Ok(((*old).clone(), false));
+            }
+            let mut m = (*old).clone();
+            let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
+            meta_mut(&mut m).insert(
+                "deletionTimestamp".into(),
+                json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            );
+            meta_mut(&mut m).insert("deletionGracePeriodSeconds".into(), json!(grace));
+            let stored = store.put(kind.id, m);
+            return Ok(((*stored).clone(), false));
+        }
         if kind.id == "namespaces" || !finalizers_empty(&old) {
             if terminating {
                 return Ok(((*old).clone(), false));

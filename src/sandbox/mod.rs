@@ -42,6 +42,7 @@ pub mod selectors;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod token_request;
 pub mod validate;
 pub mod watch;
 
@@ -555,6 +556,12 @@ impl Sandbox {
 
     pub fn host_client(&self) -> kube::Client {
         self.host.client()
+    }
+
+    /// Graceful pod deletion on both servers (see `Cluster::set_graceful_pod_deletion`).
+    pub fn set_graceful_pod_deletion(&self, on: bool) {
+        self.host.cluster().set_graceful_pod_deletion(on);
+        self.virt.cluster().set_graceful_pod_deletion(on);
     }
 
     pub fn virtual_client(&self) -> kube::Client {

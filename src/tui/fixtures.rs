@@ -428,6 +428,7 @@ pub fn rows() -> Vec<PairRow> {
                 target: target(SideName::Host, ObjKind::Service, hns, &old),
                 action: Action::Delete {
                     uid: Some("1b2c3d4e-0000-4000-8000-00000000beef".to_string()),
+                    grace_period_seconds: None,
                 },
                 reason: "virtual service deleted".to_string(),
             }],

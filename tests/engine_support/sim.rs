@@ -64,7 +64,7 @@ impl Sim {
                     patch,
                     resource_version.as_deref(),
                 ),
-                Action::Delete { uid } => {
+                Action::Delete { uid, .. } => {
                     self.delete(s, c.target.side, c.target.kind, &key, uid.as_deref())
                 }
                 Action::Recreate { object, uid } => {

@@ -4,12 +4,13 @@ use crate::cluster::snapshot::ObjKey;
 use crate::engine::change::ObjKind;
 use crate::engine::ctx::{Ctx, cluster_ip};
 use crate::engine::translate::metadata::{self, Labels};
+use crate::engine::translate::token;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, DownwardAPIVolumeFile, DownwardAPIVolumeSource, EmptyDirVolumeSource,
-    EnvVar, HostAlias, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, Pod, PodDNSConfig,
-    PodDNSConfigOption, PodSpec, ResourceRequirements, SeccompProfile, SecurityContext,
-    VolumeMount,
+    EnvVar, EphemeralContainer, HostAlias, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
+    Pod, PodDNSConfig, PodDNSConfigOption, PodSpec, ResourceRequirements, SeccompProfile,
+    SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -496,6 +497,7 @@ fn translate_volumes(ctx: &Ctx, spec: &mut PodSpec, pod_name: &str, vns: &str) {
             r.name = t(&r.name);
         }
         if let Some(p) = v.projected.as_mut() {
+            let volume = v.name.as_str();
             for (i, src) in p.sources.iter_mut().flatten().enumerate() {
                 if let Some(cm) = src.config_map.as_mut() {
                     cm.name = t(&cm.name);
@@ -512,7 +514,8 @@ fn translate_volumes(ctx: &Ctx, spec: &mut PodSpec, pod_name: &str, vns: &str) {
                 }
                 if let Some(tok) = src.service_account_token.take() {
                     // The token is minted in the virtual cluster and handed to the host pod
-                    // through an annotation (written by apply, not by this pure translation).
+                    // through an annotation, which `engine::apply` fills in on create
+                    // (`translate::token`).
                     src.downward_api = Some(k8s_openapi::api::core::v1::DownwardAPIProjection {
                         items: Some(vec![DownwardAPIVolumeFile {
                             path: tok.path.clone(),
@@ -520,9 +523,8 @@ fn translate_volumes(ctx: &Ctx, spec: &mut PodSpec, pod_name: &str, vns: &str) {
                             field_ref: Some(ObjectFieldSelector {
                                 api_version: Some("v1".to_string()),
                                 field_path: format!(
-                                    "metadata.annotations['{}{}']",
-                                    naming::ANNOTATION_POD_TOKEN_PREFIX,
-                                    token_suffix(pod_name, vns, i)
+                                    "metadata.annotations['{}']",
+                                    token::annotation_key(pod_name, vns, volume, i)
                                 ),
                             }),
                             resource_field_ref: None,
@@ -532,13 +534,6 @@ fn translate_volumes(ctx: &Ctx, spec: &mut PodSpec, pod_name: &str, vns: &str) {
             }
         }
     }
-}
-
-/// vCluster uses 8 random characters; a pure planner needs a stable choice, so we derive them
-/// from the pod and the source's position.
-fn token_suffix(pod: &str, ns: &str, index: usize) -> String {
-    let h = naming::host_name_short(&format!("{pod}-{index}"), ns, "token");
-    h[1..9].to_string()
 }
 
 fn translate_downward_items(ctx: &Ctx, d: &mut DownwardAPIVolumeSource) {
@@ -625,4 +620,35 @@ fn rewrite_hosts(spec: &mut PodSpec, hostname: &str, fqdn: &str) {
     let mut inits = vec![init];
     inits.extend(spec.init_containers.take().unwrap_or_default());
     spec.init_containers = Some(inits);
+}
+
+/// The virtual pod's ephemeral containers as the host pod gets them (`kubectl debug` adds
+/// them through the `ephemeralcontainers` subresource): env translated as for the other
+/// containers. `None` while the vCluster's own host service has no ClusterIP.
+pub fn ephemeral_containers(ctx: &Ctx, vpod: &Pod) -> Option<Vec<EphemeralContainer>> {
+    let kube_ip = ctx.kube_ip()?;
+    let vns = vpod.metadata.namespace.as_deref().unwrap_or("");
+    let spec = vpod.spec.as_ref()?;
+    let injected = injected_env(ctx, kube_ip, vns, spec.enable_service_links.unwrap_or(true));
+    let out = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|ec| {
+            // Same env fields as a Container; translate through one and copy them back.
+            let mut c = Container {
+                name: ec.name.clone(),
+                env: ec.env.clone(),
+                env_from: ec.env_from.clone(),
+                ..Container::default()
+            };
+            translate_container(ctx, &mut c, vns, &injected);
+            EphemeralContainer {
+                env: c.env,
+                env_from: c.env_from,
+                ..ec.clone()
+            }
+        })
+        .collect();
+    Some(out)
 }

@@ -83,6 +83,18 @@ impl Kubelet {
         }
         let pod = &ev.object;
         if pod.pointer("/metadata/deletionTimestamp").is_some() {
+            // The containers stop at once; the kubelet then removes the pod (grace 0), which
+            // finalizers may still hold.
+            let _ = self.cluster.delete(
+                kind("pods"),
+                &ev.namespace,
+                &ev.name,
+                &crate::sandbox::cluster::DeleteOpts {
+                    uid: Some(meta_str(pod, "uid").to_string()),
+                    grace_period: Some(0),
+                    ..Default::default()
+                },
+            );
             return;
         }
         let scheduled = pod

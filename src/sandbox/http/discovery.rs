@@ -93,6 +93,21 @@ fn resource_entries(k: &KindInfo) -> Vec<Value> {
             "kind": "Binding", "verbs": ["create"],
         }));
     }
+    if k.id == "pods" {
+        for sub in ["pods/ephemeralcontainers", "pods/resize"] {
+            out.push(json!({
+                "name": sub, "singularName": "", "namespaced": true,
+                "kind": "Pod", "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    if k.id == "serviceaccounts" {
+        out.push(json!({
+            "name": "serviceaccounts/token", "singularName": "", "namespaced": true,
+            "group": "authentication.k8s.io", "version": "v1",
+            "kind": "TokenRequest", "verbs": ["create"],
+        }));
+    }
     if k.id == "namespaces" {
         out.push(json!({
             "name": "namespaces/finalize", "singularName": "", "namespaced": false,

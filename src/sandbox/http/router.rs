@@ -111,6 +111,9 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, Api
         "status" if kind.status => Ok(Sub::Status),
         "finalize" if kind.id == "namespaces" => Ok(Sub::Finalize),
         "binding" if kind.id == "pods" => Ok(Sub::Binding),
+        "token" if kind.id == "serviceaccounts" => Ok(Sub::Token),
+        "ephemeralcontainers" if kind.id == "pods" => Ok(Sub::EphemeralContainers),
+        "resize" if kind.id == "pods" => Ok(Sub::Resize),
         _ => Err(nf()),
     };
     let t = |kind, namespace: Option<&str>, name: Option<&str>, sub| Target {
@@ -370,14 +373,15 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     };
     let target = parse_target(group, version, rest)?;
     let is_watch = params.flag("watch");
+    let post_only = matches!(target.sub, Sub::Binding | Sub::Token);
     let verb = match (&method, target.name.is_some()) {
-        (&Method::GET, true) if target.sub != Sub::Binding => "get",
+        (&Method::GET, true) if !post_only => "get",
         (&Method::GET, false) if is_watch => "watch",
         (&Method::GET, false) => "list",
         (&Method::POST, false) if target.sub == Sub::Main => "create",
-        (&Method::POST, true) if target.sub == Sub::Binding => "create",
-        (&Method::PUT, true) if target.sub != Sub::Binding => "update",
-        (&Method::PATCH, true) if target.sub != Sub::Binding => "patch",
+        (&Method::POST, true) if post_only => "create",
+        (&Method::PUT, true) if !post_only => "update",
+        (&Method::PATCH, true) if !post_only => "patch",
         (&Method::DELETE, true) if target.sub == Sub::Main => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
@@ -564,6 +568,14 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             let out = cluster.bind(&ns_str, &name, &obj, o.dry_run)?;
             Ok(json_response(201, &out, &[]))
         }
+        "create" if target.sub == Sub::Token => {
+            let o = write_opts(&params)?;
+            let body = read_body(req).await?;
+            let obj: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?;
+            let out = cluster.token_request(&ns_str, &name, &obj, o.dry_run)?;
+            Ok(json_response(201, &out, &[]))
+        }
         "create" => {
             let protobuf = is_protobuf(req.headers())?;
             let o = write_opts(&params)?;
@@ -659,6 +671,9 @@ fn is_protobuf(headers: &HeaderMap) -> Result<bool, ApiError> {
 fn delete_opts(body: &[u8], params: &Params) -> Result<DeleteOpts, ApiError> {
     let mut d = DeleteOpts {
         dry_run: params.get("dryRun") == Some("All"),
+        grace_period: params
+            .get("gracePeriodSeconds")
+            .and_then(|g| g.parse::<i64>().ok()),
         ..Default::default()
     };
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -680,6 +695,9 @@ fn delete_opts(body: &[u8], params: &Params) -> Result<DeleteOpts, ApiError> {
         .pointer("/preconditions/resourceVersion")
         .and_then(Value::as_str)
         .map(str::to_string);
+    if let Some(g) = v.get("gracePeriodSeconds").and_then(Value::as_i64) {
+        d.grace_period = Some(g);
+    }
     Ok(d)
 }
 

@@ -169,7 +169,7 @@ pub fn confirm_lines<'a>(
                     ),
                     Some(object),
                 ),
-                Write::Delete { uid } => (
+                Write::Delete { uid, .. } => (
                     format!(
                         "delete{}",
                         uid.as_ref()
