@@ -23,13 +23,23 @@ pub fn tui_options(global: &GlobalArgs) -> anyhow::Result<TuiOptions> {
         |p| p.display().to_string(),
     );
     let no_color = std::env::var("NO_COLOR").ok();
-    TuiOptions::resolve(
+    let mut opts = TuiOptions::resolve(
         global.theme.as_deref(),
         global.read_only,
         &config,
         &origin,
         no_color.as_deref(),
-    )
+    )?;
+    opts.namespace = start_namespace(global);
+    Ok(opts)
+}
+
+/// The namespace the TUI starts filtered to: `-n NS`; `-A` (or neither) shows every namespace.
+pub fn start_namespace(global: &GlobalArgs) -> Option<String> {
+    if global.all_namespaces {
+        return None;
+    }
+    global.namespace.clone().filter(|ns| !ns.is_empty())
 }
 
 pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {

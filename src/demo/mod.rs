@@ -50,6 +50,8 @@ pub struct DemoOptions {
     pub kubeconfig: Option<PathBuf>,
     /// Let the controller repair the incident too (it is gone within seconds).
     pub repair: bool,
+    /// `-n NS`: the TUI starts showing only this virtual namespace.
+    pub namespace: Option<String>,
 }
 
 /// Where the demo writes its kubeconfig unless told: a fixed path, so the README's kubectl
@@ -224,7 +226,7 @@ impl Demo {
             let connecting = |c: &ConnState| matches!(c, ConnState::Connecting);
             {
                 let d = rx.borrow_and_update();
-                if !connecting(&d.virtual_conn) && !connecting(&d.host_conn) {
+                if !d.loading && !connecting(&d.virtual_conn) && !connecting(&d.host_conn) {
                     break;
                 }
             }
@@ -269,6 +271,7 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<i32> {
             } else {
                 String::new()
             },
+            namespace: opts.namespace.clone(),
             ..TuiOptions::default()
         })
     };

@@ -17,8 +17,8 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Once;
-use std::time::Duration;
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How the TUI starts. Build it with [`TuiOptions::resolve`] from the CLI flags and the config.
@@ -32,6 +32,9 @@ pub struct TuiOptions {
     pub mouse: bool,
     /// Ages and toasts refresh at this pace; nothing is drawn unless something changed.
     pub tick: Duration,
+    /// `-n NS`: start showing only this virtual namespace (`:ns` changes it later); `None`
+    /// (also `-A`) = every namespace.
+    pub namespace: Option<String>,
 }
 
 impl Default for TuiOptions {
@@ -43,6 +46,7 @@ impl Default for TuiOptions {
             read_only_reason: String::new(),
             mouse: true,
             tick: Duration::from_secs(1),
+            namespace: None,
         }
     }
 }
@@ -77,6 +81,7 @@ impl TuiOptions {
             read_only_reason,
             mouse: config.mouse.unwrap_or(true),
             tick: Duration::from_secs(1),
+            namespace: None,
         })
     }
 }
@@ -94,6 +99,29 @@ pub fn restore_terminal() {
 }
 
 static PANIC_HOOK: Once = Once::new();
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// Record the process start; the binary calls it first thing so the "first full frame" trace
+/// event measures from there. Later calls change nothing.
+pub fn mark_process_start() {
+    let _ = PROCESS_START.get_or_init(Instant::now);
+}
+
+/// Time since [`mark_process_start`] (or since the first call here, if it was never called).
+pub fn since_process_start() -> Duration {
+    PROCESS_START.get_or_init(Instant::now).elapsed()
+}
+
+/// Target and message of the event logged once, when the first frame showing both sides'
+/// initial lists as rows has been drawn (scale runs read it from the log file).
+pub const FIRST_FRAME_TARGET: &str = "vinspect::tui";
+pub const FIRST_FRAME_MESSAGE: &str = "first full frame";
+
+/// Whether a frame of this data is "full": both sides listed, and the rows computed from them.
+pub fn is_full(data: &DataUpdate) -> bool {
+    !data.loading && data.virtual_conn.is_live() && data.host_conn.is_live()
+}
 
 /// A panic must not leave the shell in raw mode: restore first, then print as usual.
 fn install_panic_hook() {
@@ -225,6 +253,7 @@ pub async fn run_tui(
 
     let theme = opts.theme;
     let mut state = AppState::new(opts.keymap, opts.read_only, &opts.read_only_reason);
+    state.namespace = opts.namespace.clone();
     let size = terminal.size().context("cannot read the terminal size")?;
     update(&mut state, Action::Resize(size.width, size.height));
     update(&mut state, Action::Tick(Utc::now()));
@@ -236,6 +265,7 @@ pub async fn run_tui(
     let mut tick = tokio::time::interval(opts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut data_open = true;
+    let mut first_full_logged = false;
 
     let code = loop {
         if state.dirty {
@@ -243,6 +273,16 @@ pub async fn run_tui(
                 .draw(|f| views::draw(f, &state, &theme))
                 .context("cannot draw")?;
             state.dirty = false;
+            if !first_full_logged && is_full(&state.data) {
+                first_full_logged = true;
+                // The target must be a literal for tracing's macros; it equals FIRST_FRAME_TARGET.
+                tracing::info!(
+                    target: "vinspect::tui",
+                    elapsed_ms = since_process_start().as_millis() as u64,
+                    rows = state.data.rows.len(),
+                    "first full frame"
+                );
+            }
         }
         let action = tokio::select! {
             ev = events.next() => match ev {
