@@ -54,12 +54,18 @@ pub struct LiveOptions {
 /// Called with every change a fix from the TUI wrote (the demo releases its holds here).
 pub type OnApplied = Arc<dyn Fn(&Change) + Send + Sync>;
 
-/// What an embedder adds to the plain live backend (the demo: its banner, its holds).
+/// Answers `Some(message)` for a change that must not be written (the demo's host quota).
+pub type Refuse = Arc<dyn Fn(&Change) -> Option<String> + Send + Sync>;
+
+/// What an embedder adds to the plain live backend (the demo: its banner, its holds, the
+/// admission its sandbox does not have).
 #[derive(Clone, Default)]
 pub struct LiveHooks {
     /// Shown in the header instead of the config note.
     pub note: Option<String>,
     pub on_applied: Option<OnApplied>,
+    /// Checked before each write of a fix; a refusal is that change's failure.
+    pub refuse: Option<Refuse>,
 }
 
 /// One connected vCluster: clients, config and the running watch caches.
@@ -299,6 +305,10 @@ impl LiveBackend {
         for round in 1..=MAX_ROUNDS {
             for c in &current.changes {
                 // One change at a time, so each gets its own outcome.
+                if let Some(message) = self.hooks.refuse.as_ref().and_then(|r| r(c)) {
+                    out.push(outcome(c, Err(message)));
+                    return out;
+                }
                 let single = Plan {
                     changes: vec![c.clone()],
                     blocked: None,
