@@ -103,7 +103,12 @@ async fn with_repair_the_controller_fixes_all_but_the_squatter_and_the_quota() {
         problems == ["Error admin", "Squatter invoices"]
     })
     .await;
-    for name in ["search", "kube-dns", "invoice-worker-0", "checkout-84f9b6d7c-v7m3d"] {
+    for name in [
+        "search",
+        "kube-dns",
+        "invoice-worker-0",
+        "checkout-84f9b6d7c-v7m3d",
+    ] {
         assert!(
             end.iter()
                 .any(|r| r.name == name && r.status.word() == "Synced"),

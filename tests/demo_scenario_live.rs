@@ -104,12 +104,18 @@ async fn the_default_demo_shows_every_status_on_the_first_two_tabs() {
     );
     // Each from the cause the scenario stages.
     let has = |word: &str, id: &str| seen[word].iter().any(|x| x == id);
-    assert!(has("Waiting", "Pod shop/checkout-84f9b6d7c-v7m3d"), "{seen:#?}");
+    assert!(
+        has("Waiting", "Pod shop/checkout-84f9b6d7c-v7m3d"),
+        "{seen:#?}"
+    );
     assert!(has("Missing", "Service kube-system/kube-dns"), "{seen:#?}");
     assert!(has("Error", "Service shop/admin"), "{seen:#?}");
     assert!(has("Disabled", "Endpoints billing/ledger-db"), "{seen:#?}");
     assert!(has("Drift", "Service shop/cart"), "{seen:#?}");
-    assert!(has("Orphan", "Pod billing/monthly-report-28734560-x7k2p"), "{seen:#?}");
+    assert!(
+        has("Orphan", "Pod billing/monthly-report-28734560-x7k2p"),
+        "{seen:#?}"
+    );
     assert!(has("Squatter", "Service billing/invoices"), "{seen:#?}");
 }
 

@@ -124,7 +124,9 @@ fn incident_reasons_name_the_signatures() {
         .find(|r| r.name == "ledger-db" && r.status.word() == "Disabled")
         .unwrap();
     assert!(
-        ledger.reason.contains("sync.toHost.endpoints.enabled: false"),
+        ledger
+            .reason
+            .contains("sync.toHost.endpoints.enabled: false"),
         "{}",
         ledger.reason
     );

@@ -176,7 +176,9 @@ fn screenshots_show_the_incident() {
     for w in ["Orphan", "Waiting", "Synced"] {
         assert!(pods.contains(w), "{w} on the Pods tab");
     }
-    for w in ["Drift", "Missing", "Squatter", "Error", "Disabled", "Synced"] {
+    for w in [
+        "Drift", "Missing", "Squatter", "Error", "Disabled", "Synced",
+    ] {
         assert!(services.contains(w), "{w} on the Services tab");
     }
 }

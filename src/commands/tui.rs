@@ -66,3 +66,29 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
         Ok(setup::exit_code(code))
     })?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn global(args: &[&str]) -> GlobalArgs {
+        let mut all = vec!["vinspect"];
+        all.extend_from_slice(args);
+        crate::cli::Cli::try_parse_from(all).unwrap().global
+    }
+
+    #[test]
+    fn namespace_flags_decide_where_the_tui_starts() {
+        assert_eq!(
+            start_namespace(&global(&["-n", "shop"])).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(
+            start_namespace(&global(&["--namespace", "billing"])).as_deref(),
+            Some("billing")
+        );
+        assert_eq!(start_namespace(&global(&["-A"])), None);
+        assert_eq!(start_namespace(&global(&[])), None);
+    }
+}

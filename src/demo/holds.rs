@@ -45,8 +45,8 @@ pub fn incident_targets(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<Tar
         .into_iter()
         .filter(|(_, r)| r.status.is_problem())
         .flat_map(|(_, r)| {
-            let waiting_twin = (matches!(r.status, Status::Waiting { .. }) && r.host.exists)
-                .then(|| Target {
+            let waiting_twin =
+                (matches!(r.status, Status::Waiting { .. }) && r.host.exists).then(|| Target {
                     side: SideName::Host,
                     kind: obj_kind(r.kind),
                     namespace: r.host.namespace.clone(),

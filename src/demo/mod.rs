@@ -13,11 +13,11 @@ use crate::cluster::clients::{Clients, Target as ClientTarget};
 use crate::cluster::fetch::HostScope;
 use crate::cluster::snapshot::ConnState;
 use crate::cluster::watch::{WatchOptions, spawn};
-use crate::engine::{Action, Change};
 use crate::engine::controller::{
     ConfigSource, Controller, ControllerOptions, Parts, WriteError, Writer, Written,
 };
 use crate::engine::kube_writer::KubeWriter;
+use crate::engine::{Action, Change};
 use crate::live::{LiveBackend, LiveHooks, LiveOptions};
 use crate::sandbox::scenario::{self, HostQuota, Scenario};
 use crate::sandbox::{Sandbox, SandboxOptions};

@@ -262,7 +262,12 @@ mod tests {
             drift
         );
         assert_eq!(refused_write(drift.clone(), None), drift);
-        for kept in [Status::Synced, Status::Squatter, Status::Orphan, Status::Disabled] {
+        for kept in [
+            Status::Synced,
+            Status::Squatter,
+            Status::Orphan,
+            Status::Disabled,
+        ] {
             assert_eq!(refused_write(kept.clone(), Some(&ev(SYNC_ERROR, 2))), kept);
         }
     }

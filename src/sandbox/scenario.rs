@@ -154,7 +154,8 @@ impl HostQuota {
         if over.is_empty() {
             return None;
         }
-        let list = |f: &dyn Fn(&str) -> String| over.iter().map(|r| f(r)).collect::<Vec<_>>().join(",");
+        let list =
+            |f: &dyn Fn(&str) -> String| over.iter().map(|r| f(r)).collect::<Vec<_>>().join(",");
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -591,9 +592,8 @@ mod tests {
 
     #[test]
     fn host_quota_rejects_what_it_cannot_enforce() {
-        let text = |hard: &str| {
-            format!("description: x\nhostQuota: {{name: q, hard: {{{hard}}}}}\n")
-        };
+        let text =
+            |hard: &str| format!("description: x\nhostQuota: {{name: q, hard: {{{hard}}}}}\n");
         assert!(parse("q", &text("services.nodeports: 0")).is_ok());
         let e = parse("q", &text("services.nodeports: 2")).unwrap_err();
         assert!(e.to_string().contains("only a limit of 0"), "{e}");

@@ -227,6 +227,17 @@ fn dispatch<'a, B: Backend>(backend: &'a B, effect: Effect, pending: &mut Pendin
     }
 }
 
+/// The state the first frame is drawn from: the options (with `-n`), the terminal size and
+/// whatever data the backend has so far (often none: the first frame says "loading").
+pub fn start_state(opts: &TuiOptions, size: (u16, u16), data: DataUpdate) -> AppState {
+    let mut state = AppState::new(opts.keymap.clone(), opts.read_only, &opts.read_only_reason);
+    state.namespace = opts.namespace.clone();
+    update(&mut state, Action::Resize(size.0, size.1));
+    update(&mut state, Action::Tick(Utc::now()));
+    update(&mut state, Action::Data(data));
+    state
+}
+
 /// Exit code when a signal ended the UI (128 + SIGTERM, the shell convention).
 pub const SIGNAL_EXIT: i32 = 143;
 
@@ -251,14 +262,9 @@ pub async fn run_tui(
             .context("cannot set up the terminal")?;
     terminal.clear().context("cannot clear the terminal")?;
 
-    let theme = opts.theme;
-    let mut state = AppState::new(opts.keymap, opts.read_only, &opts.read_only_reason);
-    state.namespace = opts.namespace.clone();
     let size = terminal.size().context("cannot read the terminal size")?;
-    update(&mut state, Action::Resize(size.width, size.height));
-    update(&mut state, Action::Tick(Utc::now()));
     let first = data.borrow_and_update().clone();
-    update(&mut state, Action::Data(first));
+    let mut state = start_state(&opts, (size.width, size.height), first);
 
     let mut events = EventStream::new();
     let mut pending: Pending<'_> = FuturesUnordered::new();
@@ -270,7 +276,7 @@ pub async fn run_tui(
     let code = loop {
         if state.dirty {
             terminal
-                .draw(|f| views::draw(f, &state, &theme))
+                .draw(|f| views::draw(f, &state, &opts.theme))
                 .context("cannot draw")?;
             state.dirty = false;
             if !first_full_logged && is_full(&state.data) {
@@ -318,4 +324,54 @@ pub async fn run_tui(
     drop(terminal);
     drop(guard);
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::snapshot::ConnState;
+    use crate::tui::fixtures;
+
+    #[test]
+    fn the_namespace_flag_filters_from_the_first_frame() {
+        let opts = TuiOptions {
+            namespace: Some(fixtures::rows()[0].namespace.clone()),
+            ..TuiOptions::default()
+        };
+        let ns = opts.namespace.clone().unwrap();
+        let mut state = start_state(&opts, (120, 40), fixtures::data());
+        let mut seen = 0;
+        for tab in ['1', '2', '3', '4'] {
+            update(
+                &mut state,
+                Action::Key(crossterm::event::KeyEvent::new(
+                    crossterm::event::KeyCode::Char(tab),
+                    crossterm::event::KeyModifiers::NONE,
+                )),
+            );
+            for i in state.visible().to_vec() {
+                assert_eq!(state.data.rows[i as usize].namespace, ns);
+                seen += 1;
+            }
+        }
+        assert!(seen > 0);
+        let all = start_state(&TuiOptions::default(), (120, 40), fixtures::data());
+        assert!(all.data.rows.iter().any(|r| r.namespace != ns));
+    }
+
+    #[test]
+    fn a_frame_is_full_once_both_sides_are_listed_and_rows_computed() {
+        let mut d = fixtures::data();
+        assert!(is_full(&d));
+        d.loading = true;
+        assert!(!is_full(&d));
+        d.loading = false;
+        d.host_conn = ConnState::Connecting;
+        assert!(!is_full(&d));
+        d.host_conn = ConnState::Error {
+            message: "down".into(),
+        };
+        assert!(!is_full(&d));
+        assert!(!is_full(&DataUpdate::default()));
+    }
 }
