@@ -496,13 +496,20 @@ pub fn load_into(
                 what: what.clone(),
                 message,
             };
-            if side == ScenarioSide::Host && obj.get("kind").and_then(Value::as_str) == Some("Pod")
-            {
+            let kind = obj.get("kind").and_then(Value::as_str);
+            if side == ScenarioSide::Host && kind == Some("Pod") {
                 // Written whole, status included, so the simulated kubelet sees a pod that is
                 // already scheduled and has its IP, and leaves it as the scenario describes it.
                 server
                     .cluster()
                     .put_raw(crate::sandbox::cluster::kind("pods"), obj.clone());
+            } else if kind == Some("Endpoints") {
+                // The endpoints controller may already have written this object for the
+                // Service loaded just before (a race that shows under load): the scenario's
+                // copy replaces it instead of failing with AlreadyExists.
+                server
+                    .cluster()
+                    .put_raw(crate::sandbox::cluster::kind("endpoints"), obj.clone());
             } else {
                 server
                     .apply_objects(std::slice::from_ref(&obj))
