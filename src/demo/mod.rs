@@ -107,14 +107,14 @@ struct HoldingWriter {
 
 impl Writer for HoldingWriter {
     async fn write(&self, change: &Change) -> Result<Written, WriteError> {
-        if let Some(message) = quota_refusal(self.quota.as_ref(), change) {
-            return Err(WriteError::Failed(message));
-        }
         if self.holds.is_held(&change.target) {
             // Answered as written, so the controller does not log a failure and back off for
             // every incident object: it re-plans after its expectation timeout and asks again.
             tracing::debug!("demo: holding {} for the operator", change.target);
             return Ok(Written::default());
+        }
+        if let Some(message) = quota_refusal(self.quota.as_ref(), change) {
+            return Err(WriteError::Failed(message));
         }
         self.inner.write(change).await
     }
