@@ -8,6 +8,7 @@ use vinspect::cli::Cli;
 use vinspect::commands::{self, EXIT_ERROR};
 
 fn main() -> ExitCode {
+    vinspect::tui::run::mark_process_start();
     // A bug must still end in one line and exit 2, never a backtrace on the user's screen.
     std::panic::set_hook(Box::new(|info| {
         let msg = info

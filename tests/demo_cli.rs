@@ -96,7 +96,7 @@ fn no_tui_prints_ready_and_serves_the_scenario_until_sigterm() {
             .collect();
         assert!(names.iter().any(|n| n.starts_with("cart-")), "{names:?}");
 
-        // The controller gives a new virtual pod its host twin.
+        // The controller gives a new virtual pod its host twin once it can.
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "probe"},
             "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}
@@ -105,6 +105,28 @@ fn no_tui_prints_ready_and_serves_the_scenario_until_sigterm() {
         pods.create(&PostParams::default(), &pod).await.unwrap();
         let host = client(&path, Some("sandbox-host")).await;
         let host_pods: Api<Pod> = Api::namespaced(host, "vcluster-my-vcluster");
+        // The incident lost the kube-dns twin: like every new pod, the probe waits for it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            host_pods
+                .get_opt("probe-x-shop-x-my-vcluster")
+                .await
+                .unwrap()
+                .is_none(),
+            "the probe must wait for the kube-dns twin"
+        );
+        // The README's next line: fix kube-dns from the command line.
+        let fix = Command::new(assert_cmd::cargo::cargo_bin("vinspect"))
+            .args(["fix", "svc/kube-system/kube-dns", "--yes", "--kubeconfig"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            fix.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&fix.stdout),
+            String::from_utf8_lossy(&fix.stderr)
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if host_pods

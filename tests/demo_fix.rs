@@ -85,20 +85,61 @@ async fn a_fix_from_the_tui_sticks_and_the_rest_stays_held() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_repair_the_controller_fixes_all_but_the_squatter() {
+async fn with_repair_the_controller_fixes_all_but_the_squatter_and_the_quota() {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario::load("incident").unwrap();
     let demo = Demo::start(s, dir.path().join("kubeconfig"), true)
         .await
         .unwrap();
-    let end = wait_rows(&demo, "only the squatter left", |r| {
-        let problems: Vec<&PairRow> = r.iter().filter(|x| x.status.is_problem()).collect();
-        problems.len() == 1 && problems[0].status.word() == "Squatter"
+    // What the controller cannot fix: a host object it must not touch, and a twin the host
+    // quota refuses (the scenario's hostQuota, enforced on the demo's writes).
+    let end = wait_rows(&demo, "only the squatter and the refused twin left", |r| {
+        let mut problems: Vec<String> = r
+            .iter()
+            .filter(|x| x.status.is_problem())
+            .map(|x| format!("{} {}", x.status.word(), x.name))
+            .collect();
+        problems.sort();
+        problems == ["Error admin", "Squatter invoices"]
     })
     .await;
-    assert!(
-        end.iter()
-            .any(|r| r.name == "search" && r.status.word() == "Synced")
-    );
+    for name in [
+        "search",
+        "kube-dns",
+        "invoice-worker-0",
+        "checkout-84f9b6d7c-v7m3d",
+    ] {
+        assert!(
+            end.iter()
+                .any(|r| r.name == name && r.status.word() == "Synced"),
+            "{name}"
+        );
+    }
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fix_the_host_quota_forbids_fails_with_the_quota_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario::load("incident").unwrap();
+    let demo = Demo::start(s, dir.path().join("kubeconfig"), false)
+        .await
+        .unwrap();
+    let (backend, _data) = demo
+        .backend(dir.path().join("audit.log"), None, false)
+        .await
+        .unwrap();
+    let before = wait_rows(&demo, "the incident", |r| r.len() > 20).await;
+    let admin = find(&before, RowKind::Service, "shop", "admin");
+    assert_eq!(admin.status.word(), "Error");
+    let out = backend
+        .apply_fixes(vec![FixRequest {
+            key: RowKey::of(admin),
+            plan: admin.plan.clone(),
+        }])
+        .await;
+    assert_eq!(out.len(), 1, "{out:?}");
+    let err = out[0].result.clone().unwrap_err();
+    assert!(err.contains("exceeded quota: vc-my-vcluster"), "{err}");
     demo.shutdown().await;
 }

@@ -235,6 +235,13 @@ async fn filter_fix_and_quit_in_a_real_terminal() {
         );
     });
     let result = test.await;
+    // The one-off timing event scale runs read: in the TUI's log file, with the elapsed time.
+    let log = std::fs::read_to_string(work.path().join("vinspect").join("vinspect.log"))
+        .unwrap_or_default();
+    let first_frame: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("vinspect::tui") && l.contains("first full frame"))
+        .collect();
     let selector = host
         .get(twin)
         .await
@@ -251,4 +258,6 @@ async fn filter_fix_and_quit_in_a_real_terminal() {
         !selector.contains_key("edited-by"),
         "the fix did not reach the host: {selector:?}"
     );
+    assert_eq!(first_frame.len(), 1, "log:\n{log}");
+    assert!(first_frame[0].contains("elapsed_ms="), "{}", first_frame[0]);
 }

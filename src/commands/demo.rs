@@ -14,6 +14,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<u8> {
         read_only: global.read_only,
         kubeconfig: global.kubeconfig.clone(),
         repair: args.repair,
+        namespace: super::tui::start_namespace(global),
     };
     let code = setup::block_on(run_demo(opts))??;
     Ok(setup::exit_code(code))

@@ -27,7 +27,10 @@ fn level(verbose: u8) -> &'static str {
 /// repeat the one-line error vinspect prints itself, so it is quiet below `-vv`.
 pub fn default_filter(verbose: u8) -> String {
     let base = level(verbose);
-    if verbose < 2 {
+    if verbose == 0 {
+        // The TUI's one-off timing event ("first full frame") is always in the log.
+        format!("{base},vinspect::tui=info,kube_client=off,kube_runtime=off,hyper_util=off")
+    } else if verbose < 2 {
         format!("{base},kube_client=off,kube_runtime=off,hyper_util=off")
     } else {
         base.to_string()

@@ -23,13 +23,23 @@ pub fn tui_options(global: &GlobalArgs) -> anyhow::Result<TuiOptions> {
         |p| p.display().to_string(),
     );
     let no_color = std::env::var("NO_COLOR").ok();
-    TuiOptions::resolve(
+    let mut opts = TuiOptions::resolve(
         global.theme.as_deref(),
         global.read_only,
         &config,
         &origin,
         no_color.as_deref(),
-    )
+    )?;
+    opts.namespace = start_namespace(global);
+    Ok(opts)
+}
+
+/// The namespace the TUI starts filtered to: `-n NS`; `-A` (or neither) shows every namespace.
+pub fn start_namespace(global: &GlobalArgs) -> Option<String> {
+    if global.all_namespaces {
+        return None;
+    }
+    global.namespace.clone().filter(|ns| !ns.is_empty())
 }
 
 pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -55,4 +65,30 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
             .context("the TUI stopped")?;
         Ok(setup::exit_code(code))
     })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn global(args: &[&str]) -> GlobalArgs {
+        let mut all = vec!["vinspect"];
+        all.extend_from_slice(args);
+        crate::cli::Cli::try_parse_from(all).unwrap().global
+    }
+
+    #[test]
+    fn namespace_flags_decide_where_the_tui_starts() {
+        assert_eq!(
+            start_namespace(&global(&["-n", "shop"])).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(
+            start_namespace(&global(&["--namespace", "billing"])).as_deref(),
+            Some("billing")
+        );
+        assert_eq!(start_namespace(&global(&["-A"])), None);
+        assert_eq!(start_namespace(&global(&[])), None);
+    }
 }

@@ -2,8 +2,9 @@
 //! the TUI (whose backend is [`crate::live::LiveBackend`]).
 
 use crate::cluster::snapshot::Snapshot;
-use crate::engine::Target;
-use crate::inspect::pair_rows;
+use crate::engine::{SideName, Target};
+use crate::inspect::status::obj_kind;
+use crate::inspect::{Status, pair_rows};
 use crate::vcluster::config::VClusterConfig;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -37,10 +38,25 @@ impl Holds {
 }
 
 /// Every write the engine would make for the problem rows of `snapshot`: what the demo holds.
+/// A Waiting row whose twin already exists is held too: once what it waits for is fixed, the
+/// problem behind it (an older incarnation's twin) is the operator's to see and fix.
 pub fn incident_targets(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<Target> {
     pair_rows(snapshot, config)
         .into_iter()
         .filter(|(_, r)| r.status.is_problem())
-        .flat_map(|(_, r)| r.plan.changes.into_iter().map(|c| c.target))
+        .flat_map(|(_, r)| {
+            let waiting_twin =
+                (matches!(r.status, Status::Waiting { .. }) && r.host.exists).then(|| Target {
+                    side: SideName::Host,
+                    kind: obj_kind(r.kind),
+                    namespace: r.host.namespace.clone(),
+                    name: r.host.name.clone(),
+                });
+            r.plan
+                .changes
+                .into_iter()
+                .map(|c| c.target)
+                .chain(waiting_twin)
+        })
         .collect()
 }

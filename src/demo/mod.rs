@@ -13,13 +13,13 @@ use crate::cluster::clients::{Clients, Target as ClientTarget};
 use crate::cluster::fetch::HostScope;
 use crate::cluster::snapshot::ConnState;
 use crate::cluster::watch::{WatchOptions, spawn};
-use crate::engine::Change;
 use crate::engine::controller::{
     ConfigSource, Controller, ControllerOptions, Parts, WriteError, Writer, Written,
 };
 use crate::engine::kube_writer::KubeWriter;
+use crate::engine::{Action, Change};
 use crate::live::{LiveBackend, LiveHooks, LiveOptions};
-use crate::sandbox::scenario::{self, Scenario};
+use crate::sandbox::scenario::{self, HostQuota, Scenario};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::tui::run::{TuiOptions, run_tui};
 use crate::tui::theme::Theme;
@@ -50,6 +50,8 @@ pub struct DemoOptions {
     pub kubeconfig: Option<PathBuf>,
     /// Let the controller repair the incident too (it is gone within seconds).
     pub repair: bool,
+    /// `-n NS`: the TUI starts showing only this virtual namespace.
+    pub namespace: Option<String>,
 }
 
 /// Where the demo writes its kubeconfig unless told: a fixed path, so the README's kubectl
@@ -82,10 +84,25 @@ pub fn banner(kubeconfig: &std::path::Path) -> String {
     format!("DEMO · export KUBECONFIG={}", kubeconfig.display())
 }
 
-/// A writer that refuses writes to held objects (the incident the operator is to fix).
+/// The scenario's host quota refusing `change`, the way the host's quota admission would
+/// refuse vCluster's syncer (the sandbox has no quota admission of its own).
+pub fn quota_refusal(quota: Option<&HostQuota>, change: &Change) -> Option<String> {
+    let quota = quota?;
+    if change.target.side != crate::engine::SideName::Host {
+        return None;
+    }
+    match &change.action {
+        Action::Create { object } | Action::Recreate { object, .. } => quota.refusal(object),
+        _ => None,
+    }
+}
+
+/// A writer that refuses writes to held objects (the incident the operator is to fix), and
+/// writes the scenario's host quota forbids.
 struct HoldingWriter {
     inner: KubeWriter,
     holds: Holds,
+    quota: Option<HostQuota>,
 }
 
 impl Writer for HoldingWriter {
@@ -95,6 +112,9 @@ impl Writer for HoldingWriter {
             // every incident object: it re-plans after its expectation timeout and asks again.
             tracing::debug!("demo: holding {} for the operator", change.target);
             return Ok(Written::default());
+        }
+        if let Some(message) = quota_refusal(self.quota.as_ref(), change) {
+            return Err(WriteError::Failed(message));
         }
         self.inner.write(change).await
     }
@@ -169,6 +189,7 @@ impl Demo {
                     audit: None,
                 },
                 holds: holds.clone(),
+                quota: scenario.host_quota.clone(),
             },
             recorder: None,
             config: ConfigSource::Fixed(scenario.config.clone()),
@@ -214,9 +235,11 @@ impl Demo {
             audit_log: Some(audit_log),
         };
         let holds = self.holds.clone();
+        let quota = self.scenario.host_quota.clone();
         let hooks = LiveHooks {
             note,
             on_applied: Some(Arc::new(move |c: &Change| holds.release(&c.target))),
+            refuse: Some(Arc::new(move |c: &Change| quota_refusal(quota.as_ref(), c))),
         };
         let (backend, mut rx) = LiveBackend::connect_with(opts, hooks).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -224,7 +247,7 @@ impl Demo {
             let connecting = |c: &ConnState| matches!(c, ConnState::Connecting);
             {
                 let d = rx.borrow_and_update();
-                if !connecting(&d.virtual_conn) && !connecting(&d.host_conn) {
+                if !d.loading && !connecting(&d.virtual_conn) && !connecting(&d.host_conn) {
                     break;
                 }
             }
@@ -269,6 +292,7 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<i32> {
             } else {
                 String::new()
             },
+            namespace: opts.namespace.clone(),
             ..TuiOptions::default()
         })
     };

@@ -129,7 +129,9 @@ pub async fn run_fix_to(
     let mut deferred: Vec<Pair> = Vec::new();
     for (pair, row) in &chosen {
         print_plan(out, row)?;
-        if !row.plan.is_empty() && !matches!(row.status, Status::Error { .. }) {
+        // An Error row here is a refused write (fix stops before planning when a side cannot
+        // be read): the engine's plan may differ from what was refused, so it is offered.
+        if !row.plan.is_empty() {
             actionable.push(pair.clone());
             change_count += row.plan.changes.len();
         } else if matches!(row.status, Status::Waiting { .. }) {
@@ -392,7 +394,9 @@ pub fn print_plan(out: &mut dyn Write, row: &PairRow) -> std::io::Result<()> {
         (_, Some(Blocked::Disabled { message })) => {
             writeln!(out, "  not synced: {message}")?;
         }
-        (Status::Error { message }, _) => writeln!(out, "  cannot plan: {message}")?,
+        (Status::Error { message }, _) if row.plan.is_empty() => {
+            writeln!(out, "  cannot plan: {message}")?
+        }
         _ if row.plan.is_empty() => writeln!(out, "  nothing to do")?,
         _ => {
             for c in &row.plan.changes {

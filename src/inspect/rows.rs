@@ -7,7 +7,7 @@ use crate::engine::pair::{Pair, pairs};
 use crate::engine::{Blocked, PairKind, Plan, SideName};
 use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
 use crate::inspect::sides::{self, SideIndex};
-use crate::inspect::status::{PairFacts, obj_kind, status_of, twin_side};
+use crate::inspect::status::{PairFacts, obj_kind, refused_write, status_of, twin_side};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
@@ -243,6 +243,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
     {
         reason.push_str(&format!("; last {}: {}", ev.reason, ev.message));
     }
+    // Decided after the reason, which keeps what the plan says (uid mismatch, missing twin).
+    let status = refused_write(status, events.first());
 
     let (namespace, name) = match (vkey, hkey) {
         (Some(k), _) | (None, Some(k)) => (k.namespace.clone(), k.name.clone()),

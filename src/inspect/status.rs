@@ -2,10 +2,12 @@
 //!
 //! Synced = empty plan and not blocked; Missing = the plan creates the twin; Orphan = the plan
 //! deletes a twin whose origin is gone; Drift = anything else the plan writes; Squatter,
-//! Disabled and Waiting = the plan is blocked; Error = a side could not be read.
+//! Disabled and Waiting = the plan is blocked; Error = a side could not be read, or the pair
+//! would be Missing/Drift and the syncer's latest write for it was refused (see
+//! [`refused_write`]).
 
 use crate::engine::{Action, Blocked, ObjKind, PairKind, Plan, SideName};
-use crate::inspect::model::Status;
+use crate::inspect::model::{EventView, Status};
 use serde_json::Value;
 
 /// What the status needs to know about a pair besides its plan.
@@ -81,6 +83,31 @@ pub fn status_of(plan: &Plan, facts: &PairFacts, unreadable: Option<&str>) -> St
     }
     Status::Drift {
         fields: drift_fields(plan),
+    }
+}
+
+/// The event reason vCluster's syncers record when the API server refuses a write.
+pub const SYNC_ERROR: &str = "SyncError";
+
+/// A Missing or Drift pair whose newest sync event is a `SyncError` is an Error: the syncer
+/// already tried to write the twin and the API server refused it (quota, admission, a taken
+/// NodePort, a name still held by an older object), so the same write again will not help and
+/// the operator has to remove the cause. The message is the refusal as vCluster recorded it.
+/// Every other status is kept: a blocked or in-line pair did not fail, and an orphan has no
+/// virtual object to carry events.
+pub fn refused_write(status: Status, newest_event: Option<&EventView>) -> Status {
+    match (&status, newest_event) {
+        (Status::Missing | Status::Drift { .. }, Some(ev)) if ev.reason == SYNC_ERROR => {
+            let times = if ev.count > 1 {
+                format!(" ({} times)", ev.count)
+            } else {
+                String::new()
+            };
+            Status::Error {
+                message: format!("the syncer's write was refused{times}: {}", ev.message),
+            }
+        }
+        _ => status,
     }
 }
 
@@ -205,6 +232,44 @@ mod tests {
                 message: "host down".into()
             }
         );
+    }
+
+    #[test]
+    fn a_refused_write_is_an_error_and_other_events_change_nothing() {
+        let ev = |reason: &str, count: u32| EventView {
+            reason: reason.into(),
+            message: "Error syncing to host cluster: provided port is already allocated".into(),
+            count,
+            last_seen: None,
+        };
+        let drift = Status::Drift {
+            fields: vec!["spec.selector".into()],
+        };
+        assert_eq!(
+            refused_write(Status::Missing, Some(&ev(SYNC_ERROR, 4))),
+            Status::Error {
+                message: "the syncer's write was refused (4 times): Error syncing to host \
+                          cluster: provided port is already allocated"
+                    .into()
+            }
+        );
+        assert!(matches!(
+            refused_write(drift.clone(), Some(&ev(SYNC_ERROR, 1))),
+            Status::Error { .. }
+        ));
+        assert_eq!(
+            refused_write(drift.clone(), Some(&ev("SyncWarning", 1))),
+            drift
+        );
+        assert_eq!(refused_write(drift.clone(), None), drift);
+        for kept in [
+            Status::Synced,
+            Status::Squatter,
+            Status::Orphan,
+            Status::Disabled,
+        ] {
+            assert_eq!(refused_write(kept.clone(), Some(&ev(SYNC_ERROR, 2))), kept);
+        }
     }
 
     #[test]

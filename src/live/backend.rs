@@ -54,12 +54,18 @@ pub struct LiveOptions {
 /// Called with every change a fix from the TUI wrote (the demo releases its holds here).
 pub type OnApplied = Arc<dyn Fn(&Change) + Send + Sync>;
 
-/// What an embedder adds to the plain live backend (the demo: its banner, its holds).
+/// Answers `Some(message)` for a change that must not be written (the demo's host quota).
+pub type Refuse = Arc<dyn Fn(&Change) -> Option<String> + Send + Sync>;
+
+/// What an embedder adds to the plain live backend (the demo: its banner, its holds, the
+/// admission its sandbox does not have).
 #[derive(Clone, Default)]
 pub struct LiveHooks {
     /// Shown in the header instead of the config note.
     pub note: Option<String>,
     pub on_applied: Option<OnApplied>,
+    /// Checked before each write of a fix; a refusal is that change's failure.
+    pub refuse: Option<Refuse>,
 }
 
 /// One connected vCluster: clients, config and the running watch caches.
@@ -130,7 +136,21 @@ async fn open(
     })
 }
 
+/// How long the pump waits for both sides' initial lists before it computes rows from what it
+/// has (a side that never answers must not keep the other side's rows off the screen).
+const PARTIAL_AFTER: Duration = Duration::from_secs(5);
+
+fn still_listing(snap: &Snapshot) -> bool {
+    use crate::cluster::snapshot::ConnState;
+    let listing = |c: &ConnState| matches!(c, ConnState::Connecting);
+    listing(&snap.virtual_side.conn) || listing(&snap.host.conn)
+}
+
 /// Publish the TUI's data for every new snapshot until the snapshot channel closes.
+///
+/// Until rows exist the TUI gets "loading" updates carrying only the connection states, and
+/// rows are not computed for half-listed snapshots (each would cost a full pass over every
+/// pair, only to be thrown away when the rest of the lists arrive).
 async fn pump(
     mut rx: watch::Receiver<Arc<Snapshot>>,
     config: Arc<VClusterConfig>,
@@ -139,8 +159,23 @@ async fn pump(
     version: Arc<AtomicU64>,
     latest: Arc<Mutex<Arc<Latest>>>,
 ) {
+    let started = tokio::time::Instant::now();
+    let mut have_rows = false;
     loop {
         let snap = rx.borrow_and_update().clone();
+        if !have_rows {
+            tx.send_modify(|d| {
+                d.virtual_conn = snap.virtual_side.conn.clone();
+                d.host_conn = snap.host.conn.clone();
+                d.loading = true;
+            });
+            if still_listing(&snap) && started.elapsed() < PARTIAL_AFTER {
+                match tokio::time::timeout_at(started + PARTIAL_AFTER, rx.changed()).await {
+                    Ok(Ok(())) | Err(_) => continue,
+                    Ok(Err(_)) => break,
+                }
+            }
+        }
         let (cfg, note2) = (config.clone(), note.clone());
         let v = version.fetch_add(1, Ordering::SeqCst) + 1;
         // Pairing and planning thousands of objects is CPU work: keep it off the runtime.
@@ -148,6 +183,7 @@ async fn pump(
             Ok((update, l)) => {
                 *lock(&latest) = Arc::new(l);
                 tx.send_replace(update);
+                have_rows = true;
             }
             Err(e) => tracing::error!("cannot compute the rows: {e}"),
         }
@@ -269,6 +305,10 @@ impl LiveBackend {
         for round in 1..=MAX_ROUNDS {
             for (i, c) in current.changes.iter().enumerate() {
                 // One change at a time, so each gets its own outcome.
+                if let Some(message) = self.hooks.refuse.as_ref().and_then(|r| r(c)) {
+                    out.push(outcome(c, Err(message)));
+                    return out;
+                }
                 let single = Plan {
                     changes: vec![c.clone()],
                     blocked: None,

@@ -57,6 +57,7 @@ pub fn data_update(
         host_namespace: snapshot.host_namespace.clone(),
         note,
         version,
+        loading: false,
     };
     (
         update,

@@ -10,7 +10,12 @@
 //! config: { sync: { toHost: { ingresses: { enabled: true } } } }   # optional vcluster.yaml
 //! virtual: [ full Kubernetes objects ]
 //! host:    [ full Kubernetes objects ]
+//! hostQuota: { name: vc-my-vcluster, hard: { services.nodeports: 0 } }   # optional
 //! ```
+//!
+//! `hostQuota` is a host ResourceQuota that `vinspect demo` enforces on its own writes (the
+//! controller's and the TUI's), because the sandbox has no quota admission: a write it exceeds
+//! is refused with the API server's message, as the real host would refuse vCluster's syncer.
 //!
 //! Objects are written the way the API servers would hold them (status included). UIDs written
 //! in the file are stand-ins: when a scenario is loaded into live API servers every object gets
@@ -57,6 +62,8 @@ pub enum ScenarioError {
     },
     #[error("scenario {name}: config is not a valid vcluster.yaml: {message}")]
     Config { name: String, message: String },
+    #[error("scenario {name}: {message}")]
+    Quota { name: String, message: String },
     #[error("scenario {name}: loading {what} into the {side} API server failed: {message}")]
     Apply {
         name: String,
@@ -81,6 +88,86 @@ struct ScenarioFile {
     r#virtual: Vec<serde_yaml::Value>,
     #[serde(default)]
     host: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    host_quota: Option<HostQuota>,
+}
+
+/// Quota resources `hostQuota.hard` may name.
+pub const QUOTA_RESOURCES: [&str; 2] = ["services.nodeports", "services.loadbalancers"];
+
+/// A host ResourceQuota with zero limits on service types (vCluster's own
+/// `policies.resourceQuota` sets `services.nodeports: 0` by default).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostQuota {
+    pub name: String,
+    /// Resource → limit; only the [`QUOTA_RESOURCES`], and only limits of 0.
+    pub hard: BTreeMap<String, u32>,
+}
+
+impl HostQuota {
+    fn check(&self) -> Result<(), String> {
+        for (resource, limit) in &self.hard {
+            if !QUOTA_RESOURCES.contains(&resource.as_str()) {
+                return Err(format!(
+                    "hostQuota.hard.{resource}: not supported (supported: {})",
+                    QUOTA_RESOURCES.join(", ")
+                ));
+            }
+            if *limit != 0 {
+                return Err(format!(
+                    "hostQuota.hard.{resource}: only a limit of 0 is supported, not {limit}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The quota admission's answer to creating `object` in the host namespace: `Some(message)`
+    /// when it needs a resource whose limit is 0. A NodePort Service uses a node port, a
+    /// LoadBalancer uses a load balancer and (unless told otherwise) node ports.
+    pub fn refusal(&self, object: &Value) -> Option<String> {
+        if object.get("kind").and_then(Value::as_str) != Some("Service") {
+            return None;
+        }
+        let spec = object.get("spec");
+        let ty = spec
+            .and_then(|s| s.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP");
+        let lb_node_ports = spec
+            .and_then(|s| s.get("allocateLoadBalancerNodePorts"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let needs: Vec<&str> = match ty {
+            "NodePort" => vec!["services.nodeports"],
+            "LoadBalancer" if lb_node_ports => {
+                vec!["services.loadbalancers", "services.nodeports"]
+            }
+            "LoadBalancer" => vec!["services.loadbalancers"],
+            _ => Vec::new(),
+        };
+        let over: Vec<&str> = needs
+            .into_iter()
+            .filter(|r| self.hard.contains_key(*r))
+            .collect();
+        if over.is_empty() {
+            return None;
+        }
+        let list =
+            |f: &dyn Fn(&str) -> String| over.iter().map(|r| f(r)).collect::<Vec<_>>().join(",");
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        Some(format!(
+            "services \"{name}\" is forbidden: exceeded quota: {}, requested: {}, used: {}, limited: {}",
+            self.name,
+            list(&|r| format!("{r}=1")),
+            list(&|r| format!("{r}=0")),
+            list(&|r| format!("{r}=0")),
+        ))
+    }
 }
 
 /// A parsed scenario.
@@ -96,6 +183,8 @@ pub struct Scenario {
     pub config_yaml: String,
     pub virtual_objects: Vec<Value>,
     pub host_objects: Vec<Value>,
+    /// The host quota `vinspect demo` enforces on its writes, if any.
+    pub host_quota: Option<HostQuota>,
 }
 
 /// Which cluster an object belongs to.
@@ -166,7 +255,14 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             .map(|(index, y)| check_object(name, side, index, y))
             .collect::<Result<Vec<_>, _>>()
     };
+    if let Some(q) = &file.host_quota {
+        q.check().map_err(|message| ScenarioError::Quota {
+            name: name.to_string(),
+            message,
+        })?;
+    }
     Ok(Scenario {
+        host_quota: file.host_quota.clone(),
         name: name.to_string(),
         description: file.description.trim().to_string(),
         vcluster,
@@ -400,13 +496,20 @@ pub fn load_into(
                 what: what.clone(),
                 message,
             };
-            if side == ScenarioSide::Host && obj.get("kind").and_then(Value::as_str) == Some("Pod")
-            {
+            let kind = obj.get("kind").and_then(Value::as_str);
+            if side == ScenarioSide::Host && kind == Some("Pod") {
                 // Written whole, status included, so the simulated kubelet sees a pod that is
                 // already scheduled and has its IP, and leaves it as the scenario describes it.
                 server
                     .cluster()
                     .put_raw(crate::sandbox::cluster::kind("pods"), obj.clone());
+            } else if kind == Some("Endpoints") {
+                // The endpoints controller may already have written this object for the
+                // Service loaded just before (a race that shows under load): the scenario's
+                // copy replaces it instead of failing with AlreadyExists.
+                server
+                    .cluster()
+                    .put_raw(crate::sandbox::cluster::kind("endpoints"), obj.clone());
             } else {
                 server
                     .apply_objects(std::slice::from_ref(&obj))
@@ -470,6 +573,40 @@ pub fn load_order(objs: &[Value]) -> Vec<&Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_quota_refuses_node_ports_like_the_quota_admission() {
+        let q = HostQuota {
+            name: "vc-my-vcluster".into(),
+            hard: BTreeMap::from([("services.nodeports".to_string(), 0)]),
+        };
+        let svc = |ty: &str| {
+            json!({"kind": "Service", "metadata": {"name": "admin-x-shop-x-my-vcluster"},
+                   "spec": {"type": ty}})
+        };
+        assert_eq!(
+            q.refusal(&svc("NodePort")).as_deref(),
+            Some(
+                "services \"admin-x-shop-x-my-vcluster\" is forbidden: exceeded quota: \
+                 vc-my-vcluster, requested: services.nodeports=1, used: services.nodeports=0, \
+                 limited: services.nodeports=0"
+            )
+        );
+        assert!(q.refusal(&svc("LoadBalancer")).is_some());
+        assert_eq!(q.refusal(&svc("ClusterIP")), None);
+        assert_eq!(q.refusal(&json!({"kind": "Pod", "spec": {}})), None);
+    }
+
+    #[test]
+    fn host_quota_rejects_what_it_cannot_enforce() {
+        let text =
+            |hard: &str| format!("description: x\nhostQuota: {{name: q, hard: {{{hard}}}}}\n");
+        assert!(parse("q", &text("services.nodeports: 0")).is_ok());
+        let e = parse("q", &text("services.nodeports: 2")).unwrap_err();
+        assert!(e.to_string().contains("only a limit of 0"), "{e}");
+        let e = parse("q", &text("pods: 0")).unwrap_err();
+        assert!(e.to_string().contains("hostQuota.hard.pods"), "{e}");
+    }
 
     #[test]
     fn every_listed_scenario_parses_and_the_default_is_listed() {

@@ -612,6 +612,7 @@ pub fn data() -> DataUpdate {
         host_namespace: HOST_NAMESPACE.to_string(),
         note: None,
         version: 7,
+        loading: false,
     }
 }
 

@@ -17,8 +17,8 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Once;
-use std::time::Duration;
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How the TUI starts. Build it with [`TuiOptions::resolve`] from the CLI flags and the config.
@@ -32,6 +32,9 @@ pub struct TuiOptions {
     pub mouse: bool,
     /// Ages and toasts refresh at this pace; nothing is drawn unless something changed.
     pub tick: Duration,
+    /// `-n NS`: start showing only this virtual namespace (`:ns` changes it later); `None`
+    /// (also `-A`) = every namespace.
+    pub namespace: Option<String>,
 }
 
 impl Default for TuiOptions {
@@ -43,6 +46,7 @@ impl Default for TuiOptions {
             read_only_reason: String::new(),
             mouse: true,
             tick: Duration::from_secs(1),
+            namespace: None,
         }
     }
 }
@@ -77,6 +81,7 @@ impl TuiOptions {
             read_only_reason,
             mouse: config.mouse.unwrap_or(true),
             tick: Duration::from_secs(1),
+            namespace: None,
         })
     }
 }
@@ -94,6 +99,29 @@ pub fn restore_terminal() {
 }
 
 static PANIC_HOOK: Once = Once::new();
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// Record the process start; the binary calls it first thing so the "first full frame" trace
+/// event measures from there. Later calls change nothing.
+pub fn mark_process_start() {
+    let _ = PROCESS_START.get_or_init(Instant::now);
+}
+
+/// Time since [`mark_process_start`] (or since the first call here, if it was never called).
+pub fn since_process_start() -> Duration {
+    PROCESS_START.get_or_init(Instant::now).elapsed()
+}
+
+/// Target and message of the event logged once, when the first frame showing both sides'
+/// initial lists as rows has been drawn (scale runs read it from the log file).
+pub const FIRST_FRAME_TARGET: &str = "vinspect::tui";
+pub const FIRST_FRAME_MESSAGE: &str = "first full frame";
+
+/// Whether a frame of this data is "full": both sides listed, and the rows computed from them.
+pub fn is_full(data: &DataUpdate) -> bool {
+    !data.loading && data.virtual_conn.is_live() && data.host_conn.is_live()
+}
 
 /// A panic must not leave the shell in raw mode: restore first, then print as usual.
 fn install_panic_hook() {
@@ -199,6 +227,17 @@ fn dispatch<'a, B: Backend>(backend: &'a B, effect: Effect, pending: &mut Pendin
     }
 }
 
+/// The state the first frame is drawn from: the options (with `-n`), the terminal size and
+/// whatever data the backend has so far (often none: the first frame says "loading").
+pub fn start_state(opts: &TuiOptions, size: (u16, u16), data: DataUpdate) -> AppState {
+    let mut state = AppState::new(opts.keymap.clone(), opts.read_only, &opts.read_only_reason);
+    state.namespace = opts.namespace.clone();
+    update(&mut state, Action::Resize(size.0, size.1));
+    update(&mut state, Action::Tick(Utc::now()));
+    update(&mut state, Action::Data(data));
+    state
+}
+
 /// Exit code when a signal ended the UI (128 + SIGTERM, the shell convention).
 pub const SIGNAL_EXIT: i32 = 143;
 
@@ -223,26 +262,33 @@ pub async fn run_tui(
             .context("cannot set up the terminal")?;
     terminal.clear().context("cannot clear the terminal")?;
 
-    let theme = opts.theme;
-    let mut state = AppState::new(opts.keymap, opts.read_only, &opts.read_only_reason);
     let size = terminal.size().context("cannot read the terminal size")?;
-    update(&mut state, Action::Resize(size.width, size.height));
-    update(&mut state, Action::Tick(Utc::now()));
     let first = data.borrow_and_update().clone();
-    update(&mut state, Action::Data(first));
+    let mut state = start_state(&opts, (size.width, size.height), first);
 
     let mut events = EventStream::new();
     let mut pending: Pending<'_> = FuturesUnordered::new();
     let mut tick = tokio::time::interval(opts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut data_open = true;
+    let mut first_full_logged = false;
 
     let code = loop {
         if state.dirty {
             terminal
-                .draw(|f| views::draw(f, &state, &theme))
+                .draw(|f| views::draw(f, &state, &opts.theme))
                 .context("cannot draw")?;
             state.dirty = false;
+            if !first_full_logged && is_full(&state.data) {
+                first_full_logged = true;
+                // The target must be a literal for tracing's macros; it equals FIRST_FRAME_TARGET.
+                tracing::info!(
+                    target: "vinspect::tui",
+                    elapsed_ms = since_process_start().as_millis() as u64,
+                    rows = state.data.rows.len(),
+                    "first full frame"
+                );
+            }
         }
         let action = tokio::select! {
             ev = events.next() => match ev {
@@ -278,4 +324,54 @@ pub async fn run_tui(
     drop(terminal);
     drop(guard);
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::snapshot::ConnState;
+    use crate::tui::fixtures;
+
+    #[test]
+    fn the_namespace_flag_filters_from_the_first_frame() {
+        let opts = TuiOptions {
+            namespace: Some(fixtures::rows()[0].namespace.clone()),
+            ..TuiOptions::default()
+        };
+        let ns = opts.namespace.clone().unwrap();
+        let mut state = start_state(&opts, (120, 40), fixtures::data());
+        let mut seen = 0;
+        for tab in ['1', '2', '3', '4'] {
+            update(
+                &mut state,
+                Action::Key(crossterm::event::KeyEvent::new(
+                    crossterm::event::KeyCode::Char(tab),
+                    crossterm::event::KeyModifiers::NONE,
+                )),
+            );
+            for i in state.visible().to_vec() {
+                assert_eq!(state.data.rows[i as usize].namespace, ns);
+                seen += 1;
+            }
+        }
+        assert!(seen > 0);
+        let all = start_state(&TuiOptions::default(), (120, 40), fixtures::data());
+        assert!(all.data.rows.iter().any(|r| r.namespace != ns));
+    }
+
+    #[test]
+    fn a_frame_is_full_once_both_sides_are_listed_and_rows_computed() {
+        let mut d = fixtures::data();
+        assert!(is_full(&d));
+        d.loading = true;
+        assert!(!is_full(&d));
+        d.loading = false;
+        d.host_conn = ConnState::Connecting;
+        assert!(!is_full(&d));
+        d.host_conn = ConnState::Error {
+            message: "down".into(),
+        };
+        assert!(!is_full(&d));
+        assert!(!is_full(&DataUpdate::default()));
+    }
 }

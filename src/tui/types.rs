@@ -64,6 +64,9 @@ pub struct DataUpdate {
     /// Snapshot version, for logs and tests; every update received replaces what is shown
     /// (a context switch may restart the count).
     pub version: u64,
+    /// The rows are not computed yet for what the watches hold (the initial lists are still
+    /// arriving, or the first row computation is running): the table says "loading".
+    pub loading: bool,
 }
 
 /// A pair to fix, with the plan the operator confirmed. The backend applies exactly this plan

@@ -75,6 +75,66 @@ fn context_line<'a>(state: &'a AppState, theme: &Theme, compact: bool) -> Line<'
     Line::from(spans)
 }
 
+/// Line two without the note: counts per status (Synced always, the rest when present) and
+/// the DNS problems.
+fn counts_line<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
+    let h = theme.header;
+    let mut spans = vec![Span::styled(" ", h)];
+    let styles = [
+        theme.status.synced,
+        theme.status.drift,
+        theme.status.missing,
+        theme.status.orphan,
+        theme.status.squatter,
+        theme.status.waiting,
+        theme.status.error,
+        theme.status.disabled,
+    ];
+    let mut first = true;
+    for (i, word) in STATUS_WORDS.iter().enumerate() {
+        let n = state.counts[i];
+        // Synced always shows (the reassuring number); the rest only when present.
+        if n == 0 && i != 0 {
+            continue;
+        }
+        if !first {
+            spans.push(Span::styled(" · ", h.patch(theme.muted)));
+        }
+        first = false;
+        spans.push(Span::styled(format!("{n} {word}"), h.patch(styles[i])));
+    }
+    if state.dns_problems > 0 {
+        spans.push(Span::styled(" · ", h.patch(theme.muted)));
+        spans.push(Span::styled(
+            format!("{} dns problem(s)", state.dns_problems),
+            h.patch(theme.status.error),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// Whether the header's note (the demo banner, a config caveat) needs a third line because
+/// it does not fit after the counts: a note is never cut off.
+pub fn note_on_own_line(state: &AppState, width: u16) -> bool {
+    let Some(note) = &state.data.note else {
+        return false;
+    };
+    let mut counts = 1;
+    let mut first = true;
+    for (i, word) in STATUS_WORDS.iter().enumerate() {
+        let n = state.counts[i];
+        if n == 0 && i != 0 {
+            continue;
+        }
+        counts += if first { 0 } else { 3 } + format!("{n} {word}").len();
+        first = false;
+    }
+    if state.dns_problems > 0 {
+        counts += 3 + format!("{} dns problem(s)", state.dns_problems).len();
+    }
+    counts + 3 + Line::from(note.as_str()).width() > width as usize
+}
+
 pub fn render(buf: &mut Buffer, area: Rect, banner: Rect, state: &AppState, theme: &Theme) {
     if area.height == 0 {
         return;
@@ -89,42 +149,18 @@ pub fn render(buf: &mut Buffer, area: Rect, banner: Rect, state: &AppState, them
     buf.set_line(area.x, area.y, &line1, area.width);
 
     if area.height > 1 {
-        let mut spans = vec![Span::styled(" ", h)];
-        let styles = [
-            theme.status.synced,
-            theme.status.drift,
-            theme.status.missing,
-            theme.status.orphan,
-            theme.status.squatter,
-            theme.status.waiting,
-            theme.status.error,
-            theme.status.disabled,
-        ];
-        let mut first = true;
-        for (i, word) in STATUS_WORDS.iter().enumerate() {
-            let n = state.counts[i];
-            // Synced always shows (the reassuring number); the rest only when present.
-            if n == 0 && i != 0 {
-                continue;
-            }
-            if !first {
-                spans.push(Span::styled(" · ", h.patch(theme.muted)));
-            }
-            first = false;
-            spans.push(Span::styled(format!("{n} {word}"), h.patch(styles[i])));
-        }
-        if state.dns_problems > 0 {
-            spans.push(Span::styled(" · ", h.patch(theme.muted)));
-            spans.push(Span::styled(
-                format!("{} dns problem(s)", state.dns_problems),
-                h.patch(theme.status.error),
-            ));
-        }
+        let mut line = counts_line(state, theme);
         if let Some(note) = &d.note {
-            spans.push(Span::styled(" │ ", h));
-            spans.push(Span::styled(note.clone(), h.patch(theme.muted)));
+            let note_span = Span::styled(note.clone(), h.patch(theme.muted));
+            if note_on_own_line(state, area.width) && area.height > 2 {
+                let own = Line::from(vec![Span::styled(" ", h), note_span]);
+                buf.set_line(area.x, area.y + 2, &own, area.width);
+            } else {
+                line.spans.push(Span::styled(" │ ", h));
+                line.spans.push(note_span);
+            }
         }
-        buf.set_line(area.x, area.y + 1, &Line::from(spans), area.width);
+        buf.set_line(area.x, area.y + 1, &line, area.width);
     }
 
     for (i, (side, conn)) in dead_sides(d).into_iter().enumerate() {

@@ -31,7 +31,8 @@ pub fn layout(area: Rect, state: &AppState) -> Regions {
         y += h;
         r
     };
-    let header = take(HEADER_LINES);
+    let note_line = u16::from(super::header::note_on_own_line(state, area.width));
+    let header = take(HEADER_LINES + note_line);
     let banner = take(banner_lines);
     let footer_y = (area.y + area.height).saturating_sub(1).max(y);
     let footer = Rect::new(

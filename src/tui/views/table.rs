@@ -4,6 +4,7 @@
 use super::layout::{columns, tab_labels};
 use super::list::list_lines;
 use super::text::{put, put_hl};
+use crate::cluster::snapshot::ConnState;
 use crate::inspect::{PairRow, RowKind, SideView};
 use crate::tui::app::{AppState, Column, age, created_of};
 use crate::tui::theme::Theme;
@@ -82,7 +83,13 @@ pub fn render(buf: &mut Buffer, header: Rect, body: Rect, state: &AppState, them
         }
         put(buf, header.x + x, header.y, *w, &title, theme.table_header);
     }
-    let empty = if state.base_len() == 0 {
+    let connecting = |c: &ConnState| matches!(c, ConnState::Connecting);
+    let loading = state.data.loading
+        || connecting(&state.data.virtual_conn)
+        || connecting(&state.data.host_conn);
+    let empty = if state.base_len() == 0 && loading {
+        "loading pairs…"
+    } else if state.base_len() == 0 {
         "no pairs here yet"
     } else {
         "no pairs match the filter (Esc clears it)"
