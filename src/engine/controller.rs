@@ -1006,7 +1006,10 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
     }
 
     let mut wants = Vec::new();
-    for change in &the_plan.changes {
+    let mut chain = crate::engine::apply::RvChain::default();
+    for planned in &the_plan.changes {
+        let change = chain.next(planned);
+        let change = change.as_ref();
         // Leadership can end mid-plan; the rest of the plan is the next leader's.
         if !*sh.leader.borrow() {
             lock(&sh.queue).done(&pair);
@@ -1030,6 +1033,7 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
                     change.target,
                     change.reason
                 );
+                chain.record(planned, written.resource_version.as_deref());
                 wants.push(expect_after(change, &written, before));
             }
             Err(err) => {

@@ -294,8 +294,7 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
             if kind == ObjKind::Endpoints && !endpoints_wanted(ctx, vm) {
                 return Plan::default();
             }
-            let seen_host = memory.is_some_and(|m| m.host_obj.is_some());
-            if seen_host {
+            if twin_seen_then_deleted(ctx, kind, vm, memory) {
                 let mut p = Plan::default();
                 let hname = pair
                     .host_key
@@ -352,6 +351,26 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
             update(ctx, v, h, memory)
         }
     }
+}
+
+/// Whether memory holds this virtual object's twin: a host object we managed that recorded
+/// this very virtual object. A squatter or another vCluster's object at the twin's name going
+/// away says nothing about the virtual object, and neither does the twin of an older
+/// incarnation (services excepted: re-creating a virtual service for its ClusterIP changes its
+/// UID before the twin's annotation catches up).
+fn twin_seen_then_deleted(
+    ctx: &Ctx,
+    kind: ObjKind,
+    vm: &ObjectMeta,
+    memory: Option<&LastSeen>,
+) -> bool {
+    let Some(seen) = memory.and_then(|m| m.host_obj.as_ref()) else {
+        return false;
+    };
+    let hm = meta_of(seen);
+    is_managed(ctx, kind, hm)
+        && (kind == ObjKind::Service
+            || recorded_uid(hm).is_none_or(|u| Some(u) == vm.uid.as_deref()))
 }
 
 fn endpoints_wanted(ctx: &Ctx, vm: &ObjectMeta) -> bool {
@@ -826,7 +845,15 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     let mut labels = std::mem::take(&mut ms.host_labels);
     labels.extend(pod::namespace_labels(ctx, vns));
     let mut ann = std::mem::take(&mut ms.host_annotations);
-    ann.extend(pod::pod_annotations(v));
+    // The label/annotation copies on the host describe the virtual pod as it will be after
+    // this plan, host-side edits that flow back included (else the next plan patches again).
+    if ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
+        let mut after = v.clone();
+        apply_virtual_meta(&mut after.metadata, &ms);
+        ann.extend(pod::pod_annotations(&after));
+    } else {
+        ann.extend(pod::pod_annotations(v));
+    }
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {
         if k == naming::ANNOTATION_POD_HOSTS_REWRITTEN
