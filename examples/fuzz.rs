@@ -24,7 +24,9 @@ fn main() {
             "--seed" => seed = it.next().and_then(|v| v.parse().ok()).unwrap_or(seed),
             t if target.is_none() => target = Some(t.to_string()),
             other => {
-                eprintln!("fuzz: unexpected argument {other:?}: usage: fuzz <target|all> [--seconds N] [--seed N]");
+                eprintln!(
+                    "fuzz: unexpected argument {other:?}: usage: fuzz <target|all> [--seconds N] [--seed N]"
+                );
                 std::process::exit(2);
             }
         }
@@ -43,8 +45,11 @@ fn main() {
     };
     let mut crashed = false;
     for t in targets {
-        let Some(r) = fuzz_support::run(t, fuzz_support::Budget::Time(Duration::from_secs(seconds)), seed)
-        else {
+        let Some(r) = fuzz_support::run(
+            t,
+            fuzz_support::Budget::Time(Duration::from_secs(seconds)),
+            seed,
+        ) else {
             eprintln!(
                 "fuzz: unknown target {t:?}: use one of {} or all",
                 fuzz_support::TARGETS.join(", ")
@@ -62,7 +67,11 @@ fn main() {
         );
         for c in &r.crashes {
             crashed = true;
-            println!("  crash: {}\n    input: {:?}", c.message, String::from_utf8_lossy(&c.input));
+            println!(
+                "  crash: {}\n    input: {:?}",
+                c.message,
+                String::from_utf8_lossy(&c.input)
+            );
         }
     }
     if crashed {

@@ -433,6 +433,11 @@ fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
 }
 
 fn update(ctx: &Ctx, v: &Seen, h: &Seen, memory: Option<&LastSeen>) -> Plan {
+    if let (Seen::Service(v), Seen::Service(h)) = (v, h)
+        && let Some(message) = ip_held_for_good(ctx, v, h)
+    {
+        return blocked(Blocked::Waiting { message });
+    }
     let changes = match (v, h) {
         (Seen::Service(v), Seen::Service(h)) => update_service(ctx, v, h, memory),
         (Seen::Pod(v), Seen::Pod(h)) => update_pod(ctx, v, h, memory),
@@ -444,6 +449,33 @@ fn update(ctx: &Ctx, v: &Seen, h: &Seen, memory: Option<&LastSeen>) -> Plan {
         changes,
         blocked: None,
     }
+}
+
+/// The host twin's ClusterIP is held by another virtual service that will never give it up:
+/// its own sync is blocked (squatter, replication, no managed twin) or its twin already has
+/// that very IP. Stepping out of its way would re-create this service every round for nothing.
+fn ip_held_for_good(ctx: &Ctx, v: &Service, h: &Service) -> Option<String> {
+    let hip = cluster_ip(h)?;
+    if cluster_ip(v) == Some(hip) {
+        return None;
+    }
+    let vm = &v.metadata;
+    let holder = ctx.snapshot.virtual_side.services.values().find(|o| {
+        cluster_ip(o) == Some(hip)
+            && (o.metadata.namespace != vm.namespace || o.metadata.name != vm.name)
+    })?;
+    let hns = holder.metadata.namespace.as_deref().unwrap_or("");
+    let hname = holder.metadata.name.as_deref().unwrap_or("");
+    let twin = ctx.host_service(&naming::service_host_name(hname, hns, ctx.vcluster));
+    let movable = !is_controlled(&holder.metadata)
+        && twin.is_some_and(|t| {
+            is_managed(ctx, ObjKind::Service, &t.metadata) && cluster_ip(t) != Some(hip)
+        });
+    (!movable).then(|| {
+        format!(
+            "ClusterIP {hip} of the host twin is held by virtual service {hns}/{hname}, whose own sync cannot move it; free it there"
+        )
+    })
 }
 
 /// Labels/annotations under the three-way rule: which keys changed on the host since last seen

@@ -113,7 +113,9 @@ pub fn run(target: &str, budget: Budget, seed: u64) -> Option<Report> {
     Some(report)
 }
 
-const INTERESTING: [u8; 12] = [0, 1, 0x7f, 0x80, 0xff, b'\n', b':', b'/', b'"', b'-', b'{', b'%'];
+const INTERESTING: [u8; 12] = [
+    0, 1, 0x7f, 0x80, 0xff, b'\n', b':', b'/', b'"', b'-', b'{', b'%',
+];
 
 fn mutate(rng: &mut StdRng, corpus: &[Vec<u8>], tokens: &[&str]) -> Vec<u8> {
     let mut v = corpus[rng.random_range(0..corpus.len())].clone();
@@ -197,10 +199,37 @@ impl Target for ConfigTarget {
     }
     fn tokens(&self) -> &'static [&'static str] {
         &[
-            "sync:", "toHost:", "fromHost:", "networking:", "replicateServices:", "resolveDNS:",
-            "clusterDomain:", "enabled: ", "true", "null", "~", "- ", "  ", "\n", ": ", "from: ",
-            "to: ", "&a ", "*a", "!!str ", "{", "}", "[", "]", "'", "\"", "/", "hostname: ",
-            "service: ", "namespace: ", "target:",
+            "sync:",
+            "toHost:",
+            "fromHost:",
+            "networking:",
+            "replicateServices:",
+            "resolveDNS:",
+            "clusterDomain:",
+            "enabled: ",
+            "true",
+            "null",
+            "~",
+            "- ",
+            "  ",
+            "\n",
+            ": ",
+            "from: ",
+            "to: ",
+            "&a ",
+            "*a",
+            "!!str ",
+            "{",
+            "}",
+            "[",
+            "]",
+            "'",
+            "\"",
+            "/",
+            "hostname: ",
+            "service: ",
+            "namespace: ",
+            "target:",
         ]
     }
     fn run(&mut self, input: &[u8]) -> Outcome {
@@ -249,10 +278,23 @@ impl Target for ContextTarget {
         .collect()
     }
     fn tokens(&self) -> &'static [&'static str] {
-        &["vcluster_", "_", "|", "\n", "contexts:", "- name: ", "current-context: ", "context:", "cluster: ", "user: "]
+        &[
+            "vcluster_",
+            "_",
+            "|",
+            "\n",
+            "contexts:",
+            "- name: ",
+            "current-context: ",
+            "context:",
+            "cluster: ",
+            "user: ",
+        ]
     }
     fn run(&mut self, input: &[u8]) -> Outcome {
-        use vinspect::vcluster::context::{ContextSelection, VClusterContextName, resolve_contexts};
+        use vinspect::vcluster::context::{
+            ContextSelection, VClusterContextName, resolve_contexts,
+        };
         let s = text(input);
         let (line, rest) = s.split_once('\n').unwrap_or((&s, ""));
         if let Some(n) = VClusterContextName::parse(line) {
@@ -293,10 +335,18 @@ struct RefTarget;
 
 impl Target for RefTarget {
     fn seeds(&self) -> Vec<Vec<u8>> {
-        ["svc/default/web", "pod/shop/api-0", "default/web", "web", "ing/x/y", "ep/a/b", "service/a.b/c"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect()
+        [
+            "svc/default/web",
+            "pod/shop/api-0",
+            "default/web",
+            "web",
+            "ing/x/y",
+            "ep/a/b",
+            "service/a.b/c",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
     }
     fn tokens(&self) -> &'static [&'static str] {
         &["/", "svc", "pod", "ingress", "ep", ".", "-", "x-x-"]
@@ -334,9 +384,23 @@ impl DnsTarget {
         use vinspect::dns::fixture::*;
         let snap = SnapshotBuilder::new("vc", "vcluster-vc")
             .virtual_namespace("default")
-            .synced_service(cluster_ip_service("default", "web", "10.96.0.20", vec![port("http", 80, "TCP")]))
-            .virtual_service(headless_service("default", "db", vec![port("pg", 5432, "TCP")]))
-            .virtual_endpoints(endpoints("default", "db", &[("10.0.0.5", Some("db-0"))], &[("pg", 5432)]))
+            .synced_service(cluster_ip_service(
+                "default",
+                "web",
+                "10.96.0.20",
+                vec![port("http", 80, "TCP")],
+            ))
+            .virtual_service(headless_service(
+                "default",
+                "db",
+                vec![port("pg", 5432, "TCP")],
+            ))
+            .virtual_endpoints(endpoints(
+                "default",
+                "db",
+                &[("10.0.0.5", Some("db-0"))],
+                &[("pg", 5432)],
+            ))
             .virtual_service(external_name_service("default", "ext", "example.com"))
             .virtual_pod(pod("default", "p", "10.0.0.9"))
             .build();
@@ -374,7 +438,15 @@ impl Target for DnsTarget {
         ]
     }
     fn tokens(&self) -> &'static [&'static str] {
-        &["\x03svc", "\x07default", "\x07cluster\x05local", "\x00", "\x00\x01", "\x00\x21", "\x3f\x0c"]
+        &[
+            "\x03svc",
+            "\x07default",
+            "\x07cluster\x05local",
+            "\x00",
+            "\x00\x01",
+            "\x00\x21",
+            "\x3f\x0c",
+        ]
     }
     fn run(&mut self, input: &[u8]) -> Outcome {
         use hickory_proto::op::{Message, MessageType};
@@ -462,32 +534,102 @@ impl Target for SandboxTarget {
     fn seeds(&self) -> Vec<Vec<u8>> {
         vec![
             sandbox_input(0, "/api/v1/namespaces/default/pods?limit=1", 0, ""),
-            sandbox_input(1, "/api/v1/namespaces/default/configmaps", 0, r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}}"#),
-            sandbox_input(1, "/api/v1/namespaces/default/services", 0, r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":80}],"selector":{"a":"b"}}}"#),
-            sandbox_input(3, "/api/v1/namespaces/default/configmaps/a", 1, r#"{"data":{"k":null}}"#),
-            sandbox_input(3, "/api/v1/namespaces/default/configmaps/a", 2, r#"[{"op":"add","path":"/data/x","value":"1"}]"#),
-            sandbox_input(3, "/api/v1/namespaces/default/services/s?fieldManager=f&force=true", 4, "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"),
-            sandbox_input(4, "/api/v1/namespaces/default/configmaps/a?dryRun=All", 0, r#"{"preconditions":{"uid":"x"}}"#),
-            sandbox_input(0, "/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=0&labelSelector=a%20in%20(b)", 0, ""),
-            sandbox_input(0, "/apis/networking.k8s.io/v1/ingresses?fieldSelector=metadata.name%3Dx", 0, ""),
+            sandbox_input(
+                1,
+                "/api/v1/namespaces/default/configmaps",
+                0,
+                r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}}"#,
+            ),
+            sandbox_input(
+                1,
+                "/api/v1/namespaces/default/services",
+                0,
+                r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":80}],"selector":{"a":"b"}}}"#,
+            ),
+            sandbox_input(
+                3,
+                "/api/v1/namespaces/default/configmaps/a",
+                1,
+                r#"{"data":{"k":null}}"#,
+            ),
+            sandbox_input(
+                3,
+                "/api/v1/namespaces/default/configmaps/a",
+                2,
+                r#"[{"op":"add","path":"/data/x","value":"1"}]"#,
+            ),
+            sandbox_input(
+                3,
+                "/api/v1/namespaces/default/services/s?fieldManager=f&force=true",
+                4,
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n",
+            ),
+            sandbox_input(
+                4,
+                "/api/v1/namespaces/default/configmaps/a?dryRun=All",
+                0,
+                r#"{"preconditions":{"uid":"x"}}"#,
+            ),
+            sandbox_input(
+                0,
+                "/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=0&labelSelector=a%20in%20(b)",
+                0,
+                "",
+            ),
+            sandbox_input(
+                0,
+                "/apis/networking.k8s.io/v1/ingresses?fieldSelector=metadata.name%3Dx",
+                0,
+                "",
+            ),
             sandbox_input(0, "/openapi/v3/api/v1", 0, ""),
-            sandbox_input(2, "/api/v1/namespaces/default/pods/p/status", 0, r#"{"metadata":{"name":"p","resourceVersion":"1"},"status":{"phase":"Running"}}"#),
+            sandbox_input(
+                2,
+                "/api/v1/namespaces/default/pods/p/status",
+                0,
+                r#"{"metadata":{"name":"p","resourceVersion":"1"},"status":{"phase":"Running"}}"#,
+            ),
         ]
     }
     fn tokens(&self) -> &'static [&'static str] {
         &[
-            "/api/v1", "/apis/", "namespaces/", "/status", "/binding", "?", "&", "=", "%", "%zz",
-            "watch=1", "limit=", "continue=", "resourceVersion=", "labelSelector=", "fieldSelector=",
-            "dryRun=All", "{", "}", "\"metadata\":", "\"name\":", "null", "[", "]", "$patch", "..",
+            "/api/v1",
+            "/apis/",
+            "namespaces/",
+            "/status",
+            "/binding",
+            "?",
+            "&",
+            "=",
+            "%",
+            "%zz",
+            "watch=1",
+            "limit=",
+            "continue=",
+            "resourceVersion=",
+            "labelSelector=",
+            "fieldSelector=",
+            "dryRun=All",
+            "{",
+            "}",
+            "\"metadata\":",
+            "\"name\":",
+            "null",
+            "[",
+            "]",
+            "$patch",
+            "..",
             "//",
         ]
     }
     fn run(&mut self, input: &[u8]) -> Outcome {
         use tower::ServiceExt;
         let mut parts = input.splitn(4, |b| *b == 0xff);
-        let method = METHODS[parts.next().and_then(|m| m.first()).copied().unwrap_or(0) as usize % METHODS.len()];
+        let method = METHODS
+            [parts.next().and_then(|m| m.first()).copied().unwrap_or(0) as usize % METHODS.len()];
         let path = text(parts.next().unwrap_or_default());
-        let ct = CONTENT_TYPES[parts.next().and_then(|m| m.first()).copied().unwrap_or(0) as usize % CONTENT_TYPES.len()];
+        let ct = CONTENT_TYPES[parts.next().and_then(|m| m.first()).copied().unwrap_or(0) as usize
+            % CONTENT_TYPES.len()];
         let body = parts.next().unwrap_or_default().to_vec();
         // A watch streams until it times out: its status is the answer, its body is not read.
         let stream = path.contains("watch");
