@@ -471,10 +471,26 @@ fn ip_held_for_good(ctx: &Ctx, v: &Service, h: &Service) -> Option<String> {
         && twin.is_some_and(|t| {
             is_managed(ctx, ObjKind::Service, &t.metadata) && cluster_ip(t) != Some(hip)
         });
-    (!movable).then(|| {
-        format!(
+    if !movable {
+        return Some(format!(
             "ClusterIP {hip} of the host twin is held by virtual service {hns}/{hname}, whose own sync cannot move it; free it there"
-        )
+        ));
+    }
+    // The holder moves on its own. Stepping out of the way only helps when another twin
+    // waits for our IP (a swap); otherwise it would re-create this service on every plan
+    // until the holder has moved.
+    let ours = cluster_ip(v);
+    let own_twin = h.metadata.name.as_deref();
+    let wanted = ours.is_some_and(|vip| {
+        ctx.snapshot.host.services.values().any(|t| {
+            t.metadata.namespace.as_deref() == Some(ctx.host_namespace)
+                && t.metadata.name.as_deref() != own_twin
+                && cluster_ip(t) == Some(vip)
+                && is_managed(ctx, ObjKind::Service, &t.metadata)
+        })
+    });
+    (!wanted).then(|| {
+        format!("waiting for virtual service {hns}/{hname} to give up ClusterIP {hip} (it is re-created with its host twin's IP)")
     })
 }
 
