@@ -431,6 +431,7 @@ fn build(ws: &WorldSpec) -> World {
     // Events are applied to `now` after `before` is complete.
     let mut events: Vec<Box<dyn Fn(&mut Snapshot)>> = Vec::new();
     let mut taken = BTreeSet::new();
+    let mut stolen = BTreeSet::new();
     for (i, sp) in ws.specs.iter().enumerate() {
         let (ns, name) = (NAMESPACES[sp.ns], NAMES[sp.name]);
         if !taken.insert((sp.kind, ns, name)) {
@@ -474,8 +475,9 @@ fn build(ws: &WorldSpec) -> World {
                     if spec.cluster_ip.as_deref() != Some("None") && sp.variant != 3 {
                         // The host allocated its own IP; synced twins' virtual sides already
                         // carry it (the engine re-creates virtual services otherwise).
+                        // Two host services never share an IP.
                         let ip = match sp.steal {
-                            Some(j) if j != i => format!("10.0.0.{}", j + 1),
+                            Some(j) if j != i && stolen.insert(j) => format!("10.0.0.{}", j + 1),
                             _ => format!("10.1.0.{}", i + 1),
                         };
                         spec.cluster_ip = Some(ip.clone());
@@ -491,8 +493,14 @@ fn build(ws: &WorldSpec) -> World {
                     put(&mut s.host.services, h);
                 }
                 let mut v = v;
+                let host_ip_stolen = s
+                    .host
+                    .services
+                    .get(&hkey)
+                    .and_then(|h| h.spec.as_ref()?.cluster_ip.clone())
+                    .is_some_and(|ip| ip.starts_with("10.0.0."));
                 if sp.host == Host::Synced
-                    && sp.steal.is_none_or(|j| j == i)
+                    && !host_ip_stolen
                     && let Some(spec) = v.spec.as_mut()
                     && sp.variant != 3
                     && sp.variant != 4
