@@ -422,6 +422,9 @@ fn shape_host(m: &mut ObjectMeta, state: Host, i: usize, vc_name: &str) {
     m.resource_version = Some("1".into());
 }
 
+/// Something that happens to the world after the memory was taken.
+type Event = Box<dyn Fn(&mut Snapshot)>;
+
 fn build(ws: &WorldSpec) -> World {
     let mut s = BASE.clone();
     let mut cfg = VClusterConfig::default();
@@ -429,7 +432,7 @@ fn build(ws: &WorldSpec) -> World {
     let mut truth = Truth::default();
     let mut remember = Vec::new();
     // Events are applied to `now` after `before` is complete.
-    let mut events: Vec<Box<dyn Fn(&mut Snapshot)>> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     let mut taken = BTreeSet::new();
     let mut stolen = BTreeSet::new();
     for (i, sp) in ws.specs.iter().enumerate() {
