@@ -95,6 +95,45 @@ pub fn server_of(kc: &Kubeconfig, context: &str) -> String {
         .unwrap_or_default()
 }
 
+/// kube's exec-plugin errors dump the whole command line and a Rust `Output` struct; say
+/// which plugin failed, how, and what it printed, on one line.
+fn explain_build_error(kc: &Kubeconfig, context: &str, message: &str) -> String {
+    if !message.contains("auth exec") {
+        return one_line(message);
+    }
+    let command = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.as_deref())
+        .and_then(|u| kc.auth_infos.iter().find(|a| a.name == u))
+        .and_then(|a| a.auth_info.as_ref()?.exec.as_ref()?.command.clone())
+        .unwrap_or_else(|| "?".to_string());
+    let how = if let Some(rest) = message.split("unable to run auth exec: ").nth(1) {
+        format!("cannot be run ({})", one_line(rest))
+    } else if let Some(rest) = message.split("failed with status ").nth(1) {
+        let status = rest.split(": Output").next().unwrap_or(rest);
+        let stderr = rest
+            .split("stderr: \"")
+            .nth(1)
+            .and_then(|e| e.rsplit_once('"'))
+            .map(|(e, _)| e.replace("\\n", " ").trim().to_string())
+            .filter(|e| !e.is_empty());
+        match stderr {
+            Some(e) => format!("failed ({status}): {e}"),
+            None => format!("failed ({status}) without saying why"),
+        }
+    } else {
+        format!("failed: {}", one_line(message))
+    };
+    format!("credential plugin {command:?} {how}; run it by hand (or log in again) and retry")
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A client for one context, with timeouts so an unreachable server fails fast.
 pub async fn client_for(kc: &Kubeconfig, context: &str) -> Result<Target, ClientError> {
     let context = resolve_context(kc, Some(context))?;
@@ -106,8 +145,8 @@ pub async fn client_for(kc: &Kubeconfig, context: &str) -> Result<Target, Client
     let mut cfg = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
         .await
         .map_err(|e| ClientError::Build {
+            message: explain_build_error(kc, &context, &e.to_string()),
             context: context.clone(),
-            message: e.to_string(),
         })?;
     cfg.connect_timeout = Some(Duration::from_secs(5));
     let server = cfg
@@ -116,8 +155,8 @@ pub async fn client_for(kc: &Kubeconfig, context: &str) -> Result<Target, Client
         .trim_end_matches('/')
         .to_string();
     let client = kube::Client::try_from(cfg).map_err(|e| ClientError::Build {
+        message: explain_build_error(kc, &context, &e.to_string()),
         context: context.clone(),
-        message: e.to_string(),
     })?;
     Ok(Target {
         context,

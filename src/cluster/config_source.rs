@@ -54,9 +54,11 @@ pub fn config_from_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    let config = parse_config(&text).map_err(|message| ConfigError::Parse {
+    // Validated too: a file the operator named must be one vCluster would accept, and the
+    // error names the YAML path of the offending value.
+    let config = VClusterConfig::from_yaml(&text).map_err(|e| ConfigError::Parse {
         path: path.display().to_string(),
-        message,
+        message: e.to_string(),
     })?;
     Ok(LoadedConfig {
         config,

@@ -122,8 +122,32 @@ fn fail(side: &'static str, t: &Target, e: kube::Error) -> FetchError {
         side,
         context: t.context.clone(),
         server: t.server.clone(),
-        message: one_line(&e.to_string()),
+        message: one_line(&with_cause(&e)),
     }
+}
+
+/// The error and, when it only says "client error (Connect)", the cause underneath (refused,
+/// timed out, certificate not trusted), with what to check.
+fn with_cause(e: &kube::Error) -> String {
+    let top = e.to_string();
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let cause = root.to_string();
+    if cause == top || top.contains(&cause) {
+        return top;
+    }
+    let hint = if cause.contains("certificate") || cause.contains("UnknownIssuer") {
+        "; check the certificate-authority-data of this cluster in the kubeconfig"
+    } else if cause.contains("refused") {
+        "; is the API server running at that address?"
+    } else if cause.contains("timed out") || cause.contains("deadline") {
+        "; check the network path to the server"
+    } else {
+        ""
+    };
+    format!("{top}: {cause}{hint}")
 }
 
 /// Errors can carry newlines (server bodies); an error line must stay one line.

@@ -82,16 +82,16 @@ pub async fn connect_and_read(
             return Ok(None);
         }
     };
-    if let Some(w) = &session.config.warning {
-        writeln!(err, "{w}")?;
-    }
     let snap = session.snapshot().await;
     let problems = side_errors(&snap);
     if !problems.is_empty() {
-        for p in problems {
-            writeln!(err, "error: {p}")?;
-        }
+        // One line even when both sides are down; the config warning that an unreachable host
+        // causes would only repeat it.
+        writeln!(err, "error: {}", problems.join("; and "))?;
         return Ok(None);
+    }
+    if let Some(w) = &session.config.warning {
+        writeln!(err, "{w}")?;
     }
     Ok(Some((session, snap)))
 }

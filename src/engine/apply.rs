@@ -231,6 +231,61 @@ fn api_for(clients: &Clients, t: &Target) -> Api<DynamicObject> {
     }
 }
 
+/// The resourceVersions our own writes produced, for the later changes of the same plan.
+///
+/// A plan may patch one object twice (spec and metadata, then `/status`), both planned from the
+/// same read and so carrying the same resourceVersion. The first write moves it on, so the
+/// second, sent as planned, would meet a 409 every time. It carries the version the first
+/// write returned instead: a concurrent writer in between still moves it on and still gets a
+/// 409.
+#[derive(Debug, Default, Clone)]
+pub struct RvChain {
+    last: Vec<(Target, String, String)>,
+}
+
+impl RvChain {
+    /// `c` as it should be sent after the writes recorded so far.
+    pub fn next<'c>(&self, c: &'c Change) -> std::borrow::Cow<'c, Change> {
+        if let Action::Patch {
+            resource_version: Some(planned),
+            ..
+        } = &c.action
+            && let Some((_, _, now)) = self
+                .last
+                .iter()
+                .find(|(t, from, _)| t == &c.target && from == planned)
+        {
+            let mut c = c.clone();
+            if let Action::Patch {
+                resource_version, ..
+            } = &mut c.action
+            {
+                *resource_version = Some(now.clone());
+            }
+            return std::borrow::Cow::Owned(c);
+        }
+        std::borrow::Cow::Borrowed(c)
+    }
+
+    /// Record that `planned` (as planned, before [`RvChain::next`]) was written and left the
+    /// object at `new_rv`.
+    pub fn record(&mut self, planned: &Change, new_rv: Option<&str>) {
+        let (
+            Action::Patch {
+                resource_version: Some(from),
+                ..
+            },
+            Some(now),
+        ) = (&planned.action, new_rv)
+        else {
+            return;
+        };
+        self.last.retain(|(t, _, _)| t != &planned.target);
+        self.last
+            .push((planned.target.clone(), from.clone(), now.to_string()));
+    }
+}
+
 /// A merge patch with the optimistic-lock precondition folded in: a `metadata.resourceVersion`
 /// in a patch body must match the stored object or the server answers 409.
 pub fn patch_with_precondition(patch: &Value, resource_version: Option<&str>) -> Value {
@@ -573,7 +628,10 @@ pub async fn apply(
         dry_run: opts.dry_run,
         field_manager: FIELD_MANAGER,
     };
-    for c in &plan.changes {
+    let mut chain = RvChain::default();
+    for planned in &plan.changes {
+        let c = chain.next(planned);
+        let c = c.as_ref();
         let r = apply_change(clients, c, send).await;
         let outcome = match &r {
             Ok(d) => d.outcome.clone(),
@@ -583,6 +641,7 @@ pub async fn apply(
             log.write(&audit_entry(clients, c, opts.dry_run, &outcome))?;
         }
         let d = r?;
+        chain.record(planned, d.resource_version.as_deref());
         done.push(Applied {
             change: c.clone(),
             outcome,

@@ -112,6 +112,10 @@ pub enum WriteError {
     /// Anything else the server or the connection said.
     #[error("{0}")]
     Failed(String),
+    /// 400/422: the server refused the body itself (too large, invalid). Sending it again
+    /// cannot help until one of the objects changes.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 /// Executes single changes. The kube-rs implementation is `engine::kube_writer` (over
@@ -443,6 +447,9 @@ struct Shared<W> {
     stats: Mutex<Stats>,
     leader: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
+    /// Set by `run_once`: a rejected write waits for the next round instead of a backoff
+    /// retry, so one object the server refuses cannot hold every round to its timeout.
+    once: std::sync::atomic::AtomicBool,
 }
 
 /// The running controller. Build with [`Controller::new`], drive with [`Controller::run`] (until
@@ -502,6 +509,7 @@ impl<W: Writer> Controller<W> {
                 stats: Mutex::new(Stats::default()),
                 leader: parts.leader,
                 stop: parts.stop,
+                once: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -551,6 +559,7 @@ impl<W: Writer> Controller<W> {
                 return Err(OnceError::NotLeader);
             }
         }
+        sh.once.store(true, std::sync::atomic::Ordering::Relaxed);
         let workers = self.spawn_workers();
         let mut feeder = Feeder::new(sh.clone(), self.config_source.clone());
         feeder.load_config();
@@ -1009,7 +1018,10 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
     }
 
     let mut wants = Vec::new();
-    for change in &the_plan.changes {
+    let mut chain = crate::engine::apply::RvChain::default();
+    for planned in &the_plan.changes {
+        let change = chain.next(planned);
+        let change = change.as_ref();
         // Leadership can end mid-plan; the rest of the plan is the next leader's.
         if !*sh.leader.borrow() {
             lock(&sh.queue).done(&pair);
@@ -1033,6 +1045,7 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
                     change.target,
                     change.reason
                 );
+                chain.record(planned, written.resource_version.as_deref());
                 wants.push(expect_after(change, &written, before));
             }
             Err(err) => {
@@ -1046,21 +1059,32 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
                         },
                     );
                 }
-                let delay = lock(&sh.queue).retry(&pair, Instant::now().into_std());
-                match &err {
-                    WriteError::Conflict(_) => tracing::debug!(
-                        "{} {}: {err}; planning again in {delay:?}",
+                let rejected_once = matches!(err, WriteError::Rejected(_))
+                    && sh.once.load(std::sync::atomic::Ordering::Relaxed);
+                if rejected_once {
+                    lock(&sh.queue).done(&pair);
+                    tracing::warn!(
+                        "{} {}: {err}; the next round plans it again",
                         change.action.verb(),
                         change.target
-                    ),
-                    WriteError::Failed(_) => tracing::warn!(
-                        "{} {}: {err}; retrying in {delay:?}",
-                        change.action.verb(),
-                        change.target
-                    ),
+                    );
+                } else {
+                    let delay = lock(&sh.queue).retry(&pair, Instant::now().into_std());
+                    match &err {
+                        WriteError::Conflict(_) => tracing::debug!(
+                            "{} {}: {err}; planning again in {delay:?}",
+                            change.action.verb(),
+                            change.target
+                        ),
+                        WriteError::Failed(_) | WriteError::Rejected(_) => tracing::warn!(
+                            "{} {}: {err}; retrying in {delay:?}",
+                            change.action.verb(),
+                            change.target
+                        ),
+                    }
                 }
                 // A conflict is routine (someone wrote first); only real failures are news.
-                if matches!(err, WriteError::Failed(_))
+                if !matches!(err, WriteError::Conflict(_))
                     && let Some(n) = failure_notice(&snap, &pair, change, &err)
                 {
                     notify(sh, &pair, n, &snap).await;

@@ -52,6 +52,9 @@ impl KubeWriter {
 fn write_error(e: ApplyError) -> WriteError {
     match e {
         ApplyError::Conflict { message, .. } => WriteError::Conflict(message),
+        ApplyError::Api { ref source, .. } if matches!(source.as_ref(), kube::Error::Api(s) if s.code == 400 || s.code == 422) => {
+            WriteError::Rejected(e.detail())
+        }
         other => WriteError::Failed(other.detail()),
     }
 }

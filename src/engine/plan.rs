@@ -312,8 +312,7 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
             if kind == ObjKind::Endpoints && !endpoints_wanted(ctx, vm) {
                 return Plan::default();
             }
-            let seen_host = memory.is_some_and(|m| m.host_obj.is_some());
-            if seen_host {
+            if twin_seen_then_deleted(ctx, kind, vm, memory) {
                 let mut p = Plan::default();
                 let hname = pair
                     .host_key
@@ -377,6 +376,26 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
     }
 }
 
+/// Whether memory holds this virtual object's twin: a host object we managed that recorded
+/// this very virtual object. A squatter or another vCluster's object at the twin's name going
+/// away says nothing about the virtual object, and neither does the twin of an older
+/// incarnation (services excepted: re-creating a virtual service for its ClusterIP changes its
+/// UID before the twin's annotation catches up).
+fn twin_seen_then_deleted(
+    ctx: &Ctx,
+    kind: ObjKind,
+    vm: &ObjectMeta,
+    memory: Option<&LastSeen>,
+) -> bool {
+    let Some(seen) = memory.and_then(|m| m.host_obj.as_ref()) else {
+        return false;
+    };
+    let hm = meta_of(seen);
+    is_managed(ctx, kind, hm)
+        && (kind == ObjKind::Service
+            || recorded_uid(hm).is_none_or(|u| Some(u) == vm.uid.as_deref()))
+}
+
 fn endpoints_wanted(ctx: &Ctx, vm: &ObjectMeta) -> bool {
     let key = crate::cluster::snapshot::ObjKey::new(
         vm.namespace.clone().unwrap_or_default(),
@@ -437,6 +456,11 @@ fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
 }
 
 fn update(ctx: &Ctx, v: &Seen, h: &Seen, memory: Option<&LastSeen>) -> Plan {
+    if let (Seen::Service(v), Seen::Service(h)) = (v, h)
+        && let Some(message) = ip_held_for_good(ctx, v, h)
+    {
+        return blocked(Blocked::Waiting { message });
+    }
     let changes = match (v, h) {
         (Seen::Service(v), Seen::Service(h)) => update_service(ctx, v, h, memory),
         (Seen::Pod(v), Seen::Pod(h)) => update_pod(ctx, v, h, memory),
@@ -448,6 +472,49 @@ fn update(ctx: &Ctx, v: &Seen, h: &Seen, memory: Option<&LastSeen>) -> Plan {
         changes,
         blocked: None,
     }
+}
+
+/// The host twin's ClusterIP is held by another virtual service that will never give it up:
+/// its own sync is blocked (squatter, replication, no managed twin) or its twin already has
+/// that very IP. Stepping out of its way would re-create this service every round for nothing.
+fn ip_held_for_good(ctx: &Ctx, v: &Service, h: &Service) -> Option<String> {
+    let hip = cluster_ip(h)?;
+    if cluster_ip(v) == Some(hip) {
+        return None;
+    }
+    let vm = &v.metadata;
+    let holder = ctx.snapshot.virtual_side.services.values().find(|o| {
+        cluster_ip(o) == Some(hip)
+            && (o.metadata.namespace != vm.namespace || o.metadata.name != vm.name)
+    })?;
+    let hns = holder.metadata.namespace.as_deref().unwrap_or("");
+    let hname = holder.metadata.name.as_deref().unwrap_or("");
+    let twin = ctx.host_service(&naming::service_host_name(hname, hns, ctx.vcluster));
+    let movable = !is_controlled(&holder.metadata)
+        && twin.is_some_and(|t| {
+            is_managed(ctx, ObjKind::Service, &t.metadata) && cluster_ip(t) != Some(hip)
+        });
+    if !movable {
+        return Some(format!(
+            "ClusterIP {hip} of the host twin is held by virtual service {hns}/{hname}, whose own sync cannot move it; free it there"
+        ));
+    }
+    // The holder moves on its own. Stepping out of the way only helps when another twin
+    // waits for our IP (a swap); otherwise it would re-create this service on every plan
+    // until the holder has moved.
+    let ours = cluster_ip(v);
+    let own_twin = h.metadata.name.as_deref();
+    let wanted = ours.is_some_and(|vip| {
+        ctx.snapshot.host.services.values().any(|t| {
+            t.metadata.namespace.as_deref() == Some(ctx.host_namespace)
+                && t.metadata.name.as_deref() != own_twin
+                && cluster_ip(t) == Some(vip)
+                && is_managed(ctx, ObjKind::Service, &t.metadata)
+        })
+    });
+    (!wanted).then(|| {
+        format!("waiting for virtual service {hns}/{hname} to give up ClusterIP {hip} (it is re-created with its host twin's IP)")
+    })
 }
 
 /// Labels/annotations under the three-way rule: which keys changed on the host since last seen
@@ -908,7 +975,15 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     let mut labels = std::mem::take(&mut ms.host_labels);
     labels.extend(pod::namespace_labels(ctx, vns));
     let mut ann = std::mem::take(&mut ms.host_annotations);
-    ann.extend(pod::pod_annotations(v));
+    // The label/annotation copies on the host describe the virtual pod as it will be after
+    // this plan, host-side edits that flow back included (else the next plan patches again).
+    if ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
+        let mut after = v.clone();
+        apply_virtual_meta(&mut after.metadata, &ms);
+        ann.extend(pod::pod_annotations(&after));
+    } else {
+        ann.extend(pod::pod_annotations(v));
+    }
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {
         if k == naming::ANNOTATION_POD_HOSTS_REWRITTEN

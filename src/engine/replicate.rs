@@ -118,6 +118,15 @@ fn is_ours(meta: &ObjectMeta) -> bool {
         .is_some_and(|v| v == naming::CONTROLLED_BY_VCLUSTER)
 }
 
+/// A host object whose `managed-by` label names another vCluster is that vCluster's, whatever
+/// else it carries (two vClusters may share a host namespace).
+fn names_another_vcluster(ctx: &Ctx, meta: &ObjectMeta) -> bool {
+    meta.labels
+        .as_ref()
+        .and_then(|l| l.get(naming::LABEL_MANAGED_BY))
+        .is_some_and(|v| v != ctx.vcluster)
+}
+
 fn controlled_labels() -> BTreeMap<String, String> {
     [(
         naming::LABEL_CONTROLLED_BY.to_string(),
@@ -366,7 +375,7 @@ pub fn plan_to_host(ctx: &Ctx, pair: &Pair, _memory: Option<&LastSeen>) -> Plan 
     let source = ctx.snapshot.virtual_side.services.get(from);
     let host = ctx.snapshot.host.services.get(to);
     if let Some(h) = host
-        && !is_ours(&h.metadata)
+        && (!is_ours(&h.metadata) || names_another_vcluster(ctx, &h.metadata))
     {
         return Plan {
             changes: Vec::new(),

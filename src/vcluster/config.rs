@@ -284,9 +284,25 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        // Messages quote user values; a value with a line break must not break the one line.
+        let message: String = message.into();
+        let message = if message.contains(char::is_control) {
+            message
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            message
+        };
         ConfigError::Invalid {
             path: path.into(),
-            message: message.into(),
+            message,
         }
     }
 

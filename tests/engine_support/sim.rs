@@ -46,7 +46,13 @@ impl Sim {
 
     /// Apply every change in order; errors are recorded, not fatal (like a real apply).
     pub fn apply(&mut self, s: &mut Snapshot, plan: &Plan) {
-        for c in &plan.changes {
+        // Later patches of the same object carry the version the earlier write produced, as
+        // `engine::apply` sends them.
+        let mut chain = vinspect::engine::apply::RvChain::default();
+        for planned in &plan.changes {
+            let c = chain.next(planned);
+            let c = c.as_ref();
+            let errors = self.errors.len();
             let key = ObjKey::new(c.target.namespace.clone(), c.target.name.clone());
             match &c.action {
                 Action::Create { object } => {
@@ -79,6 +85,12 @@ impl Sim {
                         put(&mut side.pods, p);
                     }
                 }
+            }
+            if self.errors.len() == errors
+                && let Action::Patch { .. } = &c.action
+            {
+                let rv = rv_of(s, c.target.side, c.target.kind, &key);
+                chain.record(planned, rv.as_deref());
             }
         }
         s.version += 1;
@@ -190,6 +202,18 @@ impl Sim {
         if let Err(e) = r {
             self.errors.push(e);
         }
+    }
+}
+
+fn rv_of(s: &mut Snapshot, side: SideName, kind: ObjKind, key: &ObjKey) -> Option<String> {
+    let side = side_mut(s, side);
+    let rv = |m: &kube::api::ObjectMeta| m.resource_version.clone();
+    match kind {
+        ObjKind::Service => side.services.get(key).and_then(|o| rv(&o.metadata)),
+        ObjKind::Pod => side.pods.get(key).and_then(|o| rv(&o.metadata)),
+        ObjKind::Endpoints => side.endpoints.get(key).and_then(|o| rv(&o.metadata)),
+        ObjKind::Ingress => side.ingresses.get(key).and_then(|o| rv(&o.metadata)),
+        ObjKind::Namespace => side.namespaces.get(key).and_then(|o| rv(&o.metadata)),
     }
 }
 
