@@ -134,7 +134,7 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             let (vv, hv, mm) = match pair.kind {
                 PairKind::Service => {
                     if let (Some(v), Some(h)) = (v, h) {
-                        selector_notes(inputs, v, h, vkey, hkey, &mut notes);
+                        selector_notes(inputs, (v, &vv), (h, &hv), vkey, hkey, &mut notes);
                     }
                     let mm = ips_differ(&vv, &hv);
                     if mm {
@@ -286,8 +286,8 @@ fn endpoint_ips(ep: &Endpoints) -> Vec<String> {
 /// Selector facts of a service pair; the vcluster#2887 signature is spelled out.
 fn selector_notes(
     inputs: &RowInputs,
-    v: &Service,
-    h: &Service,
+    (v, vview): (&Service, &SideView),
+    (h, hview): (&Service, &SideView),
     vkey: Option<&ObjKey>,
     hkey: Option<&ObjKey>,
     notes: &mut Vec<String>,
@@ -301,13 +301,20 @@ fn selector_notes(
     if vsel.is_empty() || hsel.is_empty() {
         return;
     }
-    let vm = inputs.virt.select(&vk.namespace, vsel);
-    let hm = inputs.host.select(&hk.namespace, hsel);
-    if hm.matched == 0 && vm.matched > 0 {
+    // The views counted the same selectors in the same namespaces already.
+    let counted = |view: &SideView, key: &ObjKey| {
+        view.selected_pods
+            .filter(|_| view.namespace == key.namespace)
+    };
+    let vmatched =
+        counted(vview, vk).unwrap_or_else(|| inputs.virt.select(&vk.namespace, vsel).matched);
+    let hmatched =
+        counted(hview, hk).unwrap_or_else(|| inputs.host.select(&hk.namespace, hsel).matched);
+    if hmatched == 0 && vmatched > 0 {
         let stale = inputs.host.unmatched_keys(&hk.namespace, hsel);
         let mut note = format!(
             "host selector matches no pod while the virtual selector matches {} (vcluster#2887 signature)",
-            vm.matched
+            vmatched
         );
         if !stale.is_empty() {
             note.push_str(&format!(
@@ -316,10 +323,9 @@ fn selector_notes(
             ));
         }
         notes.push(note);
-    } else if vm.matched != hm.matched {
+    } else if vmatched != hmatched {
         notes.push(format!(
-            "virtual selector matches {} pods, host selector {}",
-            vm.matched, hm.matched
+            "virtual selector matches {vmatched} pods, host selector {hmatched}"
         ));
     }
 }
