@@ -736,22 +736,27 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
             .selector
             .as_ref()
             .is_none_or(|s| s.contains_key(naming::LABEL_MANAGED_BY));
-        let sel = if add_extras {
-            metadata::host_selector(ctx, vspec.selector.as_ref(), vns)
-        } else {
-            vspec.selector.as_ref().map(|s| {
+        // Built borrowing, compared, and only copied when the host's differs.
+        let sel: Option<RefLabels> = vspec.selector.as_ref().map(|s| {
+            if add_extras {
+                metadata::host_labels_ref(ctx.vcluster, Some(s), vns)
+            } else {
                 s.iter()
                     .map(|(k, v)| {
                         (
-                            naming::host_label_key(k, ctx.vcluster).into_owned(),
-                            v.clone(),
+                            naming::host_label_key(k, ctx.vcluster),
+                            Cow::Borrowed(v.as_str()),
                         )
                     })
                     .collect()
-            })
+            }
+        });
+        let in_line = match &sel {
+            Some(want) => metadata::same(hs.selector.as_ref(), want),
+            None => hs.selector.is_none(),
         };
-        if sel != hs.selector {
-            hs.to_mut().selector = sel;
+        if !in_line {
+            hs.to_mut().selector = sel.map(metadata::owned);
         }
     } else {
         let sel = hspec
