@@ -49,6 +49,73 @@ impl std::fmt::Display for ObjKey {
 
 pub type ObjMap<K> = BTreeMap<ObjKey, Arc<K>>;
 
+/// A `(namespace, name)` seen through borrowed strings, so a map keyed by [`ObjKey`] can be
+/// searched without allocating a key (see [`lookup`]). Ordered exactly like `ObjKey`.
+pub trait KeyRef {
+    fn key_namespace(&self) -> &str;
+    fn key_name(&self) -> &str;
+}
+
+impl KeyRef for ObjKey {
+    fn key_namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn key_name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl KeyRef for (&str, &str) {
+    fn key_namespace(&self) -> &str {
+        self.0
+    }
+    fn key_name(&self) -> &str {
+        self.1
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn KeyRef + 'a> for ObjKey {
+    fn borrow(&self) -> &(dyn KeyRef + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn KeyRef + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_namespace() == other.key_namespace() && self.key_name() == other.key_name()
+    }
+}
+
+impl Eq for dyn KeyRef + '_ {}
+
+impl PartialOrd for dyn KeyRef + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn KeyRef + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.key_namespace(), self.key_name()).cmp(&(other.key_namespace(), other.key_name()))
+    }
+}
+
+/// `map.get(namespace/name)` without building an [`ObjKey`].
+pub fn lookup<'m, V>(map: &'m BTreeMap<ObjKey, V>, namespace: &str, name: &str) -> Option<&'m V> {
+    map.get(&(namespace, name) as &dyn KeyRef)
+}
+
+/// Entries of `map` in `namespace`, in name order, without building an [`ObjKey`].
+pub fn in_namespace<'m, V>(
+    map: &'m BTreeMap<ObjKey, V>,
+    namespace: &'m str,
+) -> impl Iterator<Item = (&'m ObjKey, &'m V)> + 'm {
+    use std::ops::Bound;
+    let start: (&str, &str) = (namespace, "");
+    map.range::<dyn KeyRef, _>((Bound::Included(&start as &dyn KeyRef), Bound::Unbounded))
+        .take_while(move |(k, _)| k.namespace == namespace)
+}
+
 /// Connection state of one side, shown in the TUI header and in `check` errors.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ConnState {
@@ -210,5 +277,31 @@ impl Snapshot {
             host_namespace: host_namespace.into(),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_lookups_agree_with_owned_keys() {
+        let mut m: BTreeMap<ObjKey, u32> = BTreeMap::new();
+        for (i, (ns, n)) in [("a", "x"), ("a", "y"), ("ab", ""), ("b", "x"), ("", "a")]
+            .into_iter()
+            .enumerate()
+        {
+            m.insert(ObjKey::new(ns, n), i as u32);
+        }
+        for (k, v) in &m {
+            assert_eq!(lookup(&m, &k.namespace, &k.name), Some(v));
+        }
+        assert_eq!(lookup(&m, "a", "z"), None);
+        let names: Vec<&str> = in_namespace(&m, "a")
+            .map(|(k, _)| k.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["x", "y"]);
+        assert_eq!(in_namespace(&m, "c").count(), 0);
+        assert_eq!(in_namespace(&m, "").count(), 1);
     }
 }

@@ -1,6 +1,6 @@
 //! Everything a pure engine function may read: one snapshot, the config, and who we are.
 
-use crate::cluster::snapshot::{ObjKey, Snapshot};
+use crate::cluster::snapshot::{Snapshot, lookup};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::Service;
@@ -27,11 +27,7 @@ impl<'a> Ctx<'a> {
 
     /// A host Service in the host namespace, by name.
     pub fn host_service(&self, name: &str) -> Option<&'a Service> {
-        self.snapshot
-            .host
-            .services
-            .get(&ObjKey::new(self.host_namespace, name))
-            .map(|s| s.as_ref())
+        lookup(&self.snapshot.host.services, self.host_namespace, name).map(|s| s.as_ref())
     }
 
     /// The vCluster's own host Service `<vc>`: owner of every twin, IP behind `kubernetes`.

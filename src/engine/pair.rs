@@ -5,13 +5,14 @@
 //! with the naming rule, so the annotation look-up and the name look-up meet at the same twin.
 //! Legacy (≤ 0.20) twins carry the same annotations and the same names, so they pair too.
 
-use crate::cluster::snapshot::{ObjKey, ObjMap};
+use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap, in_namespace};
 use crate::engine::change::{ObjKind, PairKind};
 use crate::engine::ctx::Ctx;
 use crate::engine::ownership::{is_controlled, is_managed, twin_name, virtual_ref};
 use crate::engine::replicate;
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::HashSet;
 
 /// One row of the engine's world: a virtual object and its host twin.
 ///
@@ -80,7 +81,8 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &mut out,
     );
     out.extend(replicate::pairs(ctx));
-    out.sort_unstable();
+    // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
+    out.sort();
     out.dedup();
     out
 }
@@ -113,37 +115,41 @@ fn regular<K: kube::Resource>(
     out: &mut Vec<Pair>,
 ) {
     let pk = PairKind::from(kind);
-    // Host keys already paired with a live virtual object: no need to run IsManaged on them.
-    let mut paired = std::collections::HashSet::new();
+    let hns = ctx.host_namespace;
+    // Host names already paired with a live virtual object: no need to run IsManaged on them.
+    // Borrowed from the host map, so remembering one costs no allocation.
+    let mut paired: HashSet<&str> = HashSet::with_capacity(virt.len().min(host.len()));
     for (key, obj) in virt {
         if is_controlled(obj.meta()) || key.name.is_empty() {
             continue;
         }
-        let twin = ObjKey::new(
-            ctx.host_namespace,
-            twin_name(ctx, kind, &key.namespace, &key.name),
-        );
+        let twin = twin_name(ctx, kind, &key.namespace, &key.name);
+        let existing = host.get_key_value(&(hns, twin.as_str()) as &dyn KeyRef);
         if !wanted(key) {
             // Not synced, but a managed twin left behind (e.g. the service gained a selector)
             // is still ours to clean up.
-            let managed = host
-                .get(&twin)
-                .is_some_and(|h| is_managed(ctx, kind, h.meta()));
+            let managed = existing.is_some_and(|(_, h)| is_managed(ctx, kind, h.meta()));
             if managed {
-                out.push(Pair::new(pk, Some(key.clone()), Some(twin)));
+                out.push(Pair::new(
+                    pk,
+                    Some(key.clone()),
+                    Some(ObjKey::new(hns, twin)),
+                ));
             }
             continue;
         }
-        paired.insert(twin.name.clone());
-        out.push(Pair::new(pk, Some(key.clone()), Some(twin)));
+        if let Some((hk, _)) = existing {
+            paired.insert(hk.name.as_str());
+        }
+        out.push(Pair::new(
+            pk,
+            Some(key.clone()),
+            Some(ObjKey::new(hns, twin)),
+        ));
     }
     // Managed host objects whose virtual object is gone (or never paired): orphans.
-    let hns = ObjKey::new(ctx.host_namespace, "");
-    for (key, obj) in host.range(hns..) {
-        if key.namespace != ctx.host_namespace {
-            break;
-        }
-        if paired.contains(&key.name) {
+    for (key, obj) in in_namespace(host, hns) {
+        if paired.contains(key.name.as_str()) {
             continue;
         }
         let meta: &ObjectMeta = obj.meta();

@@ -14,16 +14,17 @@ use crate::engine::ownership::{
 };
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
-use crate::engine::translate::metadata::{self, Labels};
+use crate::engine::translate::metadata::{self, Labels, RefLabels};
 use crate::engine::translate::{
     endpoints, ingress, ingress_class, pod, pod_delete, pod_update, service,
 };
 use crate::vcluster::naming;
-use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServiceSpec};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The plan of one pair. `memory = None` is stateless: spec follows the virtual object,
 /// status the host (vCluster right after a restart).
@@ -328,7 +329,8 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                 return with_pod_grace(p, Some(0));
             }
             if let Seen::Pod(vp) = v
-                && let Some(d) = pod_delete::host_missing(vp, seen_host)
+                // A twin seen and then deleted returned above; here it was never seen.
+                && let Some(d) = pod_delete::host_missing(vp, false)
             {
                 return pod_deletions(vp, None, vec![d]);
             }
@@ -397,15 +399,12 @@ fn twin_seen_then_deleted(
 }
 
 fn endpoints_wanted(ctx: &Ctx, vm: &ObjectMeta) -> bool {
-    let key = crate::cluster::snapshot::ObjKey::new(
-        vm.namespace.clone().unwrap_or_default(),
-        vm.name.clone().unwrap_or_default(),
-    );
-    ctx.snapshot
-        .virtual_side
-        .services
-        .get(&key)
-        .is_some_and(|s| s.spec.as_ref().and_then(|s| s.selector.as_ref()).is_none())
+    crate::cluster::snapshot::lookup(
+        &ctx.snapshot.virtual_side.services,
+        vm.namespace.as_deref().unwrap_or_default(),
+        vm.name.as_deref().unwrap_or_default(),
+    )
+    .is_some_and(|s| s.spec.as_ref().and_then(|s| s.selector.as_ref()).is_none())
 }
 
 fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
@@ -523,7 +522,6 @@ pub(crate) struct MetaSync {
     pub host_labels: Labels,
     pub host_annotations: Labels,
     pub virtual_labels: Option<Labels>,
-    pub virtual_annotations: Option<Labels>,
 }
 
 pub(crate) fn sync_meta(
@@ -533,7 +531,32 @@ pub(crate) fn sync_meta(
     hm: &ObjectMeta,
     old: Option<(&ObjectMeta, &ObjectMeta)>,
 ) -> MetaSync {
-    let mut vm_eff = std::borrow::Cow::Borrowed(vm);
+    let virt = virtual_meta_sync(ctx, kind, vm, hm, old);
+    let (host_labels, host_annotations) = host_meta_sync(ctx, kind, vm, hm, &virt);
+    let (host_labels, host_annotations) = (
+        metadata::owned(host_labels),
+        metadata::owned(host_annotations),
+    );
+    MetaSync {
+        host_labels,
+        host_annotations,
+        virtual_labels: virt.virtual_labels,
+    }
+}
+
+/// The virtual half of [`sync_meta`]: labels/annotations that flow back from the host.
+pub(crate) struct VirtualMetaSync {
+    pub virtual_labels: Option<Labels>,
+    pub virtual_annotations: Option<Labels>,
+}
+
+pub(crate) fn virtual_meta_sync(
+    ctx: &Ctx,
+    kind: ObjKind,
+    vm: &ObjectMeta,
+    hm: &ObjectMeta,
+    old: Option<(&ObjectMeta, &ObjectMeta)>,
+) -> VirtualMetaSync {
     let mut virtual_labels = None;
     let mut virtual_annotations = None;
     if let Some((ov, oh)) = old {
@@ -553,7 +576,6 @@ pub(crate) fn sync_meta(
                 };
             }
             if Some(&labels) != vm.labels.as_ref() && !(labels.is_empty() && vm.labels.is_none()) {
-                vm_eff.to_mut().labels = Some(labels.clone());
                 virtual_labels = Some(labels);
             }
         }
@@ -574,25 +596,43 @@ pub(crate) fn sync_meta(
             if Some(&ann) != vm.annotations.as_ref()
                 && !(ann.is_empty() && vm.annotations.is_none())
             {
-                vm_eff.to_mut().annotations = Some(ann.clone());
                 virtual_annotations = Some(ann);
             }
         }
     }
-    let hname = hm.name.as_deref().unwrap_or("");
-    let host_annotations = metadata::host_annotations(
-        kind,
-        &vm_eff,
-        hname,
-        ctx.host_namespace,
-        hm.annotations.as_ref(),
-    );
-    MetaSync {
-        host_labels: metadata::updated_labels(ctx, &vm_eff, hm.labels.as_ref()),
-        host_annotations,
+    VirtualMetaSync {
         virtual_labels,
         virtual_annotations,
     }
+}
+
+/// The host half of [`sync_meta`], borrowing: the labels and annotations the twin should carry
+/// (the virtual object's as the three-way rule left them in `virt`).
+pub(crate) fn host_meta_sync<'a>(
+    ctx: &Ctx<'a>,
+    kind: ObjKind,
+    vm: &'a ObjectMeta,
+    hm: &'a ObjectMeta,
+    virt: &'a VirtualMetaSync,
+) -> (RefLabels<'a>, RefLabels<'a>) {
+    let labels = virt.virtual_labels.as_ref().or(vm.labels.as_ref());
+    let annotations = virt
+        .virtual_annotations
+        .as_ref()
+        .or(vm.annotations.as_ref());
+    let vns = vm.namespace.as_deref().unwrap_or("");
+    let hname = hm.name.as_deref().unwrap_or("");
+    (
+        metadata::updated_labels_ref(ctx.vcluster, labels, vns, hm.labels.as_ref()),
+        metadata::host_annotations_ref(
+            kind,
+            vm,
+            annotations,
+            hname,
+            ctx.host_namespace,
+            hm.annotations.as_ref(),
+        ),
+    )
 }
 
 fn changed_keys(old: Option<&Labels>, new: Option<&Labels>) -> Vec<(String, Option<String>)> {
@@ -613,7 +653,7 @@ fn changed_keys(old: Option<&Labels>, new: Option<&Labels>) -> Vec<(String, Opti
     out
 }
 
-fn apply_virtual_meta(updated: &mut ObjectMeta, ms: &MetaSync) {
+fn apply_virtual_meta(updated: &mut ObjectMeta, ms: &VirtualMetaSync) {
     if let Some(l) = &ms.virtual_labels {
         updated.labels = Some(l.clone());
     }
@@ -693,8 +733,8 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     }
 
     let old = old_pair(memory, any_meta);
-    let mut ms = sync_meta(ctx, ObjKind::Service, vm, hm, old);
-    let mut ann = std::mem::take(&mut ms.host_annotations);
+    let ms = virtual_meta_sync(ctx, ObjKind::Service, vm, hm, old);
+    let (host_labels, mut ann) = host_meta_sync(ctx, ObjKind::Service, vm, hm, &ms);
     if vip == hip {
         ann.remove(naming::ANNOTATION_BLOCK_DELETION);
     }
@@ -720,19 +760,34 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     let old_h = memory
         .and_then(|m| m.host_service())
         .and_then(|s| s.spec.as_ref());
-    let mut hs = hspec.clone();
-    let mut vs = vspec.clone();
+    // Specs are borrowed and only cloned when a field really has to change: most pairs are
+    // in line and the old unconditional clones were a large share of a plan.
+    let mut hs = Cow::Borrowed(hspec);
+    let mut vs = Cow::Borrowed(vspec);
     // Ports: nodePorts are the host's to allocate; fill the virtual side's blanks first.
-    let mut vports_filled = vspec.ports.clone();
-    if let Some(p) = vports_filled.as_mut() {
-        backsync::fill_node_ports(p, hspec.ports.as_deref().unwrap_or_default());
-    }
-    let mut veff = vspec.clone();
-    veff.ports = vports_filled.clone();
-    if vspec.health_check_node_port.is_none() {
-        veff.health_check_node_port = hspec.health_check_node_port;
-    }
-    fill_defaults(&mut veff, hspec);
+    let hports = hspec.ports.as_deref().unwrap_or_default();
+    let vports_filled: Cow<Option<Vec<ServicePort>>> = match &vspec.ports {
+        Some(p) if node_ports_to_fill(p, hports) => {
+            let mut filled = p.clone();
+            backsync::fill_node_ports(&mut filled, hports);
+            Cow::Owned(Some(filled))
+        }
+        _ => Cow::Borrowed(&vspec.ports),
+    };
+    let veff: Cow<ServiceSpec> = if *vports_filled != vspec.ports
+        || (vspec.health_check_node_port.is_none() && hspec.health_check_node_port.is_some())
+        || lacks_defaults(vspec)
+    {
+        let mut veff = vspec.clone();
+        veff.ports = vports_filled.as_ref().clone();
+        if vspec.health_check_node_port.is_none() {
+            veff.health_check_node_port = hspec.health_check_node_port;
+        }
+        fill_defaults(&mut veff, hspec);
+        Cow::Owned(veff)
+    } else {
+        Cow::Borrowed(vspec)
+    };
     for field in service::BIDIRECTIONAL {
         if service::field_eq(field, &veff, hspec) {
             continue;
@@ -743,20 +798,20 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
         };
         let h_changed = old_h.is_some_and(|oh| !service::field_eq(field, oh, hspec));
         if !v_changed && h_changed {
-            service::copy_field(field, hspec, &mut vs);
+            service::copy_field(field, hspec, vs.to_mut());
         } else {
-            service::copy_field(field, &veff, &mut hs);
+            service::copy_field(field, &veff, hs.to_mut());
         }
     }
     // Host-allocated nodePorts flow back into virtual ports that have none.
-    if vs.ports == vspec.ports && vports_filled != vspec.ports {
-        vs.ports = vports_filled;
+    if vs.ports == vspec.ports && *vports_filled != vspec.ports {
+        vs.to_mut().ports = vports_filled.into_owned();
     }
     if vspec.health_check_node_port.is_none()
         && hspec.health_check_node_port.is_some()
         && vs.health_check_node_port.is_none()
     {
-        vs.health_check_node_port = hspec.health_check_node_port;
+        vs.to_mut().health_check_node_port = hspec.health_check_node_port;
     }
     // Selector (§4.3): the virtual one wins unless only the host changed.
     let vns = vm.namespace.as_deref().unwrap_or("");
@@ -770,25 +825,36 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
             .selector
             .as_ref()
             .is_none_or(|s| s.contains_key(naming::LABEL_MANAGED_BY));
-        hs.selector = if add_extras {
-            metadata::host_selector(ctx, vspec.selector.as_ref(), vns)
-        } else {
-            vspec.selector.as_ref().map(|s| {
+        // Built borrowing, compared, and only copied when the host's differs.
+        let sel: Option<RefLabels> = vspec.selector.as_ref().map(|s| {
+            if add_extras {
+                metadata::host_labels_ref(ctx.vcluster, Some(s), vns)
+            } else {
                 s.iter()
                     .map(|(k, v)| {
                         (
-                            naming::host_label_key(k, ctx.vcluster).into_owned(),
-                            v.clone(),
+                            naming::host_label_key(k, ctx.vcluster),
+                            Cow::Borrowed(v.as_str()),
                         )
                     })
                     .collect()
-            })
+            }
+        });
+        let in_line = match &sel {
+            Some(want) => metadata::same(hs.selector.as_ref(), want),
+            None => hs.selector.is_none(),
         };
+        if !in_line {
+            hs.to_mut().selector = sel.map(metadata::owned);
+        }
     } else {
-        vs.selector = hspec
+        let sel = hspec
             .selector
             .as_ref()
             .map(|s| metadata::virtual_labels(ctx, Some(s)));
+        if sel != vs.selector {
+            vs.to_mut().selector = sel;
+        }
     }
     let mut status = backsync::service_status(h);
     // An API server stores `status: {loadBalancer: {}}` on every Service: that is "no status".
@@ -803,17 +869,19 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
     }
 
     // Whole objects are cloned only when something differs: most pairs are in line.
-    if hm.labels.as_ref() != Some(&ms.host_labels)
-        || hm.annotations.as_ref() != Some(&ann)
-        || hs != *hspec
+    let hs_changed = matches!(hs, Cow::Owned(_)) && *hs != *hspec;
+    let vs_changed = matches!(vs, Cow::Owned(_)) && *vs != *vspec;
+    if !metadata::same(hm.labels.as_ref(), &host_labels)
+        || !metadata::same(hm.annotations.as_ref(), &ann)
+        || hs_changed
     {
         let hu = Service {
             metadata: ObjectMeta {
-                labels: Some(ms.host_labels.clone()),
-                annotations: Some(ann),
+                labels: Some(metadata::owned(host_labels)),
+                annotations: Some(metadata::owned(ann)),
                 ..hm.clone()
             },
-            spec: Some(hs),
+            spec: Some(hs.into_owned()),
             status: h.status.clone(),
         };
         out.extend(patches(
@@ -825,14 +893,14 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
             "host service",
         ));
     }
-    if vs != *vspec
+    if vs_changed
         || status != v.status
         || ms.virtual_labels.is_some()
         || ms.virtual_annotations.is_some()
     {
         let mut vu = v.clone();
         apply_virtual_meta(&mut vu.metadata, &ms);
-        vu.spec = Some(vs);
+        vu.spec = Some(vs.into_owned());
         vu.status = status;
         out.extend(patches(
             SideName::Virtual,
@@ -844,6 +912,33 @@ fn update_service(ctx: &Ctx, v: &Service, h: &Service, memory: Option<&LastSeen>
         ));
     }
     out
+}
+
+/// Whether `backsync::fill_node_ports` would change any port (it is only worth a clone then).
+fn node_ports_to_fill(vports: &[ServicePort], hports: &[ServicePort]) -> bool {
+    vports.iter().any(|p| {
+        if p.node_port.is_some() {
+            return false;
+        }
+        let proto = p.protocol.as_deref().unwrap_or("TCP");
+        hports
+            .iter()
+            .find(|h| h.port == p.port && h.protocol.as_deref().unwrap_or("TCP") == proto)
+            .is_some_and(|h| h.node_port.is_some())
+    })
+}
+
+/// Whether [`fill_defaults`] could change anything: a conservative test, so that a spec
+/// without gaps is compared as it is instead of being cloned first.
+fn lacks_defaults(v: &ServiceSpec) -> bool {
+    v.type_.is_none()
+        || v.session_affinity.is_none()
+        || v.external_traffic_policy.is_none()
+        || v.publish_not_ready_addresses.is_none()
+        || v.ports
+            .iter()
+            .flatten()
+            .any(|p| p.protocol.is_none() || p.target_port.is_none())
 }
 
 /// API-server defaults the virtual object may lack when built by hand (or by an older server):
@@ -970,26 +1065,26 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         return out;
     }
     let old = old_pair(memory, any_meta);
-    let mut ms = sync_meta(ctx, ObjKind::Pod, vm, hm, old);
+    let ms = virtual_meta_sync(ctx, ObjKind::Pod, vm, hm, old);
     let vns = vm.namespace.as_deref().unwrap_or("");
-    let mut labels = std::mem::take(&mut ms.host_labels);
-    labels.extend(pod::namespace_labels(ctx, vns));
-    let mut ann = std::mem::take(&mut ms.host_annotations);
+    // Borrowed maps: compared with the host's, and only made owned when written.
+    let (mut labels, mut ann) = host_meta_sync(ctx, ObjKind::Pod, vm, hm, &ms);
+    labels.extend(metadata::cow(pod::namespace_labels(ctx, vns)));
     // The label/annotation copies on the host describe the virtual pod as it will be after
     // this plan, host-side edits that flow back included (else the next plan patches again).
     if ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
         let mut after = v.clone();
         apply_virtual_meta(&mut after.metadata, &ms);
-        ann.extend(pod::pod_annotations(&after));
+        ann.extend(metadata::cow(pod::pod_annotations(&after)));
     } else {
-        ann.extend(pod::pod_annotations(v));
+        ann.extend(metadata::cow(pod::pod_annotations(v)));
     }
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {
         if k == naming::ANNOTATION_POD_HOSTS_REWRITTEN
             || k.starts_with(naming::ANNOTATION_POD_TOKEN_PREFIX)
         {
-            ann.insert(k.clone(), val.clone());
+            ann.insert(Cow::Borrowed(k.as_str()), Cow::Borrowed(val.as_str()));
         }
     }
     if vm.owner_references.as_ref().is_none_or(|o| o.is_empty()) {
@@ -998,13 +1093,13 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     }
     // Spec fields the API server lets change on a running pod (`translate::pod_update`).
     let spec_update = pod_update::host_spec(vspec, hspec);
-    let host_differs = hm.labels.as_ref() != Some(&labels)
-        || hm.annotations.as_ref() != Some(&ann)
+    let host_differs = !metadata::same(hm.labels.as_ref(), &labels)
+        || !metadata::same(hm.annotations.as_ref(), &ann)
         || spec_update.is_some();
     if host_differs {
         let mut hu = h.clone();
-        hu.metadata.labels = Some(labels);
-        hu.metadata.annotations = Some(ann);
+        hu.metadata.labels = Some(metadata::owned(labels));
+        hu.metadata.annotations = Some(metadata::owned(ann));
         if let Some(s) = spec_update {
             hu.spec = Some(s);
         }

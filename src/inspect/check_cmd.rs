@@ -72,9 +72,10 @@ pub async fn run_check_to(
     let Some((session, snap)) = session::connect_and_read(&opts.connect, err).await? else {
         return Ok(2);
     };
-    let (text, code) = render(&snap, &session.config.config, &filter, &opts)?;
-    out.write_all(text.as_bytes())?;
-    Ok(code)
+    let config = session.config.config.clone();
+    // The clients and their connection pools are not needed any more.
+    drop(session);
+    render_to(&snap, &config, &filter, &opts, out)
 }
 
 pub fn build_filter(opts: &CheckOptions) -> Result<RowFilter, report::RefError> {
@@ -96,31 +97,45 @@ pub fn render(
     filter: &RowFilter,
     opts: &CheckOptions,
 ) -> anyhow::Result<(String, i32)> {
+    let mut buf = Vec::new();
+    let code = render_to(snap, config, filter, opts, &mut buf)?;
+    Ok((String::from_utf8(buf)?, code))
+}
+
+/// [`render`] written straight to `out`: a 10,000-pair JSON report is never held as one string.
+pub fn render_to(
+    snap: &Snapshot,
+    config: &VClusterConfig,
+    filter: &RowFilter,
+    opts: &CheckOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
     let all = rows(snap, config);
     let shown: Vec<&PairRow> = all.iter().filter(|r| filter.matches(r)).collect();
     let code = report::exit_code(&shown);
-    let text = match opts.output {
+    // Stdout is line-buffered: without this a pretty report costs a write per line.
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+    match opts.output {
         OutputFormat::Table => {
             if shown.is_empty() {
-                "No pairs found.\n".to_string()
+                w.write_all(b"No pairs found.\n")?;
             } else {
-                report::table(&shown, opts.color.unwrap_or(false), chrono::Utc::now())
+                let text = report::table(&shown, opts.color.unwrap_or(false), chrono::Utc::now());
+                w.write_all(text.as_bytes())?;
             }
         }
         OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report::report(
-                &snap.vcluster,
-                &snap.host_namespace,
-                &shown,
-            ))?;
-            s.push('\n');
-            s
+            serde_json::to_writer_pretty(
+                &mut w,
+                &report::report(&snap.vcluster, &snap.host_namespace, &shown),
+            )?;
+            w.write_all(b"\n")?;
         }
-        OutputFormat::Yaml => serde_yaml::to_string(&report::report(
-            &snap.vcluster,
-            &snap.host_namespace,
-            &shown,
-        ))?,
-    };
-    Ok((text, code))
+        OutputFormat::Yaml => serde_yaml::to_writer(
+            &mut w,
+            &report::report(&snap.vcluster, &snap.host_namespace, &shown),
+        )?,
+    }
+    w.flush()?;
+    Ok(code)
 }

@@ -22,6 +22,25 @@ pub fn rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<PairRow> {
 
 /// Rows together with the engine pair each was built from (`fix` re-plans by pair).
 pub fn pair_rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<(Pair, PairRow)> {
+    pair_rows_on(snapshot, config, default_threads())
+}
+
+/// Below this many pairs a second thread costs more than it saves.
+const PARALLEL_MIN_PAIRS: usize = 4096;
+
+/// One thread per core, at most 4: rows are independent, and a big snapshot is what an
+/// operator waits for during an incident.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// [`pair_rows`] on at most `threads` threads (1 = on the caller's thread). The result does
+/// not depend on the thread count: pairs are split into consecutive chunks, joined in order.
+pub fn pair_rows_on(
+    snapshot: &Snapshot,
+    config: &VClusterConfig,
+    threads: usize,
+) -> Vec<(Pair, PairRow)> {
     let ctx = Ctx {
         snapshot,
         config,
@@ -29,14 +48,40 @@ pub fn pair_rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<(Pair, Pai
         host_namespace: &snapshot.host_namespace,
     };
     let inputs = RowInputs::new(&ctx);
-    pairs(&ctx)
-        .into_iter()
-        .map(|p| {
-            let plan = crate::engine::plan::plan(&ctx, &p, None);
-            let r = row_with_plan(&inputs, &p, plan);
-            (p, r)
-        })
-        .collect()
+    let all = pairs(&ctx);
+    let one = |p: Pair| {
+        let plan = crate::engine::plan::plan(&ctx, &p, None);
+        let r = row_with_plan(&inputs, &p, plan);
+        (p, r)
+    };
+    if threads <= 1 || all.len() < PARALLEL_MIN_PAIRS {
+        return all.into_iter().map(one).collect();
+    }
+    let chunk = all.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = all;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    std::thread::scope(|s| {
+        let one = &one;
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || c.into_iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                // A panic in a row is a bug; surface it as if it happened on this thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
 
 /// Indexes shared by every row of one snapshot.
@@ -134,7 +179,7 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             let (vv, hv, mm) = match pair.kind {
                 PairKind::Service => {
                     if let (Some(v), Some(h)) = (v, h) {
-                        selector_notes(inputs, v, h, vkey, hkey, &mut notes);
+                        selector_notes(inputs, (v, &vv), (h, &hv), vkey, hkey, &mut notes);
                     }
                     let mm = ips_differ(&vv, &hv);
                     if mm {
@@ -288,8 +333,8 @@ fn endpoint_ips(ep: &Endpoints) -> Vec<String> {
 /// Selector facts of a service pair; the vcluster#2887 signature is spelled out.
 fn selector_notes(
     inputs: &RowInputs,
-    v: &Service,
-    h: &Service,
+    (v, vview): (&Service, &SideView),
+    (h, hview): (&Service, &SideView),
     vkey: Option<&ObjKey>,
     hkey: Option<&ObjKey>,
     notes: &mut Vec<String>,
@@ -303,13 +348,20 @@ fn selector_notes(
     if vsel.is_empty() || hsel.is_empty() {
         return;
     }
-    let vm = inputs.virt.select(&vk.namespace, vsel);
-    let hm = inputs.host.select(&hk.namespace, hsel);
-    if hm.matched == 0 && vm.matched > 0 {
+    // The views counted the same selectors in the same namespaces already.
+    let counted = |view: &SideView, key: &ObjKey| {
+        view.selected_pods
+            .filter(|_| view.namespace == key.namespace)
+    };
+    let vmatched =
+        counted(vview, vk).unwrap_or_else(|| inputs.virt.select(&vk.namespace, vsel).matched);
+    let hmatched =
+        counted(hview, hk).unwrap_or_else(|| inputs.host.select(&hk.namespace, hsel).matched);
+    if hmatched == 0 && vmatched > 0 {
         let stale = inputs.host.unmatched_keys(&hk.namespace, hsel);
         let mut note = format!(
             "host selector matches no pod while the virtual selector matches {} (vcluster#2887 signature)",
-            vm.matched
+            vmatched
         );
         if !stale.is_empty() {
             note.push_str(&format!(
@@ -318,10 +370,9 @@ fn selector_notes(
             ));
         }
         notes.push(note);
-    } else if vm.matched != hm.matched {
+    } else if vmatched != hmatched {
         notes.push(format!(
-            "virtual selector matches {} pods, host selector {}",
-            vm.matched, hm.matched
+            "virtual selector matches {vmatched} pods, host selector {hmatched}"
         ));
     }
 }

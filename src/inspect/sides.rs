@@ -4,7 +4,7 @@
 //! Selector matching and event look-ups are indexed once per snapshot ([`SideIndex`]) so that a
 //! host namespace with tens of thousands of pods does not make `rows()` quadratic.
 
-use crate::cluster::snapshot::{ObjKey, Side};
+use crate::cluster::snapshot::{ObjKey, Side, lookup};
 use crate::inspect::model::{EventView, SideView};
 use k8s_openapi::api::core::v1::{Endpoints, Event, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -173,6 +173,11 @@ impl<'a> SideIndex<'a> {
     pub fn endpoint_counts(&self, key: &ObjKey) -> Option<(u32, u32)> {
         self.side.endpoints.get(key).map(|ep| endpoints_counts(ep))
     }
+
+    /// [`Self::endpoint_counts`] by namespace and name (no key to build).
+    pub fn endpoint_counts_of(&self, namespace: &str, name: &str) -> Option<(u32, u32)> {
+        lookup(&self.side.endpoints, namespace, name).map(|ep| endpoints_counts(ep))
+    }
 }
 
 /// When an event last happened: series, lastTimestamp, eventTime, then creation.
@@ -280,7 +285,7 @@ pub fn service_view(svc: &Service, index: &SideIndex) -> SideView {
             .unwrap_or_else(|| "ClusterIP".to_string()),
     );
     v.ready = index
-        .endpoint_counts(&ObjKey::new(v.namespace.clone(), v.name.clone()))
+        .endpoint_counts_of(&v.namespace, &v.name)
         .map(|(r, _)| r);
     v.selected_pods = service_selector(svc)
         .filter(|s| !s.is_empty())

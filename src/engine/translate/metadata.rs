@@ -5,6 +5,7 @@ use crate::engine::ctx::Ctx;
 use crate::engine::ownership::object_kind;
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub type Labels = BTreeMap<String, String>;
@@ -28,21 +29,57 @@ pub fn excluded_annotations(kind: ObjKind) -> &'static [&'static str] {
     }
 }
 
+/// A label or annotation map under construction that borrows its strings from the objects it
+/// is computed from. Plans compare it with the host object's map and only turn it into an
+/// owned [`Labels`] (see [`owned`]) when it is going to be written.
+pub type RefLabels<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
+
+/// The owned copy of a borrowed map.
+pub fn owned(m: RefLabels) -> Labels {
+    m.into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// An owned map as a borrowed-map extension (moves the strings, no copies).
+pub fn cow<'a>(m: Labels) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> {
+    m.into_iter().map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+}
+
+/// `have == Some(want)` without building `want` as an owned map (both are sorted by key).
+pub fn same(have: Option<&Labels>, want: &RefLabels) -> bool {
+    have.is_some_and(|h| {
+        h.len() == want.len()
+            && h.iter().zip(want).all(|((hk, hv), (wk, wv))| {
+                hk.as_str() == wk.as_ref() && hv.as_str() == wv.as_ref()
+            })
+    })
+}
+
 /// `HostLabelsMap`: user labels verbatim except the four reserved keys, plus `managed-by` and
 /// the virtual namespace.
 pub fn host_labels(ctx: &Ctx, virtual_labels: Option<&Labels>, vns: &str) -> Labels {
-    let mut out = Labels::new();
+    owned(host_labels_ref(ctx.vcluster, virtual_labels, vns))
+}
+
+/// [`host_labels`], borrowing.
+pub fn host_labels_ref<'a>(
+    vcluster: &'a str,
+    virtual_labels: Option<&'a Labels>,
+    vns: &'a str,
+) -> RefLabels<'a> {
+    let mut out = RefLabels::new();
     for (k, v) in virtual_labels.into_iter().flatten() {
         out.insert(
-            naming::host_label_key(k, ctx.vcluster).into_owned(),
-            v.clone(),
+            naming::host_label_key(k, vcluster),
+            Cow::Borrowed(v.as_str()),
         );
     }
     out.insert(
-        naming::LABEL_MANAGED_BY.to_string(),
-        ctx.vcluster.to_string(),
+        Cow::Borrowed(naming::LABEL_MANAGED_BY),
+        Cow::Borrowed(vcluster),
     );
-    out.insert(naming::LABEL_NAMESPACE.to_string(), vns.to_string());
+    out.insert(Cow::Borrowed(naming::LABEL_NAMESPACE), Cow::Borrowed(vns));
     out
 }
 
@@ -70,6 +107,26 @@ pub fn host_annotations(
     host_namespace: &str,
     existing_host: Option<&Labels>,
 ) -> Labels {
+    owned(host_annotations_ref(
+        kind,
+        vmeta,
+        vmeta.annotations.as_ref(),
+        host_name,
+        host_namespace,
+        existing_host,
+    ))
+}
+
+/// [`host_annotations`], borrowing; `virtual_annotations` stands in for `vmeta.annotations`
+/// (the three-way rule may have changed them).
+pub fn host_annotations_ref<'a>(
+    kind: ObjKind,
+    vmeta: &'a ObjectMeta,
+    virtual_annotations: Option<&'a Labels>,
+    host_name: &'a str,
+    host_namespace: &'a str,
+    existing_host: Option<&'a Labels>,
+) -> RefLabels<'a> {
     let excluded = excluded_annotations(kind);
     let is_excluded = |k: &str| {
         HOST_ANNOTATIONS.contains(&k)
@@ -77,13 +134,13 @@ pub fn host_annotations(
             || k == naming::ANNOTATION_MANAGED_LABELS
             || excluded.contains(&k)
     };
-    let mut out = Labels::new();
+    let mut out = RefLabels::new();
     let mut managed: Vec<&str> = Vec::new();
-    for (k, v) in vmeta.annotations.iter().flatten() {
+    for (k, v) in virtual_annotations.into_iter().flatten() {
         if is_excluded(k) {
             continue;
         }
-        out.insert(k.clone(), v.clone());
+        out.insert(Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()));
         managed.push(k);
     }
     if let Some(host) = existing_host {
@@ -96,48 +153,48 @@ pub fn host_annotations(
                 if !HOST_ANNOTATIONS.contains(&k.as_str())
                     && !k.starts_with("vcluster.loft.sh/managed-")
                 {
-                    out.insert(k.clone(), v.clone());
+                    out.insert(Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()));
                 }
                 continue;
             }
-            if out.contains_key(k) || previously.contains(&k.as_str()) {
+            if out.contains_key(k.as_str()) || previously.contains(&k.as_str()) {
                 continue;
             }
-            out.insert(k.clone(), v.clone());
+            out.insert(Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()));
         }
         if let Some(v) = host.get(naming::ANNOTATION_MANAGED_LABELS) {
-            out.insert(naming::ANNOTATION_MANAGED_LABELS.to_string(), v.clone());
+            out.insert(
+                Cow::Borrowed(naming::ANNOTATION_MANAGED_LABELS),
+                Cow::Borrowed(v.as_str()),
+            );
         }
     }
     managed.sort_unstable();
     if !managed.is_empty() {
         out.insert(
-            naming::ANNOTATION_MANAGED_ANNOTATIONS.to_string(),
-            managed.join("\n"),
+            Cow::Borrowed(naming::ANNOTATION_MANAGED_ANNOTATIONS),
+            Cow::Owned(managed.join("\n")),
         );
     }
-    let vname = vmeta.name.clone().unwrap_or_default();
-    out.insert(naming::ANNOTATION_OBJECT_NAME.to_string(), vname);
+    let b = Cow::Borrowed;
     out.insert(
-        naming::ANNOTATION_OBJECT_UID.to_string(),
-        vmeta.uid.clone().unwrap_or_default(),
+        b(naming::ANNOTATION_OBJECT_NAME),
+        b(vmeta.name.as_deref().unwrap_or_default()),
     );
     out.insert(
-        naming::ANNOTATION_OBJECT_HOST_NAME.to_string(),
-        host_name.to_string(),
+        b(naming::ANNOTATION_OBJECT_UID),
+        b(vmeta.uid.as_deref().unwrap_or_default()),
+    );
+    out.insert(b(naming::ANNOTATION_OBJECT_HOST_NAME), b(host_name));
+    out.insert(
+        b(naming::ANNOTATION_OBJECT_HOST_NAMESPACE),
+        b(host_namespace),
     );
     out.insert(
-        naming::ANNOTATION_OBJECT_HOST_NAMESPACE.to_string(),
-        host_namespace.to_string(),
+        b(naming::ANNOTATION_OBJECT_NAMESPACE),
+        b(vmeta.namespace.as_deref().unwrap_or_default()),
     );
-    out.insert(
-        naming::ANNOTATION_OBJECT_NAMESPACE.to_string(),
-        vmeta.namespace.clone().unwrap_or_default(),
-    );
-    out.insert(
-        naming::ANNOTATION_OBJECT_KIND.to_string(),
-        object_kind(kind).to_string(),
-    );
+    out.insert(b(naming::ANNOTATION_OBJECT_KIND), b(object_kind(kind)));
     out
 }
 
@@ -184,10 +241,27 @@ pub fn host_meta(ctx: &Ctx, kind: ObjKind, vmeta: &ObjectMeta, host_name: &str) 
 /// Labels a twin should carry now: the translated virtual labels; `controlled-by` on the host
 /// object is preserved.
 pub fn updated_labels(ctx: &Ctx, vmeta: &ObjectMeta, host: Option<&Labels>) -> Labels {
-    let vns = vmeta.namespace.as_deref().unwrap_or("");
-    let mut out = host_labels(ctx, vmeta.labels.as_ref(), vns);
+    owned(updated_labels_ref(
+        ctx.vcluster,
+        vmeta.labels.as_ref(),
+        vmeta.namespace.as_deref().unwrap_or(""),
+        host,
+    ))
+}
+
+/// [`updated_labels`], borrowing; `virtual_labels` and `vns` are the virtual object's.
+pub fn updated_labels_ref<'a>(
+    vcluster: &'a str,
+    virtual_labels: Option<&'a Labels>,
+    vns: &'a str,
+    host: Option<&'a Labels>,
+) -> RefLabels<'a> {
+    let mut out = host_labels_ref(vcluster, virtual_labels, vns);
     if let Some(v) = host.and_then(|h| h.get(naming::LABEL_CONTROLLED_BY)) {
-        out.insert(naming::LABEL_CONTROLLED_BY.to_string(), v.clone());
+        out.insert(
+            Cow::Borrowed(naming::LABEL_CONTROLLED_BY),
+            Cow::Borrowed(v.as_str()),
+        );
     }
     out
 }

@@ -1,6 +1,6 @@
 //! Virtual Pod → host Pod (§3.1).
 
-use crate::cluster::snapshot::ObjKey;
+use crate::cluster::snapshot::{ObjKey, lookup};
 use crate::engine::change::ObjKind;
 use crate::engine::ctx::{Ctx, cluster_ip};
 use crate::engine::translate::metadata::{self, Labels};
@@ -176,11 +176,7 @@ pub fn pod_hostname(name: &str) -> String {
 
 /// Pod labels mirroring the virtual namespace's labels.
 pub fn namespace_labels(ctx: &Ctx, vns: &str) -> Labels {
-    let ns = ctx
-        .snapshot
-        .virtual_side
-        .namespaces
-        .get(&ObjKey::new("", vns));
+    let ns = lookup(&ctx.snapshot.virtual_side.namespaces, "", vns);
     ns.and_then(|n| n.metadata.labels.as_ref())
         .into_iter()
         .flatten()

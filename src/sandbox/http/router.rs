@@ -399,6 +399,9 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         Sub::Status => "status",
         Sub::Finalize => "finalize",
         Sub::Binding => "binding",
+        Sub::Token => "token",
+        Sub::EphemeralContainers => "ephemeralcontainers",
+        Sub::Resize => "resize",
     };
     let record = || super::RequestRecord {
         user: user.name.clone(),
