@@ -648,6 +648,20 @@ impl<W: Writer> Controller<W> {
     }
 }
 
+/// Order a batch of pairs so Services go first.
+///
+/// A new Service needs two round trips (host twin, then the virtual re-create with the host's
+/// ClusterIP) and every pod in its namespace copies its ClusterIP into service-link env vars
+/// when the pod's twin is created (pods are immutable there). Services first means both
+/// converge sooner and new pods are created with the final IPs.
+fn services_first(batch: &mut [Pair]) {
+    batch.sort_by_key(|p| match p.kind {
+        PairKind::Service | PairKind::ReplicatedToHost | PairKind::ReplicatedFromHost => 0u8,
+        PairKind::Endpoints => 1,
+        PairKind::Pod | PairKind::Ingress => 2,
+    });
+}
+
 /// Plan every pair against the newest snapshot: the pairs a worker should see (writes or
 /// blocked), whether any write is planned, and what is left unsynced.
 fn evaluate<W>(sh: &Shared<W>) -> (Vec<Pair>, bool, Vec<Unsynced>) {
@@ -663,7 +677,9 @@ fn evaluate<W>(sh: &Shared<W>) -> (Vec<Pair>, bool, Vec<Unsynced>) {
     let mut todo = Vec::new();
     let mut writes = false;
     let mut left = Vec::new();
-    for p in pairs(&ctx) {
+    let mut all = pairs(&ctx);
+    services_first(&mut all);
+    for p in all {
         let pl = plan(&ctx, &p, memory.get(&p));
         writes |= !pl.changes.is_empty();
         // Blocked pairs go through a worker too: that is where their events are said
@@ -830,6 +846,7 @@ impl<W: Writer> Feeder<W> {
         if changed.is_empty() {
             return;
         }
+        services_first(&mut changed);
         let n = changed.len();
         tracing::debug!("snapshot {}: {n} pair(s) to look at", snap.version);
         {

@@ -385,6 +385,13 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             ));
         }
     };
+    let sub = match target.sub {
+        Sub::Main => "",
+        Sub::Status => "/status",
+        Sub::Finalize => "/finalize",
+        Sub::Binding => "/binding",
+    };
+    sh.count_request(&format!("{verb} {}{sub}", target.kind.resource));
     if user.readonly && !matches!(verb, "get" | "list" | "watch") {
         return Err(forbidden(&user, verb, &target));
     }
