@@ -474,6 +474,16 @@ pub async fn apply_change(
     }
 }
 
+/// Whether `t` exists on its server right now (a metadata-only GET, so a pod's env is not
+/// transferred).
+pub async fn exists(clients: &Clients, t: &Target) -> Result<bool, ApplyError> {
+    let api = api_for(clients, t);
+    api.get_metadata_opt(&t.name)
+        .await
+        .map(|o| o.is_some())
+        .map_err(|e| classify(t, "get", e))
+}
+
 /// The audit line for one attempted change.
 pub fn audit_entry(clients: &Clients, c: &Change, dry_run: bool, outcome: &str) -> AuditEntry {
     AuditEntry {
