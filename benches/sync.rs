@@ -148,6 +148,9 @@ async fn converged(sb: &Sandbox, n: usize) -> bool {
         return false;
     };
     if p.items.len() < n {
+        if verbose() {
+            println!("  {} host pods", p.items.len());
+        }
         return false;
     }
     let host_ips: HashMap<String, Option<String>> = h
@@ -190,6 +193,11 @@ fn print_counts(sb: &Sandbox, took: Duration) {
     }
 }
 
+/// `VINSPECT_BENCH_COUNTS=1`: print phases and per-request counts.
+fn verbose() -> bool {
+    std::env::var_os("VINSPECT_BENCH_COUNTS").is_some()
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -214,7 +222,11 @@ fn converge(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let sb = sandbox().await;
+                    let seeding = Instant::now();
                     seed(&sb, n).await;
+                    if verbose() {
+                        println!("seeded {n} services + pods in {:?}", seeding.elapsed());
+                    }
                     let (stop, rx) = watch::channel(false);
                     let start = Instant::now();
                     let task = tokio::spawn(run_sync_tuned(options(&sb), tuning(rx)));
@@ -229,7 +241,7 @@ fn converge(c: &mut Criterion) {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     total += start.elapsed();
-                    if std::env::var_os("VINSPECT_BENCH_COUNTS").is_some() {
+                    if verbose() {
                         print_counts(&sb, start.elapsed());
                     }
                     stop.send_replace(true);
