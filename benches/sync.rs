@@ -55,20 +55,58 @@ fn tuning(stop: watch::Receiver<bool>) -> Tuning {
             workers: 16,
             ..ControllerOptions::default()
         },
-        lease: Some(LeaseOptions::scaled("bench", Duration::from_secs(3))),
+        // The production election (15 s lease): a 3 s test lease lapses whenever the box is
+        // busy, and every regained lease replans every pair.
+        lease: Some(LeaseOptions {
+            identity: "bench".to_string(),
+            ..LeaseOptions::default()
+        }),
         stop: Some(stop),
         no_signals: true,
     }
 }
 
+/// How many virtual namespaces the objects are spread over (`VINSPECT_BENCH_NAMESPACES`,
+/// default 1). With one namespace every pod carries service-link env vars for all n services
+/// (as vCluster and the kubelet do), so the bytes written grow with n².
+fn namespaces() -> usize {
+    std::env::var("VINSPECT_BENCH_NAMESPACES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
+}
+
+/// Namespace of object `i`.
+fn ns_of(i: usize, spread: usize) -> String {
+    if spread == 1 {
+        "default".to_string()
+    } else {
+        format!("bench-{}", i % spread)
+    }
+}
+
 async fn seed(sb: &Sandbox, n: usize) {
-    let svcs: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
-    let pods: Api<Pod> = Api::namespaced(sb.virtual_client(), "default");
+    let spread = namespaces();
+    if spread > 1 {
+        let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(sb.virtual_client());
+        for k in 0..spread {
+            let ns = serde_json::from_value(json!({"metadata": {"name": ns_of(k, spread)}}))
+                .expect("namespace json");
+            nss.create(&PostParams::default(), &ns)
+                .await
+                .expect("create namespace");
+        }
+    }
+    let client = sb.virtual_client();
     let mut tasks = Vec::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
-        let (svcs, pods, chunk) = (svcs.clone(), pods.clone(), chunk.to_vec());
+        let (client, chunk) = (client.clone(), chunk.to_vec());
         tasks.push(tokio::spawn(async move {
             for i in chunk {
+                let ns = ns_of(i, spread);
+                let svcs: Api<Service> = Api::namespaced(client.clone(), &ns);
+                let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
                 let s: Service = serde_json::from_value(json!({
                     "metadata": {"name": format!("svc-{i}"), "labels": {"app": format!("a{i}")}},
                     "spec": {"selector": {"app": format!("a{i}")}, "ports": [{"port": 80}]}
@@ -95,19 +133,24 @@ async fn seed(sb: &Sandbox, n: usize) {
 
 /// Every twin exists and every virtual ClusterIP is its twin's.
 async fn converged(sb: &Sandbox, n: usize) -> bool {
-    let vs: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let vs: Api<Service> = Api::all(sb.virtual_client());
     let hs: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
     let hp: Api<Pod> = Api::namespaced(sb.host_client(), sb.host_namespace());
     let lp =
         ListParams::default().labels(&format!("{}={}", naming::LABEL_MANAGED_BY, sb.vcluster()));
+    // Pods only need to exist: metadata keeps the check from re-reading every pod's
+    // service-link env (thousands of vars each) twenty times a second.
     let (Ok(v), Ok(h), Ok(p)) = (
         vs.list(&ListParams::default()).await,
         hs.list(&lp).await,
-        hp.list(&lp).await,
+        hp.list_metadata(&lp).await,
     ) else {
         return false;
     };
     if p.items.len() < n {
+        if verbose() {
+            println!("  {} host pods", p.items.len());
+        }
         return false;
     }
     let host_ips: HashMap<String, Option<String>> = h
@@ -126,7 +169,8 @@ async fn converged(sb: &Sandbox, n: usize) -> bool {
         if !name.starts_with("svc-") {
             continue;
         }
-        let twin = naming::host_name(&name, "default", sb.vcluster());
+        let ns = s.metadata.namespace.clone().unwrap_or_default();
+        let twin = naming::host_name(&name, &ns, sb.vcluster());
         match host_ips.get(&twin) {
             Some(ip)
                 if ip.is_some() && *ip == s.spec.as_ref().and_then(|s| s.cluster_ip.clone()) =>
@@ -139,7 +183,34 @@ async fn converged(sb: &Sandbox, n: usize) -> bool {
     matched >= n
 }
 
+/// Requests each server saw (seeding included), for finding where the time goes.
+fn print_counts(sb: &Sandbox, took: Duration) {
+    println!("converged in {took:?}; load {}", loadavg());
+    for (side, server) in [("virtual", sb.virtual_()), ("host", sb.host())] {
+        for (what, n) in server.request_counts() {
+            println!("  {side:7} {what:32} {n}");
+        }
+    }
+}
+
+/// `VINSPECT_BENCH_COUNTS=1`: print phases and per-request counts.
+fn verbose() -> bool {
+    std::env::var_os("VINSPECT_BENCH_COUNTS").is_some()
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn converge(c: &mut Criterion) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let n = count();
     let mut group = c.benchmark_group("sync");
@@ -151,7 +222,11 @@ fn converge(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let sb = sandbox().await;
+                    let seeding = Instant::now();
                     seed(&sb, n).await;
+                    if verbose() {
+                        println!("seeded {n} services + pods in {:?}", seeding.elapsed());
+                    }
                     let (stop, rx) = watch::channel(false);
                     let start = Instant::now();
                     let task = tokio::spawn(run_sync_tuned(options(&sb), tuning(rx)));
@@ -166,6 +241,9 @@ fn converge(c: &mut Criterion) {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     total += start.elapsed();
+                    if verbose() {
+                        print_counts(&sb, start.elapsed());
+                    }
                     stop.send_replace(true);
                     let _ = task.await;
                     sb.shutdown().await;
@@ -189,9 +267,10 @@ fn change(c: &mut Criterion) {
         }
         (sb, stop, task)
     });
-    let vs: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let ns7 = ns_of(7, namespaces());
+    let vs: Api<Service> = Api::namespaced(sb.virtual_client(), &ns7);
     let hs: Api<Service> = Api::namespaced(sb.host_client(), sb.host_namespace());
-    let twin = naming::host_name("svc-7", "default", sb.vcluster());
+    let twin = naming::host_name("svc-7", &ns7, sb.vcluster());
     let mut samples: Vec<Duration> = Vec::new();
     let mut k = 0u64;
     let mut group = c.benchmark_group("sync");

@@ -337,10 +337,27 @@ fn is_transient(e: &kube::Error) -> bool {
 }
 
 /// A body the server accepts on create: server-owned fields dropped, kind/apiVersion set.
+///
+/// Built by hand rather than through `serde_json::from_value::<DynamicObject>`: its flattened
+/// `data` buffers the whole object once more, and a pod twin carrying the service-link env of
+/// a large namespace is hundreds of kilobytes.
 fn creatable(target: &Target, object: &Value) -> Result<DynamicObject, ApplyError> {
     let ar = api_resource(target.kind);
-    let mut v = object.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+    let bad = |source| ApplyError::BadObject {
+        target: target.clone(),
+        source,
+    };
+    let Value::Object(mut fields) = object.clone() else {
+        return Err(bad(serde_json::from_value::<DynamicObject>(object.clone())
+            .err()
+            .unwrap_or_else(|| {
+                serde::de::Error::custom("the object is not a JSON object")
+            })));
+    };
+    let mut meta = fields
+        .remove("metadata")
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    if let Some(m) = meta.as_object_mut() {
         for k in [
             "resourceVersion",
             "uid",
@@ -349,16 +366,19 @@ fn creatable(target: &Target, object: &Value) -> Result<DynamicObject, ApplyErro
             "managedFields",
             "generation",
         ] {
-            meta.remove(k);
+            m.remove(k);
         }
     }
-    if let Some(o) = v.as_object_mut() {
-        o.insert("apiVersion".into(), Value::String(ar.api_version));
-        o.insert("kind".into(), Value::String(ar.kind));
-    }
-    serde_json::from_value(v).map_err(|source| ApplyError::BadObject {
-        target: target.clone(),
-        source,
+    let metadata = serde_json::from_value(meta).map_err(bad)?;
+    fields.remove("apiVersion");
+    fields.remove("kind");
+    Ok(DynamicObject {
+        types: Some(kube::core::TypeMeta {
+            api_version: ar.api_version,
+            kind: ar.kind,
+        }),
+        metadata,
+        data: Value::Object(fields),
     })
 }
 
@@ -597,6 +617,16 @@ pub async fn apply_change(
             Ok(done(&format!("bound to {node}"), rv))
         }
     }
+}
+
+/// Whether `t` exists on its server right now (a metadata-only GET, so a pod's env is not
+/// transferred).
+pub async fn exists(clients: &Clients, t: &Target) -> Result<bool, ApplyError> {
+    let api = api_for(clients, t);
+    api.get_metadata_opt(&t.name)
+        .await
+        .map(|o| o.is_some())
+        .map_err(|e| classify(t, "get", e))
 }
 
 /// The audit line for one attempted change.

@@ -95,6 +95,10 @@ impl Default for ControllerOptions {
     }
 }
 
+/// How soon a pair is looked at again after a delete was held back because the snapshot was
+/// behind the server.
+const STALE_RECHECK: Duration = Duration::from_millis(100);
+
 /// The outcome of one write.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Written {
@@ -122,6 +126,17 @@ pub enum WriteError {
 /// `engine::apply`); tests use fakes to drive the loop without a server.
 pub trait Writer: Send + Sync + 'static {
     fn write(&self, change: &Change) -> impl Future<Output = Result<Written, WriteError>> + Send;
+
+    /// Whether `target` exists on its server right now (a live read, not the cache).
+    ///
+    /// Asked before a delete that is justified only by the *other* object being absent from
+    /// the snapshot (§8.4 both ways): a snapshot that lags behind a re-create shows the object
+    /// briefly gone, and acting on that would delete both sides. Writers with no server to
+    /// ask answer `false` (trust the snapshot).
+    fn exists(&self, target: &Target) -> impl Future<Output = Result<bool, WriteError>> + Send {
+        let _ = target;
+        async { Ok(false) }
+    }
 }
 
 /// Where the vcluster.yaml comes from.
@@ -657,6 +672,20 @@ impl<W: Writer> Controller<W> {
     }
 }
 
+/// Order a batch of pairs so Services go first.
+///
+/// A new Service needs two round trips (host twin, then the virtual re-create with the host's
+/// ClusterIP) and every pod in its namespace copies its ClusterIP into service-link env vars
+/// when the pod's twin is created (pods are immutable there). Services first means both
+/// converge sooner and new pods are created with the final IPs.
+fn services_first(batch: &mut [Pair]) {
+    batch.sort_by_key(|p| match p.kind {
+        PairKind::Service | PairKind::ReplicatedToHost | PairKind::ReplicatedFromHost => 0u8,
+        PairKind::Endpoints => 1,
+        PairKind::Pod | PairKind::Ingress => 2,
+    });
+}
+
 /// Plan every pair against the newest snapshot: the pairs a worker should see (writes or
 /// blocked), whether any write is planned, and what is left unsynced.
 fn evaluate<W>(sh: &Shared<W>) -> (Vec<Pair>, bool, Vec<Unsynced>) {
@@ -672,7 +701,9 @@ fn evaluate<W>(sh: &Shared<W>) -> (Vec<Pair>, bool, Vec<Unsynced>) {
     let mut todo = Vec::new();
     let mut writes = false;
     let mut left = Vec::new();
-    for p in pairs(&ctx) {
+    let mut all = pairs(&ctx);
+    services_first(&mut all);
+    for p in all {
         let pl = plan(&ctx, &p, memory.get(&p));
         writes |= !pl.changes.is_empty();
         // Blocked pairs go through a worker too: that is where their events are said
@@ -838,6 +869,7 @@ impl<W: Writer> Feeder<W> {
         if changed.is_empty() {
             return;
         }
+        services_first(&mut changed);
         let n = changed.len();
         tracing::debug!("snapshot {}: {n} pair(s) to look at", snap.version);
         {
@@ -1027,6 +1059,32 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
             lock(&sh.queue).done(&pair);
             return;
         }
+        // Deleting because the other side is gone: make sure it really is (see
+        // `Writer::exists`). If it is there, the snapshot is behind; look again shortly.
+        if let Some(other) = absent_counterpart(&snap, &pair, change) {
+            match sh.writer.exists(&other).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::debug!(
+                        "not deleting {}: {other} exists though the snapshot does not show it yet",
+                        change.target
+                    );
+                    let mut q = lock(&sh.queue);
+                    q.done(&pair);
+                    q.add_at(pair, (Instant::now() + STALE_RECHECK).into_std());
+                    return;
+                }
+                Err(err) => {
+                    lock(&sh.stats).failed += 1;
+                    let delay = lock(&sh.queue).retry(&pair, Instant::now().into_std());
+                    tracing::warn!(
+                        "cannot confirm {other} is gone before deleting {}: {err}; retrying in {delay:?}",
+                        change.target
+                    );
+                    return;
+                }
+            }
+        }
         let before = observed(&snap, &change.target);
         let writing = Instant::now();
         let result = sh.writer.write(change).await;
@@ -1103,6 +1161,30 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
     // changed back before we ever saw it (created and deleted within one publish), nothing
     // would, so look again when the expectation runs out.
     q.add_at(pair, deadline.into_std());
+}
+
+/// The object whose absence from the snapshot is the whole reason for deleting `change`'s
+/// target: the other side of the pair, when the snapshot does not show it.
+fn absent_counterpart(snap: &Snapshot, pair: &Pair, change: &Change) -> Option<Target> {
+    if !matches!(change.action, Action::Delete { .. }) {
+        return None;
+    }
+    let (side, key) = match change.target.side {
+        SideName::Host => (SideName::Virtual, pair.virtual_key.as_ref()?),
+        SideName::Virtual => (SideName::Host, pair.host_key.as_ref()?),
+    };
+    // Replicated services delete their target when the source Service is gone.
+    let kind = match pair.kind {
+        PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost => ObjKind::Service,
+        _ => pair.obj_kind(),
+    };
+    let t = Target {
+        side,
+        kind,
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+    };
+    observed(snap, &t).is_none().then_some(t)
 }
 
 fn expect_after(

@@ -8,7 +8,7 @@
 use crate::engine::apply::{
     self, ApplyError, AuditLog, Clients, SYNCER_FIELD_MANAGER, SendOptions, audit_entry,
 };
-use crate::engine::change::Change;
+use crate::engine::change::{Change, Target};
 use crate::engine::controller::{WriteError, Writer, Written};
 
 /// Field manager name on every write (shows up in managedFields).
@@ -85,5 +85,11 @@ impl Writer for KubeWriter {
             resource_version: done.resource_version,
         })
         .map_err(write_error)
+    }
+
+    async fn exists(&self, target: &Target) -> Result<bool, WriteError> {
+        apply::exists(&self.clients(), target)
+            .await
+            .map_err(write_error)
     }
 }

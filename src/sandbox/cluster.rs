@@ -9,7 +9,7 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use super::controllers::ipam::Ipam;
+use super::controllers::ipam::{Ipam, VIRTUAL_FIRST_OFFSET};
 use super::defaults;
 use super::error::{ApiError, success_status};
 use super::patch::{self, PatchFailure, PatchType};
@@ -299,12 +299,20 @@ fn pod_subresource(
     Ok(m)
 }
 
+/// Host and virtual allocators start apart, see [`VIRTUAL_FIRST_OFFSET`].
+fn ipam_for(role: Role) -> Ipam {
+    match role {
+        Role::Host => Ipam::new(),
+        Role::Virtual => Ipam::starting_at(VIRTUAL_FIRST_OFFSET),
+    }
+}
+
 impl Cluster {
     pub fn new(role: Role) -> Self {
         Self {
             role,
             store: Mutex::new(Store::new(DEFAULT_RING)),
-            ipam: Mutex::new(Ipam::new()),
+            ipam: Mutex::new(ipam_for(role)),
             pod_spec_immutable: std::sync::atomic::AtomicBool::new(true),
             graceful_pods: std::sync::atomic::AtomicBool::new(false),
         }
@@ -342,7 +350,7 @@ impl Cluster {
     /// Forgets every object (a restart without state).
     pub fn reset(&self) {
         self.lock().clear();
-        *self.ipam() = Ipam::new();
+        *self.ipam() = ipam_for(self.role);
     }
 
     /// The four namespaces every cluster starts with.

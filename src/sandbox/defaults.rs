@@ -84,14 +84,13 @@ fn pod(obj: &mut Value) {
 
 /// QoS class as the kubelet computes it, simplified to requests/limits presence.
 pub fn qos_class(pod: &Value) -> &'static str {
-    let cs = pod
+    let cs: &[Value] = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[], Vec::as_slice);
     let mut any = false;
     let mut guaranteed = !cs.is_empty();
-    for c in &cs {
+    for c in cs {
         let limits = c.pointer("/resources/limits").and_then(Value::as_object);
         let requests = c.pointer("/resources/requests").and_then(Value::as_object);
         if limits.is_some_and(|l| !l.is_empty()) || requests.is_some_and(|r| !r.is_empty()) {

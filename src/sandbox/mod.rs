@@ -237,6 +237,12 @@ impl SandboxServer {
         Ok(())
     }
 
+    /// Resource requests served so far, per `"<verb> <resource>[/<sub>]"` (e.g.
+    /// `"patch services/status"`); discovery and health checks are not counted.
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.listener.shared.request_counts()
+    }
+
     /// Adds this much latency to every request.
     pub fn set_latency(&self, latency: Duration) {
         self.listener.shared.faults().latency = latency;

@@ -111,31 +111,38 @@ pub fn roundtrip(kind: &KindInfo, obj: Value) -> Result<(Value, Vec<String>), Ap
         ))
     })?;
     let mut unknown = Vec::new();
-    diff_unknown(&obj, &out, "", &mut unknown);
+    diff_unknown(&obj, &out, &mut String::new(), &mut unknown);
     Ok((out, unknown))
 }
 
-fn diff_unknown(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+/// Paths present in `input` but dropped by the typed round trip. `path` is one buffer grown
+/// and cut back while descending (a pod with thousands of env vars would otherwise format a
+/// path string per field of every create).
+fn diff_unknown(input: &Value, output: &Value, path: &mut String, out: &mut Vec<String>) {
+    use std::fmt::Write as _;
+    let len = path.len();
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => {
             for (k, v) in i {
                 if v.is_null() {
                     continue;
                 }
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match o.get(k) {
-                    None => out.push(p),
-                    Some(ov) => diff_unknown(v, ov, &p, out),
+                if !path.is_empty() {
+                    path.push('.');
                 }
+                path.push_str(k);
+                match o.get(k) {
+                    None => out.push(path.clone()),
+                    Some(ov) => diff_unknown(v, ov, path, out),
+                }
+                path.truncate(len);
             }
         }
         (Value::Array(i), Value::Array(o)) => {
             for (idx, (iv, ov)) in i.iter().zip(o).enumerate() {
-                diff_unknown(iv, ov, &format!("{path}[{idx}]"), out);
+                let _ = write!(path, "[{idx}]");
+                diff_unknown(iv, ov, path, out);
+                path.truncate(len);
             }
         }
         _ => {}

@@ -18,6 +18,9 @@ struct World {
     /// Fail this many upcoming writes.
     fail_next: Mutex<u32>,
     writes: Mutex<Vec<Change>>,
+    /// Objects the "server" has that the published snapshot does not show yet (a lagging
+    /// watch); `Writer::exists` answers from the server.
+    unseen: Mutex<Vec<Target>>,
 }
 
 impl World {
@@ -28,6 +31,7 @@ impl World {
             ips: AtomicU64::new(10),
             fail_next: Mutex::new(0),
             writes: Mutex::new(Vec::new()),
+            unseen: Mutex::new(Vec::new()),
         })
     }
 
@@ -171,6 +175,13 @@ impl Writer for Arc<World> {
         Ok(Written {
             resource_version: rv,
         })
+    }
+
+    async fn exists(&self, target: &Target) -> Result<bool, WriteError> {
+        if self.unseen.lock().unwrap().contains(target) {
+            return Ok(true);
+        }
+        Ok(observed(&self.snap(), target).is_some())
     }
 }
 
@@ -730,4 +741,86 @@ fn a_recreated_object_briefly_gone_is_not_taken_as_written() {
     };
     assert!(!gone.met(&with_old));
     assert!(gone.met(&snap));
+}
+
+#[tokio::test]
+async fn a_snapshot_lagging_behind_a_recreate_deletes_neither_side() {
+    // The flaky `sync --once` failure: a snapshot published between the delete and the create
+    // of a virtual Service's re-create, seen after the write's expectation ran out, made the
+    // pair look like an orphan: the twin was deleted, then (host "seen before", now gone) the
+    // virtual Service too, and with both gone nothing was left to call unsynced.
+    let world = World::new(with_virtual_service(base(), "web"));
+    let (c, _leader, stop) =
+        controller(&world, true, ConfigSource::Fixed(VClusterConfig::default()));
+    let run = tokio::spawn(c.run());
+    let vkey = ObjKey::new("default", "web");
+    let twin = ObjKey::new(HNS, host_twin_name("web"));
+    eventually("twin created and in line", || {
+        let s = world.snap();
+        s.host.services.contains_key(&twin) && all_plans_empty(&s).is_empty()
+    })
+    .await;
+    let before = world.writes().len();
+
+    // The server has the (re-created) virtual Service; the snapshot still shows it gone, for
+    // longer than the expectation TTL.
+    let hidden = world
+        .snap()
+        .virtual_side
+        .services
+        .get(&vkey)
+        .cloned()
+        .unwrap();
+    world.unseen.lock().unwrap().push(Target {
+        side: SideName::Virtual,
+        kind: ObjKind::Service,
+        namespace: "default".into(),
+        name: "web".into(),
+    });
+    world.edit(|s| {
+        s.virtual_side.services.remove(&vkey);
+    });
+    tokio::time::sleep(fast().expectation_ttl * 2).await;
+    let deletes: Vec<_> = world.writes()[before..]
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete { .. }))
+        .map(|c| c.target.to_string())
+        .collect();
+    assert!(
+        deletes.is_empty(),
+        "deleted from a stale snapshot: {deletes:?}"
+    );
+    assert!(world.snap().host.services.contains_key(&twin));
+
+    // The watch catches up: nothing was lost, nothing left to do.
+    world.unseen.lock().unwrap().clear();
+    world.edit(|s| {
+        s.virtual_side.services.insert(vkey.clone(), hidden);
+    });
+    eventually("in line again", || {
+        all_plans_empty(&world.snap()).is_empty()
+    })
+    .await;
+    assert!(world.snap().host.services.contains_key(&twin));
+    assert!(
+        !world.writes()[before..]
+            .iter()
+            .any(|c| matches!(c.action, Action::Delete { .. })),
+        "no delete once the snapshot caught up either"
+    );
+
+    // A virtual Service really gone still takes its twin with it.
+    world.edit(|s| {
+        s.virtual_side.services.remove(&vkey);
+    });
+    eventually("twin deleted with its virtual service", || {
+        !world.snap().host.services.contains_key(&twin)
+    })
+    .await;
+
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -21,15 +21,34 @@ pub struct Ipam {
 /// A field error: (field, message after "Invalid value: ...").
 pub type FieldErr = (String, String);
 
+/// Where the virtual API server starts handing out ClusterIPs: 10.96.128.0.
+///
+/// A vCluster's virtual API server allocates from the host's service CIDR, and both real
+/// allocators pick at random, so a host twin's IP is almost never already taken by another
+/// virtual Service. Two sequential allocators starting at the same address would collide on
+/// nearly every Service instead (each twin's IP is the one the virtual side handed to the next
+/// Service), turning every sync into a chain of IP swaps no real cluster shows. Starting the
+/// virtual side elsewhere keeps allocation sequential and readable and collisions as rare as
+/// they really are (both ranges would have to wrap).
+pub const VIRTUAL_FIRST_OFFSET: u32 = 1 << 15;
+
 impl Ipam {
     pub fn new() -> Self {
         Self {
             ips: HashSet::new(),
-            // .0 is the network, .1 is the `kubernetes` service; hand out from .2 upwards
+            // .0 is the network, .1 is the `kubernetes` service; hand out from .10 upwards
             // sequentially (the real allocator is random; sequential keeps tests readable).
             next_ip: 10,
             ports: HashSet::new(),
             next_port: NODE_PORT_MIN,
+        }
+    }
+
+    /// An allocator whose automatic ClusterIPs start at `offset` into the service CIDR.
+    pub fn starting_at(offset: u32) -> Self {
+        Self {
+            next_ip: offset.clamp(2, SIZE - 2),
+            ..Self::new()
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Shared {
     serving: std::sync::atomic::AtomicBool,
     bookmark_every_ms: std::sync::atomic::AtomicU64,
     address: Mutex<String>,
+    /// Requests served per `"<verb> <resource>[/<sub>]"`, for benches and write-count tests.
+    requests: Mutex<HashMap<String, u64>>,
     /// Every write request received (accepted or not), in arrival order.
     writes: Mutex<Vec<RequestRecord>>,
     /// Every request of an RBAC user that RBAC denied.
@@ -70,6 +72,7 @@ impl Shared {
             serving: std::sync::atomic::AtomicBool::new(true),
             bookmark_every_ms: std::sync::atomic::AtomicU64::new(bookmark_every.as_millis() as u64),
             address: Mutex::new(String::new()),
+            requests: Mutex::new(HashMap::new()),
             writes: Mutex::new(Vec::new()),
             denials: Mutex::new(Vec::new()),
             rbac_users: Mutex::new(HashMap::new()),
@@ -143,6 +146,23 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .allows(user, a)
         })
+    }
+
+    /// Counts one resource request (`what` is `"<verb> <resource>[/<sub>]"`).
+    pub fn count_request(&self, what: &str) {
+        let mut m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get_mut(what) {
+            Some(n) => *n += 1,
+            None => {
+                m.insert(what.to_string(), 1);
+            }
+        }
+    }
+
+    /// Requests served so far per `"<verb> <resource>[/<sub>]"`.
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        let m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     pub fn faults(&self) -> MutexGuard<'_, Faults> {

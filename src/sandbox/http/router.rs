@@ -415,6 +415,12 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     if !matches!(verb, "get" | "list" | "watch") {
         sh.record_write(record());
     }
+    let sub = if subresource.is_empty() {
+        String::new()
+    } else {
+        format!("/{subresource}")
+    };
+    sh.count_request(&format!("{verb} {}{sub}", target.kind.resource));
     if user.readonly && !matches!(verb, "get" | "list" | "watch") {
         return Err(forbidden(&user, verb, &target));
     }
