@@ -42,7 +42,8 @@ pub fn put_hl(
     }
     let used = put(buf, x, y, width, text, style);
     let visible = if text.len() > width as usize {
-        width as usize - 1
+        // A zero-width column (a very narrow terminal) shows nothing, not an underflow.
+        (width as usize).saturating_sub(1)
     } else {
         text.len()
     };
