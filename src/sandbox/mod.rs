@@ -36,6 +36,7 @@ pub mod layout;
 pub mod patch;
 pub mod registry;
 pub mod scenario;
+pub mod scale;
 pub mod scenarios;
 pub mod selectors;
 pub mod store;
