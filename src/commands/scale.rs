@@ -260,13 +260,19 @@ async fn settle(cluster: &Cluster) {
     }
 }
 
-/// Pods Running with an IP on one side (for tests and the log line).
-pub fn running_pods(cluster: &Cluster, ns: Option<&str>) -> usize {
+/// Scale pods Running with an IP: on the virtual side (`host_namespace = None`) those in the
+/// scale namespaces, on the host their twins in `host_namespace`.
+pub fn running_pods(cluster: &Cluster, host_namespace: Option<&str>) -> usize {
+    let twin_marker = format!("-x-{}", scale::NAMESPACE_PREFIX);
     let store = cluster.lock();
     store
-        .range("pods", ns, None)
+        .range("pods", host_namespace, None)
         .filter(|(k, p)| {
-            (ns.is_some() || k.1.starts_with(scale::NAMESPACE_PREFIX))
+            (if host_namespace.is_some() {
+                k.2.contains(&twin_marker)
+            } else {
+                k.1.starts_with(scale::NAMESPACE_PREFIX)
+            })
                 && p.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
                 && p.pointer("/status/podIP")
                     .and_then(Value::as_str)
