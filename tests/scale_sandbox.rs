@@ -39,10 +39,10 @@ fn scaled_sandbox_checks_synced_with_the_expected_counts() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Kept open to the end: the sandbox fails on a closed stdout.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    stdout.read_line(&mut line).unwrap();
     assert!(line.starts_with("ready: KUBECONFIG="), "{line}");
     let out = Command::new(&bin)
         .args(["check", "-o", "json", "--kubeconfig"])
@@ -51,6 +51,7 @@ fn scaled_sandbox_checks_synced_with_the_expected_counts() {
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    drop(stdout);
     assert_eq!(
         out.status.code(),
         Some(0),
