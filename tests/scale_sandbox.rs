@@ -66,7 +66,8 @@ fn scaled_sandbox_checks_synced_with_the_expected_counts() {
         let ns = item["namespace"].as_str().unwrap_or("");
         if ns.starts_with(NAMESPACE_PREFIX) {
             assert_eq!(item["status"], "Synced", "{item}");
-            *got.entry(item["kind"].as_str().unwrap().to_string()).or_default() += 1;
+            *got.entry(item["kind"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
     }
     let mut want: BTreeMap<String, usize> = BTreeMap::new();
@@ -156,6 +157,9 @@ async fn churn_changes_both_sides_at_the_asked_rate() {
         "{total} changes in {window:?}, expected about {expected}"
     );
     // Spread over both sides: half virtual (pods, services), half host pod status.
-    assert!(annotated > total / 4 && host_pods > total / 4, "{annotated} / {host_pods}");
+    assert!(
+        annotated > total / 4 && host_pods > total / 4,
+        "{annotated} / {host_pods}"
+    );
     sb.shutdown().await;
 }

@@ -38,7 +38,7 @@ impl WatchOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Which {
     Virtual,
     Host,
@@ -53,6 +53,9 @@ enum WState {
 
 struct Building {
     snap: Snapshot,
+    /// Newest resourceVersion applied per (side, kind), for the publish trace: a scale run
+    /// joins it with the writes it made to measure change-to-screen lag.
+    newest_rv: std::collections::BTreeMap<(Which, &'static str), u64>,
     /// State of each required watcher per side; optional watchers are not tracked.
     virtual_w: Vec<WState>,
     host_w: Vec<WState>,
@@ -189,6 +192,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             }
                         }
                         WEvent::Apply(mut o) => {
+                            note_rv(&mut st, which, &o);
                             let key = ObjKey::of(&o);
                             let map = K::slot(st.side(which));
                             if o.keep() {
@@ -199,6 +203,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             }
                         }
                         WEvent::Delete(o) => {
+                            note_rv(&mut st, which, &o);
                             K::slot(st.side(which)).remove(&ObjKey::of(&o));
                         }
                     }
@@ -230,6 +235,31 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             }
         }
     })
+}
+
+/// Remembers the newest resourceVersion seen for this side and kind (only when tracing wants it).
+fn note_rv<K: Cached>(st: &mut Building, which: Which, o: &K) {
+    if !tracing::enabled!(target: "vinspect::watch", tracing::Level::TRACE) {
+        return;
+    }
+    let rv = o
+        .meta()
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse::<u64>().ok())
+        .unwrap_or(0);
+    let slot = st.newest_rv.entry((which, kind_name::<K>())).or_default();
+    *slot = (*slot).max(rv);
+}
+
+fn kind_name<K: Cached>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "Pod" => "pods",
+        "Service" => "services",
+        "Endpoints" => "endpoints",
+        "Ingress" => "ingresses",
+        _ => "other",
+    }
 }
 
 fn list_cfg() -> watcher::Config {
@@ -316,6 +346,7 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     let shared = Arc::new(Shared {
         state: Mutex::new(Building {
             snap,
+            newest_rv: Default::default(),
             virtual_w: Vec::new(),
             host_w: Vec::new(),
         }),
@@ -382,6 +413,14 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
                     Err(p) => p.into_inner(),
                 };
                 st.snap.version = version;
+                if tracing::enabled!(target: "vinspect::watch", tracing::Level::TRACE) {
+                    let newest: Vec<String> = st
+                        .newest_rv
+                        .iter()
+                        .map(|((w, k), rv)| format!("{}/{k}={rv}", if *w == Which::Virtual { "virtual" } else { "host" }))
+                        .collect();
+                    tracing::trace!(target: "vinspect::watch", version, newest = %newest.join(","), "published");
+                }
                 Arc::new(st.snap.clone())
             };
             if tx.send(snap).is_err() {

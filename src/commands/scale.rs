@@ -186,8 +186,13 @@ fn adopt_host_ips(sb: &Sandbox, virt: &Cluster) -> anyhow::Result<usize> {
     }
     for (k, svc) in &todo {
         let body = serde_json::to_value(svc)?;
-        virt.create(kind("services"), Some(&k.namespace), body, &WriteOpts::default())
-            .map_err(|e| anyhow::anyhow!("scale: re-create virtual service {k}: {e}"))?;
+        virt.create(
+            kind("services"),
+            Some(&k.namespace),
+            body,
+            &WriteOpts::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("scale: re-create virtual service {k}: {e}"))?;
     }
     Ok(todo.len() * 2)
 }
@@ -272,8 +277,7 @@ pub fn running_pods(cluster: &Cluster, host_namespace: Option<&str>) -> usize {
                 k.2.contains(&twin_marker)
             } else {
                 k.1.starts_with(scale::NAMESPACE_PREFIX)
-            })
-                && p.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
+            }) && p.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
                 && p.pointer("/status/podIP")
                     .and_then(Value::as_str)
                     .is_some_and(|ip| !ip.is_empty())

@@ -88,7 +88,8 @@ fn app_objects(app: u32, ns: &str) -> Vec<ScaleObject> {
         body,
     };
     let labels = json!({"app": name, "tier": if app % 3 == 0 { "frontend" } else { "backend" }});
-    let mut spec = json!({"ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]});
+    let mut spec =
+        json!({"ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]});
     match shape {
         AppShape::Manual => {}
         AppShape::Headless => {
@@ -151,12 +152,7 @@ pub fn create_all(
         ))?;
     }
     for obj in objects {
-        ok_if_exists(cluster.create(
-            kind(obj.kind),
-            Some(&obj.namespace),
-            obj.body.clone(),
-            &o,
-        ))?;
+        ok_if_exists(cluster.create(kind(obj.kind), Some(&obj.namespace), obj.body.clone(), &o))?;
     }
     Ok(())
 }

@@ -236,6 +236,8 @@ pub async fn run_tui(
     let mut tick = tokio::time::interval(opts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut data_open = true;
+    let mut first_full_logged = false;
+    let started = std::time::Instant::now();
 
     let code = loop {
         if state.dirty {
@@ -243,6 +245,21 @@ pub async fn run_tui(
                 .draw(|f| views::draw(f, &state, &theme))
                 .context("cannot draw")?;
             state.dirty = false;
+            // Scale runs read these from the log file: time to the first frame showing both
+            // sides' lists, and which data each frame showed (for change-to-screen lag).
+            if !first_full_logged
+                && state.data.virtual_conn.is_live()
+                && state.data.host_conn.is_live()
+            {
+                first_full_logged = true;
+                tracing::info!(
+                    target: "vinspect::tui",
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    rows = state.data.rows.len(),
+                    "first full frame"
+                );
+            }
+            tracing::trace!(target: "vinspect::tui", data_version = state.data.version, "frame drawn");
         }
         let action = tokio::select! {
             ev = events.next() => match ev {
