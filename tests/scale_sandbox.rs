@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -130,6 +132,7 @@ async fn churn_changes_both_sides_at_the_asked_rate() {
         host.clone(),
         sb.host_namespace().to_string(),
         rate,
+        Arc::new(AtomicBool::new(true)),
     ));
     let window = Duration::from_secs(2);
     let start = Instant::now();

@@ -5,6 +5,9 @@
 
 use std::io::Write;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Context as _;
 
 use crate::cli::{GlobalArgs, SandboxArgs};
@@ -82,14 +85,21 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             );
         }
         // Aborted with the sandbox: churn runs until the sandbox stops.
-        let churning = churn.map(|rate| {
-            tokio::spawn(churn_task(
-                sb.virtual_().cluster().clone(),
-                sb.host().cluster().clone(),
-                sb.host_namespace().to_string(),
-                rate,
-            ))
-        });
+        let churning = match churn {
+            Some(rate) => {
+                let on = Arc::new(AtomicBool::new(true));
+                let toggle = pause_on_sigusr1(on.clone())?;
+                let task = tokio::spawn(churn_task(
+                    sb.virtual_().cluster().clone(),
+                    sb.host().cluster().clone(),
+                    sb.host_namespace().to_string(),
+                    rate,
+                    on,
+                ));
+                Some((task, toggle))
+            }
+            None => None,
+        };
         if !args.bind.is_none_or(|ip| ip.is_loopback()) {
             eprintln!(
                 "warning: the sandbox listens on {} without TLS; anyone who can reach it and read the kubeconfig's tokens can use it",
@@ -108,10 +118,34 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             out.flush()?;
         }
         stop.await;
-        if let Some(t) = churning {
-            t.abort();
+        if let Some((task, toggle)) = churning {
+            task.abort();
+            if let Some(t) = toggle {
+                t.abort();
+            }
         }
         sb.shutdown().await;
         Ok(EXIT_OK)
     })?
+}
+
+/// SIGUSR1 pauses and resumes churn (a scale run measures idle and churn on one sandbox).
+fn pause_on_sigusr1(on: Arc<AtomicBool>) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut usr1 = signal(SignalKind::user_defined1()).context("cannot listen for SIGUSR1")?;
+        Ok(Some(tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                let now = !on.load(Ordering::Relaxed);
+                on.store(now, Ordering::Relaxed);
+                tracing::info!(target: "vinspect::churn", on = now, "churn toggled");
+            }
+        })))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = on;
+        Ok(None)
+    }
 }

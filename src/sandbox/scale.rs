@@ -6,6 +6,7 @@
 //! with the engine's own planner.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -206,14 +207,22 @@ fn keys(cluster: &Cluster, kind_id: &'static str, ns: Option<&str>) -> Vec<(Stri
 /// [`CHURN_LABEL`]); host pods in `host_namespace` get a new `lastProbeTime` on their Ready
 /// condition. Every write is logged at debug level (target `vinspect::churn`) with its side
 /// and resourceVersion, so lag can be measured against a reader's log.
-pub async fn churn(virt: Arc<Cluster>, host: Arc<Cluster>, host_namespace: String, rate: f64) {
+///
+/// While `on` is false churn pauses (and does not catch up afterwards).
+pub async fn churn(
+    virt: Arc<Cluster>,
+    host: Arc<Cluster>,
+    host_namespace: String,
+    rate: f64,
+    on: Arc<AtomicBool>,
+) {
     if rate.is_nan() || rate <= 0.0 {
         return;
     }
     let vpods = keys(&virt, "pods", None);
     let vsvcs = keys(&virt, "services", None);
     let hpods = keys(&host, "pods", Some(&host_namespace));
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut done: u64 = 0;
     let mut cursor = [0usize; 3];
     // Short ticks keep the rate smooth; each tick catches up on what is owed.
@@ -221,6 +230,11 @@ pub async fn churn(virt: Arc<Cluster>, host: Arc<Cluster>, host_namespace: Strin
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
+        if !on.load(Ordering::Relaxed) {
+            start = Instant::now();
+            done = 0;
+            continue;
+        }
         let owed = (start.elapsed().as_secs_f64() * rate) as u64;
         while done < owed {
             let op = CHURN_CYCLE[(done % CHURN_CYCLE.len() as u64) as usize];
