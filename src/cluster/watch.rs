@@ -9,7 +9,7 @@
 use crate::cluster::clients::{Clients, Target};
 use crate::cluster::fetch::{HostScope, one_line};
 use crate::cluster::kinds::{Cached, api_in};
-use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot, strip_metadata};
+use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot};
 use crate::vcluster::naming;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -175,7 +175,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                         }
                         WEvent::InitApply(mut o) => {
                             if o.keep() {
-                                strip_metadata(o.meta_mut());
+                                o.trim();
                                 buffer
                                     .get_or_insert_with(ObjMap::new)
                                     .insert(ObjKey::of(&o), Arc::new(o));
@@ -196,7 +196,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             let key = ObjKey::of(&o);
                             let map = K::slot(st.side(which));
                             if o.keep() {
-                                strip_metadata(o.meta_mut());
+                                o.trim();
                                 map.insert(key, Arc::new(o));
                             } else {
                                 map.remove(&key);
