@@ -100,6 +100,32 @@ impl Building {
 struct Shared {
     state: Mutex<Building>,
     notify: Notify,
+    /// Per side (virtual, host): whether its server streams initial lists (asked once).
+    streaming: [tokio::sync::OnceCell<bool>; 2],
+}
+
+/// Whether a server of this version serves streaming lists (`sendInitialEvents`, the WatchList
+/// feature) by default: on from 1.32, off again in 1.33 only. Older servers ignore the
+/// parameter and would never send the end-of-list bookmark, so they get paged lists.
+pub fn streams_lists(major: &str, minor: &str) -> bool {
+    let minor: u32 = minor
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(0);
+    major == "1" && minor >= 32 && minor != 33
+}
+
+async fn server_streams_lists(client: kube::Client) -> bool {
+    match client.apiserver_version().await {
+        Ok(v) => streams_lists(&v.major, &v.minor),
+        Err(_) => false,
+    }
+}
+
+/// A watch that failed to start because the server refused `sendInitialEvents` (feature gate
+/// off): the watcher falls back to paged lists.
+fn streaming_refused(e: &watcher::Error) -> bool {
+    matches!(e, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if matches!(s.code, 400 | 422))
 }
 
 /// Running watch caches. Dropping it stops every task.
@@ -158,9 +184,38 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             namespace,
             required,
         } = spec;
-        let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
+        let side = match which {
+            Which::Virtual => 0,
+            Which::Host => 1,
+        };
+        let mut streaming = *shared.streaming[side]
+            .get_or_init(|| server_streams_lists(api.clone().into_client()))
+            .await;
+        let open = |streaming: bool| {
+            let cfg = if streaming {
+                cfg.clone().streaming_lists()
+            } else {
+                cfg.clone()
+            };
+            watcher::watcher(api.clone(), cfg).default_backoff().boxed()
+        };
+        let mut stream = open(streaming);
+        let mut listed = false;
         let mut buffer: Option<ObjMap<K>> = None;
         while let Some(item) = stream.next().await {
+            if streaming
+                && !listed
+                && let Err(e) = &item
+                && streaming_refused(e)
+            {
+                tracing::info!(side = ?which, error = %one_line(&e.to_string()), "streaming list refused; using paged lists");
+                streaming = false;
+                stream = open(false);
+                continue;
+            }
+            if matches!(item, Ok(WEvent::InitDone)) {
+                listed = true;
+            }
             let mut st = match shared.state.lock() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
@@ -351,6 +406,7 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
             host_w: Vec::new(),
         }),
         notify: Notify::new(),
+        streaming: Default::default(),
     });
 
     let mut w = Watchers {
@@ -430,4 +486,20 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     }));
 
     Watching { rx, tasks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::streams_lists;
+
+    #[test]
+    fn streaming_lists_only_where_on_by_default() {
+        assert!(streams_lists("1", "32"));
+        assert!(streams_lists("1", "34+"));
+        assert!(!streams_lists("1", "33"));
+        assert!(!streams_lists("1", "31"));
+        assert!(!streams_lists("1", "27"));
+        assert!(!streams_lists("1", ""));
+        assert!(!streams_lists("2", "0"));
+    }
 }
