@@ -66,7 +66,7 @@ pub fn virtual_objects(pairs: u32) -> (Vec<String>, Vec<ScaleObject>) {
     let mut app = 0u32;
     while (out.len() as u32) < pairs {
         let ns = format!("{NAMESPACE_PREFIX}{}", app / APPS_PER_NAMESPACE);
-        if app % APPS_PER_NAMESPACE == 0 {
+        if app.is_multiple_of(APPS_PER_NAMESPACE) {
             namespaces.push(ns.clone());
         }
         for o in app_objects(app, &ns) {
@@ -88,7 +88,8 @@ fn app_objects(app: u32, ns: &str) -> Vec<ScaleObject> {
         namespace: ns.to_string(),
         body,
     };
-    let labels = json!({"app": name, "tier": if app % 3 == 0 { "frontend" } else { "backend" }});
+    let labels =
+        json!({"app": name, "tier": if app.is_multiple_of(3) { "frontend" } else { "backend" }});
     let mut spec =
         json!({"ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]});
     match shape {
