@@ -21,7 +21,11 @@ use crate::sandbox::Sandbox;
 use crate::sandbox::cluster::{Cluster, DeleteOpts, Sub, WriteOpts, kind};
 use crate::sandbox::patch::PatchType;
 use crate::sandbox::scale::{self, ScaleObject};
+use crate::sandbox::store::DEFAULT_RING;
+use std::sync::Arc;
 
+/// Watch replay ring while generating (restored to the default afterwards).
+const GENERATION_RING: usize = 1_000;
 /// Rounds of plan-and-apply before giving up on convergence.
 const MAX_ROUNDS: usize = 8;
 /// How long the simulated controllers (kubelet, endpoints) may take to go quiet.
@@ -41,6 +45,23 @@ pub struct ScaleReport {
 pub async fn generate(sb: &Sandbox, pairs_wanted: u32) -> anyhow::Result<ScaleReport> {
     let virt = sb.virtual_().cluster().clone();
     let host = sb.host().cluster().clone();
+    // Nobody watches yet: a small replay ring keeps the generation's ~3 writes per object
+    // (each event holds full copies of the old and new object) from piling up in memory.
+    virt.set_ring_capacity(GENERATION_RING);
+    host.set_ring_capacity(GENERATION_RING);
+    let r = generate_into(sb, &virt, &host, pairs_wanted).await;
+    virt.set_ring_capacity(DEFAULT_RING);
+    host.set_ring_capacity(DEFAULT_RING);
+    r
+}
+
+async fn generate_into(
+    sb: &Sandbox,
+    virt: &Arc<Cluster>,
+    host: &Arc<Cluster>,
+    pairs_wanted: u32,
+) -> anyhow::Result<ScaleReport> {
+    let (virt, host) = (virt.clone(), host.clone());
     let (namespaces, objects) = scale::virtual_objects(pairs_wanted);
     // Manual endpoints come last: re-creating a virtual service (for the host's ClusterIP)
     // makes the endpoints controller drop the Endpoints of that name.
