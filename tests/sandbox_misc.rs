@@ -199,7 +199,13 @@ async fn sandbox_command_writes_the_kubeconfig_and_exits_zero_on_sigterm() {
         .await
         .unwrap();
     let client = kube::Client::try_from(cfg).unwrap();
-    // The scale generator: 150 services with one pod each, 100 per namespace.
+    // The scale generator: the virtual objects of 150 pairs, 100 apps per namespace.
+    let (_, objs) = vinspect::sandbox::scale::virtual_objects(150);
+    let want_svcs = objs.iter().filter(|o| o.kind == "services").count();
+    let want_pods = objs
+        .iter()
+        .filter(|o| o.kind == "pods" && o.namespace == "scale-1")
+        .count();
     let svcs: Api<k8s_openapi::api::core::v1::Service> = Api::all(client.clone());
     let mut n = 0;
     for _ in 0..100 {
@@ -209,16 +215,16 @@ async fn sandbox_command_writes_the_kubeconfig_and_exits_zero_on_sigterm() {
             .unwrap()
             .items
             .len();
-        if n == 150 {
+        if n == want_svcs {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(n, 150);
+    assert_eq!(n, want_svcs);
     let pods: Api<Pod> = Api::namespaced(client, "scale-1");
     assert_eq!(
         pods.list(&ListParams::default()).await.unwrap().items.len(),
-        50
+        want_pods
     );
     let status = std::process::Command::new("kill")
         .arg("-TERM")

@@ -2,7 +2,7 @@
 //! objects are kept. The one-shot reads ([`super::fetch`]) and the watch caches
 //! ([`super::watch`]) both go through it, so the two cannot disagree on what a side holds.
 
-use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side};
+use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -21,6 +21,12 @@ pub trait Cached:
     /// Whether the cache keeps this object (every kind keeps all but events).
     fn keep(&self) -> bool {
         true
+    }
+
+    /// Drops what no view, row or plan reads before the object is cached: managed fields and
+    /// the last-applied blob everywhere (see [`strip_metadata`]).
+    fn trim(&mut self) {
+        strip_metadata(self.meta_mut());
     }
 }
 
@@ -41,9 +47,23 @@ cached!(
     Ingress => ingresses,
     IngressClass => ingress_classes,
     Namespace => namespaces,
-    Node => nodes,
     Secret => secrets,
 );
+
+impl Cached for Node {
+    fn slot(side: &mut Side) -> &mut ObjMap<Self> {
+        &mut side.nodes
+    }
+
+    /// Nodes also list every image they hold (often dozens of long names per node); only
+    /// their names and addresses are read here.
+    fn trim(&mut self) {
+        strip_metadata(&mut self.metadata);
+        if let Some(st) = self.status.as_mut() {
+            st.images = None;
+        }
+    }
+}
 
 impl Cached for Event {
     fn slot(side: &mut Side) -> &mut ObjMap<Self> {
@@ -61,7 +81,8 @@ impl Cached for Event {
 /// Put the objects the cache keeps into their collection of `side`.
 pub fn store<K: Cached>(side: &mut Side, items: impl IntoIterator<Item = K>) {
     let map = K::slot(side);
-    for o in items.into_iter().filter(K::keep) {
+    for mut o in items.into_iter().filter(K::keep) {
+        o.trim();
         map.insert(ObjKey::of(&o), Arc::new(o));
     }
 }
@@ -103,5 +124,33 @@ mod tests {
             serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "a"}})).unwrap();
         store(&mut side, [pod]);
         assert!(side.pods.contains_key(&ObjKey::new("a", "p")));
+    }
+
+    #[test]
+    fn cached_objects_lose_managed_fields_last_applied_and_node_images() {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {
+            "name": "p", "namespace": "a",
+            "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "me"}
+        }}))
+        .unwrap();
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n", "managedFields": [{"manager": "kubelet"}]},
+            "status": {"images": [{"names": ["docker.io/library/nginx@sha256:00"], "sizeBytes": 1}],
+                       "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}
+        }))
+        .unwrap();
+        let mut side = Side::default();
+        store(&mut side, [pod]);
+        store(&mut side, [node]);
+        let p = &side.pods[&ObjKey::new("a", "p")];
+        assert!(p.metadata.managed_fields.is_none());
+        let ann = p.metadata.annotations.as_ref().unwrap();
+        assert_eq!(ann.keys().collect::<Vec<_>>(), vec!["keep"]);
+        let n = &side.nodes[&ObjKey::new("", "n")];
+        assert!(n.metadata.managed_fields.is_none());
+        let st = n.status.as_ref().unwrap();
+        assert!(st.images.is_none());
+        assert_eq!(st.addresses.as_ref().unwrap().len(), 1);
     }
 }

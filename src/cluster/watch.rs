@@ -9,7 +9,7 @@
 use crate::cluster::clients::{Clients, Target};
 use crate::cluster::fetch::{HostScope, one_line};
 use crate::cluster::kinds::{Cached, api_in};
-use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot, strip_metadata};
+use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot};
 use crate::vcluster::naming;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -37,7 +37,7 @@ impl WatchOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Which {
     Virtual,
     Host,
@@ -52,6 +52,9 @@ enum WState {
 
 struct Building {
     snap: Snapshot,
+    /// Newest resourceVersion applied per (side, kind), for the publish trace: a scale run
+    /// joins it with the writes it made to measure change-to-screen lag.
+    newest_rv: std::collections::BTreeMap<(Which, &'static str), u64>,
     /// State of each required watcher per side; optional watchers are not tracked.
     virtual_w: Vec<WState>,
     host_w: Vec<WState>,
@@ -109,6 +112,32 @@ impl Building {
 struct Shared {
     state: Mutex<Building>,
     notify: Notify,
+    /// Per side (virtual, host): whether its server streams initial lists (asked once).
+    streaming: [tokio::sync::OnceCell<bool>; 2],
+}
+
+/// Whether a server of this version serves streaming lists (`sendInitialEvents`, the WatchList
+/// feature) by default: on from 1.32, off again in 1.33 only. Older servers ignore the
+/// parameter and would never send the end-of-list bookmark, so they get paged lists.
+pub fn streams_lists(major: &str, minor: &str) -> bool {
+    let minor: u32 = minor
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(0);
+    major == "1" && minor >= 32 && minor != 33
+}
+
+async fn server_streams_lists(client: kube::Client) -> bool {
+    match client.apiserver_version().await {
+        Ok(v) => streams_lists(&v.major, &v.minor),
+        Err(_) => false,
+    }
+}
+
+/// A watch that failed to start because the server refused `sendInitialEvents` (feature gate
+/// off): the watcher falls back to paged lists.
+fn streaming_refused(e: &watcher::Error) -> bool {
+    matches!(e, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if matches!(s.code, 400 | 422))
 }
 
 /// Running watch caches. Dropping it stops every task.
@@ -167,21 +196,47 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             namespace,
             required,
         } = spec;
+        let side = match which {
+            Which::Virtual => 0,
+            Which::Host => 1,
+        };
+        let mut streaming = *shared.streaming[side]
+            .get_or_init(|| server_streams_lists(api.clone().into_client()))
+            .await;
         // After any failure the watcher is started afresh, so the cache is re-listed rather
         // than resumed: a server that came back (with or without its state) is seen as it is
         // now, and the side turns Live again even when nothing changes on it.
-        let new_stream = |delay: Duration| {
-            let (api, cfg) = (api.clone(), cfg.clone());
+        let new_stream = |delay: Duration, streaming: bool| {
+            let api = api.clone();
+            let cfg = if streaming {
+                cfg.clone().streaming_lists()
+            } else {
+                cfg.clone()
+            };
             futures::stream::once(tokio::time::sleep(delay))
                 .flat_map(move |()| watcher::watcher(api.clone(), cfg.clone()))
                 .boxed()
         };
-        let mut stream = new_stream(Duration::ZERO);
+        let mut stream = new_stream(Duration::ZERO, streaming);
+        let mut listed = false;
         let mut buffer: Option<ObjMap<K>> = None;
         // Failures since the last successful list, for the retry delay.
         let mut failures = 0u32;
         while let Some(item) = stream.next().await {
             let mut failed = false;
+            if streaming
+                && !listed
+                && let Err(e) = &item
+                && streaming_refused(e)
+            {
+                tracing::info!(side = ?which, error = %one_line(&e.to_string()), "streaming list refused; using paged lists");
+                streaming = false;
+                stream = new_stream(Duration::ZERO, false);
+                continue;
+            }
+            if matches!(item, Ok(WEvent::InitDone)) {
+                listed = true;
+            }
             let mut st = match shared.state.lock() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
@@ -196,7 +251,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                         }
                         WEvent::InitApply(mut o) => {
                             if o.keep() {
-                                strip_metadata(o.meta_mut());
+                                o.trim();
                                 buffer
                                     .get_or_insert_with(ObjMap::new)
                                     .insert(ObjKey::of(&o), Arc::new(o));
@@ -217,16 +272,18 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             failures = 0;
                         }
                         WEvent::Apply(mut o) => {
+                            note_rv(&mut st, which, &o);
                             let key = ObjKey::of(&o);
                             let map = K::slot(st.side(which));
                             if o.keep() {
-                                strip_metadata(o.meta_mut());
+                                o.trim();
                                 map.insert(key, Arc::new(o));
                             } else {
                                 map.remove(&key);
                             }
                         }
                         WEvent::Delete(o) => {
+                            note_rv(&mut st, which, &o);
                             K::slot(st.side(which)).remove(&ObjKey::of(&o));
                         }
                     }
@@ -259,7 +316,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                 shared.notify.notify_one();
             }
             if failed {
-                stream = new_stream(retry_delay(failures, required.is_some()));
+                stream = new_stream(retry_delay(failures, required.is_some()), streaming);
                 buffer = None;
             }
         }
@@ -273,6 +330,31 @@ fn retry_delay(failures: u32, required: bool) -> Duration {
     let cap = if required { 5_000 } else { 30_000 };
     let ms = 250u64.saturating_mul(1u64 << failures.saturating_sub(1).min(7));
     Duration::from_millis(ms.min(cap))
+}
+
+/// Remembers the newest resourceVersion seen for this side and kind (only when tracing wants it).
+fn note_rv<K: Cached>(st: &mut Building, which: Which, o: &K) {
+    if !tracing::enabled!(target: "vinspect::watch", tracing::Level::TRACE) {
+        return;
+    }
+    let rv = o
+        .meta()
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse::<u64>().ok())
+        .unwrap_or(0);
+    let slot = st.newest_rv.entry((which, kind_name::<K>())).or_default();
+    *slot = (*slot).max(rv);
+}
+
+fn kind_name<K: Cached>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "Pod" => "pods",
+        "Service" => "services",
+        "Endpoints" => "endpoints",
+        "Ingress" => "ingresses",
+        _ => "other",
+    }
 }
 
 fn list_cfg() -> watcher::Config {
@@ -360,12 +442,14 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     let shared = Arc::new(Shared {
         state: Mutex::new(Building {
             snap,
+            newest_rv: Default::default(),
             virtual_w: Vec::new(),
             host_w: Vec::new(),
             virtual_listed: Vec::new(),
             host_listed: Vec::new(),
         }),
         notify: Notify::new(),
+        streaming: Default::default(),
     });
 
     let mut w = Watchers {
@@ -428,6 +512,14 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
                     Err(p) => p.into_inner(),
                 };
                 st.snap.version = version;
+                if tracing::enabled!(target: "vinspect::watch", tracing::Level::TRACE) {
+                    let newest: Vec<String> = st
+                        .newest_rv
+                        .iter()
+                        .map(|((w, k), rv)| format!("{}/{k}={rv}", if *w == Which::Virtual { "virtual" } else { "host" }))
+                        .collect();
+                    tracing::trace!(target: "vinspect::watch", version, newest = %newest.join(","), "published");
+                }
                 Arc::new(st.snap.clone())
             };
             if tx.send(snap).is_err() {
@@ -449,5 +541,21 @@ mod retry_tests {
         assert_eq!(retry_delay(3, true), Duration::from_millis(1000));
         assert_eq!(retry_delay(30, true), Duration::from_secs(5));
         assert_eq!(retry_delay(30, false), Duration::from_secs(30));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::streams_lists;
+
+    #[test]
+    fn streaming_lists_only_where_on_by_default() {
+        assert!(streams_lists("1", "32"));
+        assert!(streams_lists("1", "34+"));
+        assert!(!streams_lists("1", "33"));
+        assert!(!streams_lists("1", "31"));
+        assert!(!streams_lists("1", "27"));
+        assert!(!streams_lists("1", ""));
+        assert!(!streams_lists("2", "0"));
     }
 }

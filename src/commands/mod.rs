@@ -9,6 +9,7 @@ pub mod dns;
 pub mod fix;
 pub mod logging;
 pub mod sandbox;
+pub mod scale;
 pub mod setup;
 pub mod sync;
 pub mod translate;

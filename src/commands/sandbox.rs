@@ -5,10 +5,13 @@
 
 use std::io::Write;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Context as _;
 
 use crate::cli::{GlobalArgs, SandboxArgs};
-use crate::sandbox::command::generate_scale;
+use crate::sandbox::scale::churn as churn_task;
 use crate::sandbox::{Sandbox, SandboxOptions, scenario};
 
 use super::{EXIT_OK, setup};
@@ -17,11 +20,12 @@ use super::{EXIT_OK, setup};
 pub const DEFAULT_VCLUSTER: &str = "demo";
 
 pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
-    if args.churn.is_some() {
-        anyhow::bail!(
-            "--churn is not supported by the sandbox yet; run without it (change objects with kubectl meanwhile)"
-        );
-    }
+    let churn = match args.churn {
+        Some(r) if !r.is_finite() || r <= 0.0 => {
+            anyhow::bail!("--churn {r}: give a positive number of changes per second")
+        }
+        other => other,
+    };
     // Scenarios bring their own vCluster name, host namespace and install objects.
     let scenario = match &args.scenario {
         Some(name) => Some(scenario::load(name)?),
@@ -69,8 +73,33 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             scenario::load_into(&sb, sc)?;
         }
         if scale > 0 {
-            generate_scale(sb.virtual_().cluster(), scale)?;
+            let started = std::time::Instant::now();
+            let r = super::scale::generate(&sb, scale).await?;
+            tracing::info!(
+                objects = r.virtual_objects,
+                namespaces = r.namespaces,
+                writes = r.writes,
+                rounds = r.rounds,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "scale objects and their twins are in place"
+            );
         }
+        // Aborted with the sandbox: churn runs until the sandbox stops.
+        let churning = match churn {
+            Some(rate) => {
+                let on = Arc::new(AtomicBool::new(true));
+                let toggle = pause_on_sigusr1(on.clone())?;
+                let task = tokio::spawn(churn_task(
+                    sb.virtual_().cluster().clone(),
+                    sb.host().cluster().clone(),
+                    sb.host_namespace().to_string(),
+                    rate,
+                    on,
+                ));
+                Some((task, toggle))
+            }
+            None => None,
+        };
         if !args.bind.is_none_or(|ip| ip.is_loopback()) {
             eprintln!(
                 "warning: the sandbox listens on {} without TLS; anyone who can reach it and read the kubeconfig's tokens can use it",
@@ -89,7 +118,34 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             out.flush()?;
         }
         stop.await;
+        if let Some((task, toggle)) = churning {
+            task.abort();
+            if let Some(t) = toggle {
+                t.abort();
+            }
+        }
         sb.shutdown().await;
         Ok(EXIT_OK)
     })?
+}
+
+/// SIGUSR1 pauses and resumes churn (a scale run measures idle and churn on one sandbox).
+fn pause_on_sigusr1(on: Arc<AtomicBool>) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut usr1 = signal(SignalKind::user_defined1()).context("cannot listen for SIGUSR1")?;
+        Ok(Some(tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                let now = !on.load(Ordering::Relaxed);
+                on.store(now, Ordering::Relaxed);
+                tracing::info!(target: "vinspect::churn", on = now, "churn toggled");
+            }
+        })))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = on;
+        Ok(None)
+    }
 }

@@ -178,6 +178,7 @@ async fn pump(
         }
         let (cfg, note2) = (config.clone(), note.clone());
         let v = version.fetch_add(1, Ordering::SeqCst) + 1;
+        tracing::trace!(target: "vinspect::live", data_version = v, snapshot_version = snap.version, "rows for snapshot");
         // Pairing and planning thousands of objects is CPU work: keep it off the runtime.
         match tokio::task::spawn_blocking(move || data_update(snap, cfg, note2, v)).await {
             Ok((update, l)) => {

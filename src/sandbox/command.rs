@@ -3,9 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
-
-use super::cluster::{Cluster, WriteOpts, kind};
+use super::cluster::Cluster;
 use super::{Sandbox, SandboxOptions, scenarios};
 
 /// Options of `vinspect sandbox [--kubeconfig PATH] [--vcluster NAME] [--host-namespace NS]
@@ -18,7 +16,7 @@ pub struct SandboxCommandOptions {
     /// Only the install layout (the default when no scenario is named).
     pub empty: bool,
     pub scenario: Option<String>,
-    /// Virtual services with one pod each, spread over namespaces.
+    /// Virtual objects of this many pairs, spread over namespaces (virtual side only).
     pub scale: u32,
 }
 
@@ -35,46 +33,13 @@ impl Default for SandboxCommandOptions {
     }
 }
 
-/// Services per namespace of the scale generator.
-pub const SCALE_PER_NAMESPACE: u32 = 100;
-
-/// Adds `n` virtual services, each selecting one pod, in namespaces `scale-0`, `scale-1`, …
-/// (100 per namespace).
+/// Adds the virtual objects of `n` pairs (see [`super::scale::virtual_objects`]) in
+/// namespaces `scale-0`, `scale-1`, …. Only the virtual side: the sandbox never runs the
+/// engine, so the twins come from `vinspect sandbox --scale` (`commands::scale`).
 pub fn generate_scale(virt: &Cluster, n: u32) -> anyhow::Result<()> {
-    let o = WriteOpts::default();
-    for i in 0..n {
-        let ns = format!("scale-{}", i / SCALE_PER_NAMESPACE);
-        if i % SCALE_PER_NAMESPACE == 0 {
-            let r = virt.create(
-                kind("namespaces"),
-                None,
-                json!({"metadata": {"name": ns}}),
-                &o,
-            );
-            if let Err(e) = r
-                && e.code != 409
-            {
-                anyhow::bail!("scale: cannot create namespace {ns}: {e}");
-            }
-        }
-        let app = format!("app-{i}");
-        let svc: Value = json!({
-            "metadata": {"name": format!("svc-{i}"), "labels": {"app": app}},
-            "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
-        });
-        let pod: Value = json!({
-            "metadata": {"name": format!("pod-{i}"), "labels": {"app": app}},
-            "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "ports": [{"name": "http", "containerPort": 8080}]}]}
-        });
-        for (k, obj) in [("services", svc), ("pods", pod)] {
-            match virt.create(kind(k), Some(&ns), obj, &o) {
-                Ok(_) => {}
-                Err(e) if e.code == 409 => {}
-                Err(e) => anyhow::bail!("scale: cannot create {k} {i} in {ns}: {e}"),
-            }
-        }
-    }
-    Ok(())
+    let (namespaces, objects) = super::scale::virtual_objects(n);
+    super::scale::create_all(virt, &namespaces, &objects)
+        .map_err(|e| anyhow::anyhow!("scale: cannot create the virtual objects: {e}"))
 }
 
 /// SIGINT or SIGTERM, registered up front so that a signal sent while the sandbox starts is

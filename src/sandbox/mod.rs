@@ -36,6 +36,7 @@ pub mod kubeconfig;
 pub mod layout;
 pub mod patch;
 pub mod registry;
+pub mod scale;
 pub mod scenario;
 pub mod scenarios;
 pub mod selectors;

@@ -289,6 +289,7 @@ pub async fn run_tui(
                     "first full frame"
                 );
             }
+            tracing::trace!(target: "vinspect::tui", data_version = state.data.version, "frame drawn");
         }
         let action = tokio::select! {
             ev = events.next() => match ev {

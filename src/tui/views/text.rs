@@ -161,7 +161,16 @@ mod tests {
     #[test]
     fn highlighted_text_in_a_zero_width_column_draws_nothing() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 1));
-        let used = put_hl(&mut buf, 0, 0, 0, "abc", Style::new(), Style::new(), &[0, 1]);
+        let used = put_hl(
+            &mut buf,
+            0,
+            0,
+            0,
+            "abc",
+            Style::new(),
+            Style::new(),
+            &[0, 1],
+        );
         assert_eq!(used, 0);
         assert_eq!(buf[(0, 0)].symbol(), " ");
     }
@@ -169,7 +178,16 @@ mod tests {
     #[test]
     fn highlighted_text_cut_to_its_column_keeps_the_ellipsis() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 1));
-        let used = put_hl(&mut buf, 0, 0, 3, "abcdef", Style::new(), Style::new(), &[0]);
+        let used = put_hl(
+            &mut buf,
+            0,
+            0,
+            3,
+            "abcdef",
+            Style::new(),
+            Style::new(),
+            &[0],
+        );
         assert_eq!(used, 3);
         assert_eq!(buf[(2, 0)].symbol(), "…");
     }
