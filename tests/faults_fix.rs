@@ -153,7 +153,18 @@ async fn a_500_burst_is_reported_change_by_change_and_a_second_run_converges() {
             .map(|e| e.outcome.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(about(ok), vec!["created".to_string()]);
+    // The twin that went through was created first; later rounds may patch it (the virtual
+    // re-create with the host's ClusterIP changes the UID its annotation records), never fail.
+    let ok_outcomes = about(ok);
+    assert_eq!(
+        ok_outcomes.first().map(String::as_str),
+        Some("created"),
+        "{ok_outcomes:?}"
+    );
+    assert!(
+        ok_outcomes.iter().all(|o| o == "created" || o == "patched"),
+        "{ok_outcomes:?}"
+    );
     assert!(
         about(failed).iter().all(|o| o != "created"),
         "{:?}",
