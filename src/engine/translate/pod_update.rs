@@ -33,16 +33,17 @@ pub fn host_spec(vspec: &PodSpec, hspec: &PodSpec) -> Option<PodSpec> {
         .init_containers
         .as_deref()
         .and_then(|h| images(h, vinit));
-    let gates = non_empty(vspec.scheduling_gates.clone());
-    let tolerations = non_empty(Some(tolerations(
+    let gates = vspec.scheduling_gates.as_deref().filter(|g| !g.is_empty());
+    let tolerations = tolerations(
         vspec.tolerations.as_deref().unwrap_or_default(),
         hspec.tolerations.as_deref().unwrap_or_default(),
-    )));
+    );
+    // Compared borrowed: this runs for every synced pod on every plan.
     if deadline == hspec.active_deadline_seconds
         && containers.is_none()
         && inits.is_none()
-        && gates == non_empty(hspec.scheduling_gates.clone())
-        && tolerations == non_empty(hspec.tolerations.clone())
+        && gates == hspec.scheduling_gates.as_deref().filter(|g| !g.is_empty())
+        && tolerations.as_slice() == hspec.tolerations.as_deref().unwrap_or_default()
     {
         return None;
     }
@@ -54,8 +55,8 @@ pub fn host_spec(vspec: &PodSpec, hspec: &PodSpec) -> Option<PodSpec> {
     if inits.is_some() {
         out.init_containers = inits;
     }
-    out.scheduling_gates = gates;
-    out.tolerations = tolerations;
+    out.scheduling_gates = gates.map(<[_]>::to_vec);
+    out.tolerations = non_empty(Some(tolerations));
     Some(out)
 }
 
@@ -64,22 +65,28 @@ fn non_empty<T>(v: Option<Vec<T>>) -> Option<Vec<T>> {
 }
 
 /// Host containers with the images of the same-named virtual containers; `None` if none differ.
+/// Nothing is cloned unless an image differs.
 fn images(host: &[Container], virt: &[Container]) -> Option<Vec<Container>> {
-    let mut changed = false;
+    let wanted = |h: &Container| {
+        virt.iter()
+            .find(|v| v.name == h.name)
+            .and_then(|v| v.image.as_ref())
+            .filter(|i| Some(*i) != h.image.as_ref())
+    };
+    if !host.iter().any(|h| wanted(h).is_some()) {
+        return None;
+    }
     let out = host
         .iter()
-        .map(|h| match virt.iter().find(|v| v.name == h.name) {
-            Some(v) if v.image.is_some() && v.image != h.image => {
-                changed = true;
-                Container {
-                    image: v.image.clone(),
-                    ..h.clone()
-                }
-            }
-            _ => h.clone(),
+        .map(|h| match wanted(h) {
+            Some(i) => Container {
+                image: Some(i.clone()),
+                ..h.clone()
+            },
+            None => h.clone(),
         })
         .collect();
-    changed.then_some(out)
+    Some(out)
 }
 
 /// The virtual tolerations, then every host toleration not among them (full equality).
@@ -119,28 +126,29 @@ pub fn ephemeral_patch(ctx: &Ctx, vpod: &Pod, hpod: &Pod) -> Option<Value> {
 /// The `pods/resize` patch bringing the host containers' resources in line with the virtual
 /// ones (requests/limits the virtual pod names win), or `None`.
 pub fn resize_patch(vspec: &PodSpec, hspec: &PodSpec) -> Option<Value> {
-    let mut changed = false;
+    let wanted = |h: &Container| {
+        let v = vspec.containers.iter().find(|v| v.name == h.name)?;
+        // Nothing to overlay: the host's resources stand (and nothing is built to say so).
+        v.resources.as_ref()?;
+        let want = overlay(h.resources.as_ref(), v.resources.as_ref());
+        (want.is_some() && want.as_ref() != h.resources.as_ref()).then_some(want)
+    };
+    if !hspec.containers.iter().any(|h| wanted(h).is_some()) {
+        return None;
+    }
     let containers: Vec<Container> = hspec
         .containers
         .iter()
-        .map(|h| {
-            let Some(v) = vspec.containers.iter().find(|v| v.name == h.name) else {
-                return h.clone();
-            };
-            let want = overlay(h.resources.as_ref(), v.resources.as_ref());
-            if want.as_ref() != h.resources.as_ref() && want.is_some() {
-                changed = true;
-                Container {
-                    resources: want,
-                    ..h.clone()
-                }
-            } else {
-                h.clone()
-            }
+        .map(|h| match wanted(h) {
+            Some(want) => Container {
+                resources: want,
+                ..h.clone()
+            },
+            None => h.clone(),
         })
         .collect();
     // A merge patch replaces the list, so it carries every container, unchanged but for resources.
-    changed.then(|| json!({"spec": {"containers": containers}}))
+    Some(json!({"spec": {"containers": containers}}))
 }
 
 fn overlay(
