@@ -241,7 +241,8 @@ pub struct SandboxArgs {
     /// Only what a fresh vCluster install has.
     #[arg(long)]
     pub empty: bool,
-    /// Add N virtual services with pods (and their twins), spread over namespaces.
+    /// Add N pairs (services with pods, headless and selector-less services, ingresses; 100
+    /// apps per virtual namespace) and their synced host twins.
     #[arg(long, value_name = "N")]
     pub scale: Option<usize>,
     /// Object changes per second, spread over both sides.
