@@ -44,12 +44,19 @@ pub struct Event {
 
 /// Events kept for watch replay; older resourceVersions get an in-stream 410.
 pub const DEFAULT_RING: usize = 50_000;
+/// Rough bytes of objects the replay ring may hold. Events share their objects with the store,
+/// but every write makes a new version, so 50,000 writes of large pods (hundreds of service
+/// link env vars each) would otherwise keep gigabytes of old versions alive.
+pub const DEFAULT_RING_BYTES: usize = 256 << 20;
 
 pub struct Store {
     objects: BTreeMap<Key, Arc<Value>>,
     rv: u64,
-    ring: VecDeque<Arc<Event>>,
+    /// Events with the rough size of their object.
+    ring: VecDeque<(Arc<Event>, usize)>,
     ring_cap: usize,
+    ring_bytes: usize,
+    ring_byte_cap: usize,
     /// Oldest RV from which a watch can still be replayed exactly.
     compacted: u64,
     tx: broadcast::Sender<Arc<Event>>,
@@ -66,6 +73,8 @@ impl Store {
             rv: 1,
             ring: VecDeque::new(),
             ring_cap,
+            ring_bytes: 0,
+            ring_byte_cap: DEFAULT_RING_BYTES,
             compacted: 1,
             tx,
             controllers: Vec::new(),
@@ -76,10 +85,24 @@ impl Store {
     /// Shrinks or grows the replay ring (tests use a tiny ring to provoke 410s).
     pub fn set_ring_capacity(&mut self, cap: usize) {
         self.ring_cap = cap.max(1);
-        while self.ring.len() > self.ring_cap {
-            if let Some(old) = self.ring.pop_front() {
-                self.compacted = old.rv;
-            }
+        self.trim_ring();
+    }
+
+    /// Caps the replay ring by the rough size of its objects (the newest event always stays).
+    pub fn set_ring_byte_capacity(&mut self, bytes: usize) {
+        self.ring_byte_cap = bytes;
+        self.trim_ring();
+    }
+
+    fn trim_ring(&mut self) {
+        while self.ring.len() > self.ring_cap
+            || (self.ring.len() > 1 && self.ring_bytes > self.ring_byte_cap)
+        {
+            let Some((old, size)) = self.ring.pop_front() else {
+                break;
+            };
+            self.ring_bytes -= size;
+            self.compacted = old.rv;
         }
     }
 
@@ -134,7 +157,13 @@ impl Store {
         if rv < self.compacted {
             return None;
         }
-        Some(self.ring.iter().filter(|e| e.rv > rv).cloned().collect())
+        Some(
+            self.ring
+                .iter()
+                .filter(|(e, _)| e.rv > rv)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -143,13 +172,11 @@ impl Store {
     }
 
     fn emit(&mut self, ev: Event) {
+        let size = approx_size(&ev.object);
         let ev = Arc::new(ev);
-        self.ring.push_back(ev.clone());
-        while self.ring.len() > self.ring_cap {
-            if let Some(old) = self.ring.pop_front() {
-                self.compacted = old.rv;
-            }
-        }
+        self.ring.push_back((ev.clone(), size));
+        self.ring_bytes += size;
+        self.trim_ring();
         let _ = self.tx.send(ev.clone());
         self.controllers.retain(|c| c.send(ev.clone()).is_ok());
     }
@@ -206,6 +233,7 @@ impl Store {
         self.objects.clear();
         self.applied.clear();
         self.ring.clear();
+        self.ring_bytes = 0;
         // Every resourceVersion handed out before the loss is gone: a watch from any of them
         // must get 410 and re-list (equal to the last one included, or it would miss the loss).
         self.rv += 1;
@@ -218,6 +246,17 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
         .and_then(|m| m.get(field))
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// Rough heap bytes of a JSON value: enough to budget the replay ring, cheap to compute.
+pub fn approx_size(v: &Value) -> usize {
+    const NODE: usize = 32;
+    NODE + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(approx_size).sum(),
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + NODE + approx_size(v)).sum(),
+        _ => 0,
+    }
 }
 
 fn set_rv(obj: &mut Value, rv: u64) {
@@ -263,6 +302,22 @@ mod tests {
         assert_eq!(s.since(5).map(|v| v.len()), Some(1));
         let gone = s.remove("pods", "a", "p0").unwrap();
         assert_eq!(meta_str(&gone, "resourceVersion"), "7");
+    }
+
+    #[test]
+    fn ring_compacts_by_bytes_and_keeps_the_newest_event() {
+        let mut s = Store::new(100);
+        let big = |name: &str| json!({"metadata": {"namespace": "a", "name": name}, "data": "x".repeat(1000)});
+        let one = approx_size(&big("p0"));
+        s.set_ring_byte_capacity(one * 3);
+        for i in 0..10 {
+            s.put("configmaps", big(&format!("p{i}")));
+        }
+        let kept = s.since(s.compacted()).map(|v| v.len()).unwrap_or(0);
+        assert!((2..=3).contains(&kept), "kept {kept} events");
+        assert!(s.since(2).is_none(), "an evicted version must get 410");
+        s.set_ring_byte_capacity(1);
+        assert_eq!(s.since(s.rv() - 1).map(|v| v.len()), Some(1));
     }
 
     #[test]
