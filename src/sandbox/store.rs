@@ -248,13 +248,34 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// Rough heap bytes of a JSON value: enough to budget the replay ring, cheap to compute.
+/// Rough bytes a JSON value takes in memory: enough to budget the replay ring, cheap to
+/// compute. Objects dominate: serde_json keeps them in B-tree nodes of up to 11 entries
+/// (about 650 bytes each), so a small `{"name": .., "value": ..}` costs far more than its text.
 pub fn approx_size(v: &Value) -> usize {
-    const NODE: usize = 32;
-    NODE + match v {
-        Value::String(s) => s.len(),
-        Value::Array(a) => a.iter().map(approx_size).sum(),
-        Value::Object(m) => m.iter().map(|(k, v)| k.len() + NODE + approx_size(v)).sum(),
+    const VALUE: usize = 32;
+    VALUE + heap_size(v)
+}
+
+fn heap_size(v: &Value) -> usize {
+    const NODE: usize = 650;
+    // Bytes of one allocation of `n` bytes, with the allocator's rounding and header.
+    fn alloc(n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            n.next_multiple_of(16) + 16
+        }
+    }
+    match v {
+        Value::String(s) => alloc(s.len()),
+        Value::Array(a) => alloc(a.len() * 32) + a.iter().map(heap_size).sum::<usize>(),
+        Value::Object(m) if m.is_empty() => 0,
+        Value::Object(m) => {
+            NODE * m.len().div_ceil(8)
+                + m.iter()
+                    .map(|(k, v)| alloc(k.len()) + heap_size(v))
+                    .sum::<usize>()
+        }
         _ => 0,
     }
 }
@@ -318,6 +339,18 @@ mod tests {
         assert!(s.since(2).is_none(), "an evicted version must get 410");
         s.set_ring_byte_capacity(1);
         assert_eq!(s.since(s.rv() - 1).map(|v| v.len()), Some(1));
+    }
+
+    #[test]
+    fn small_objects_are_budgeted_at_their_node_cost_not_their_text() {
+        let env: Vec<Value> = (0..100)
+            .map(|i| json!({"name": format!("S{i}_SERVICE_HOST"), "value": "10.0.0.1"}))
+            .collect();
+        let text = serde_json::to_string(&env).unwrap().len();
+        let size = approx_size(&Value::Array(env));
+        assert!(size >= 100 * 650, "size {size}");
+        assert!(size > 10 * text, "size {size} vs text {text}");
+        assert_eq!(approx_size(&json!(null)), 32);
     }
 
     #[test]
