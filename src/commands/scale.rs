@@ -46,7 +46,7 @@ pub async fn generate(sb: &Sandbox, pairs_wanted: u32) -> anyhow::Result<ScaleRe
     let virt = sb.virtual_().cluster().clone();
     let host = sb.host().cluster().clone();
     // Nobody watches yet: a small replay ring keeps the generation's ~3 writes per object
-    // (each event holds full copies of the old and new object) from piling up in memory.
+    // (each a new version; pods with service links are large) from piling up in memory.
     virt.set_ring_capacity(GENERATION_RING);
     host.set_ring_capacity(GENERATION_RING);
     let r = generate_into(sb, &virt, &host, pairs_wanted).await;

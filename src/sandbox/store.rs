@@ -44,12 +44,19 @@ pub struct Event {
 
 /// Events kept for watch replay; older resourceVersions get an in-stream 410.
 pub const DEFAULT_RING: usize = 50_000;
+/// Rough bytes of objects the replay ring may hold. Events share their objects with the store,
+/// but every write makes a new version, so 50,000 writes of large pods (hundreds of service
+/// link env vars each) would otherwise keep gigabytes of old versions alive.
+pub const DEFAULT_RING_BYTES: usize = 256 << 20;
 
 pub struct Store {
     objects: BTreeMap<Key, Arc<Value>>,
     rv: u64,
-    ring: VecDeque<Arc<Event>>,
+    /// Events with the rough size of their object.
+    ring: VecDeque<(Arc<Event>, usize)>,
     ring_cap: usize,
+    ring_bytes: usize,
+    ring_byte_cap: usize,
     /// Oldest RV from which a watch can still be replayed exactly.
     compacted: u64,
     tx: broadcast::Sender<Arc<Event>>,
@@ -66,6 +73,8 @@ impl Store {
             rv: 1,
             ring: VecDeque::new(),
             ring_cap,
+            ring_bytes: 0,
+            ring_byte_cap: DEFAULT_RING_BYTES,
             compacted: 1,
             tx,
             controllers: Vec::new(),
@@ -76,10 +85,24 @@ impl Store {
     /// Shrinks or grows the replay ring (tests use a tiny ring to provoke 410s).
     pub fn set_ring_capacity(&mut self, cap: usize) {
         self.ring_cap = cap.max(1);
-        while self.ring.len() > self.ring_cap {
-            if let Some(old) = self.ring.pop_front() {
-                self.compacted = old.rv;
-            }
+        self.trim_ring();
+    }
+
+    /// Caps the replay ring by the rough size of its objects (the newest event always stays).
+    pub fn set_ring_byte_capacity(&mut self, bytes: usize) {
+        self.ring_byte_cap = bytes;
+        self.trim_ring();
+    }
+
+    fn trim_ring(&mut self) {
+        while self.ring.len() > self.ring_cap
+            || (self.ring.len() > 1 && self.ring_bytes > self.ring_byte_cap)
+        {
+            let Some((old, size)) = self.ring.pop_front() else {
+                break;
+            };
+            self.ring_bytes -= size;
+            self.compacted = old.rv;
         }
     }
 
@@ -134,7 +157,13 @@ impl Store {
         if rv < self.compacted {
             return None;
         }
-        Some(self.ring.iter().filter(|e| e.rv > rv).cloned().collect())
+        Some(
+            self.ring
+                .iter()
+                .filter(|(e, _)| e.rv > rv)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -143,13 +172,11 @@ impl Store {
     }
 
     fn emit(&mut self, ev: Event) {
+        let size = approx_size(&ev.object);
         let ev = Arc::new(ev);
-        self.ring.push_back(ev.clone());
-        while self.ring.len() > self.ring_cap {
-            if let Some(old) = self.ring.pop_front() {
-                self.compacted = old.rv;
-            }
-        }
+        self.ring.push_back((ev.clone(), size));
+        self.ring_bytes += size;
+        self.trim_ring();
         let _ = self.tx.send(ev.clone());
         self.controllers.retain(|c| c.send(ev.clone()).is_ok());
     }
@@ -206,6 +233,7 @@ impl Store {
         self.objects.clear();
         self.applied.clear();
         self.ring.clear();
+        self.ring_bytes = 0;
         // Every resourceVersion handed out before the loss is gone: a watch from any of them
         // must get 410 and re-list (equal to the last one included, or it would miss the loss).
         self.rv += 1;
@@ -218,6 +246,38 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
         .and_then(|m| m.get(field))
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// Rough bytes a JSON value takes in memory: enough to budget the replay ring, cheap to
+/// compute. Objects dominate: serde_json keeps them in B-tree nodes of up to 11 entries
+/// (about 650 bytes each), so a small `{"name": .., "value": ..}` costs far more than its text.
+pub fn approx_size(v: &Value) -> usize {
+    const VALUE: usize = 32;
+    VALUE + heap_size(v)
+}
+
+fn heap_size(v: &Value) -> usize {
+    const NODE: usize = 650;
+    // Bytes of one allocation of `n` bytes, with the allocator's rounding and header.
+    fn alloc(n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            n.next_multiple_of(16) + 16
+        }
+    }
+    match v {
+        Value::String(s) => alloc(s.len()),
+        Value::Array(a) => alloc(a.len() * 32) + a.iter().map(heap_size).sum::<usize>(),
+        Value::Object(m) if m.is_empty() => 0,
+        Value::Object(m) => {
+            NODE * m.len().div_ceil(8)
+                + m.iter()
+                    .map(|(k, v)| alloc(k.len()) + heap_size(v))
+                    .sum::<usize>()
+        }
+        _ => 0,
+    }
 }
 
 fn set_rv(obj: &mut Value, rv: u64) {
@@ -263,6 +323,34 @@ mod tests {
         assert_eq!(s.since(5).map(|v| v.len()), Some(1));
         let gone = s.remove("pods", "a", "p0").unwrap();
         assert_eq!(meta_str(&gone, "resourceVersion"), "7");
+    }
+
+    #[test]
+    fn ring_compacts_by_bytes_and_keeps_the_newest_event() {
+        let mut s = Store::new(100);
+        let big = |name: &str| json!({"metadata": {"namespace": "a", "name": name}, "data": "x".repeat(1000)});
+        let one = approx_size(&big("p0"));
+        s.set_ring_byte_capacity(one * 3);
+        for i in 0..10 {
+            s.put("configmaps", big(&format!("p{i}")));
+        }
+        let kept = s.since(s.compacted()).map(|v| v.len()).unwrap_or(0);
+        assert!((2..=3).contains(&kept), "kept {kept} events");
+        assert!(s.since(2).is_none(), "an evicted version must get 410");
+        s.set_ring_byte_capacity(1);
+        assert_eq!(s.since(s.rv() - 1).map(|v| v.len()), Some(1));
+    }
+
+    #[test]
+    fn small_objects_are_budgeted_at_their_node_cost_not_their_text() {
+        let env: Vec<Value> = (0..100)
+            .map(|i| json!({"name": format!("S{i}_SERVICE_HOST"), "value": "10.0.0.1"}))
+            .collect();
+        let text = serde_json::to_string(&env).unwrap().len();
+        let size = approx_size(&Value::Array(env));
+        assert!(size >= 100 * 650, "size {size}");
+        assert!(size > 10 * text, "size {size} vs text {text}");
+        assert_eq!(approx_size(&json!(null)), 32);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
+use super::index::{PairIndex, labels, string_pairs};
 use crate::sandbox::cluster::{Cluster, kind};
 use crate::sandbox::selectors::map_matches;
 use crate::sandbox::store::{Event, meta_str};
@@ -14,14 +15,51 @@ pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 
 /// Adds the services in the pod's namespace that select the pod before or after the event.
-pub fn services_for_pod(cluster: &Cluster, ev: &Event, out: &mut BTreeSet<(String, String)>) {
-    let store = cluster.lock();
-    for (key, svc) in store.range("services", Some(&ev.namespace), None) {
-        let Some(sel) = selector(svc) else { continue };
-        if map_matches(sel, &ev.object) || ev.old.as_deref().is_some_and(|o| map_matches(sel, o)) {
-            out.insert((key.1.clone(), key.2.clone()));
+/// Candidates come from `services` (indexed by their first selector pair); each is checked
+/// against its current selector in the store.
+pub fn services_for_pod(
+    cluster: &Cluster,
+    services: &PairIndex,
+    ev: &Event,
+    out: &mut BTreeSet<(String, String)>,
+) {
+    let mut candidates = BTreeSet::new();
+    for obj in std::iter::once(&ev.object).chain(ev.old.iter()) {
+        for (k, v) in labels(obj).into_iter().flat_map(string_pairs) {
+            candidates.extend(services.names(&ev.namespace, k, v).cloned());
         }
     }
+    if candidates.is_empty() {
+        return;
+    }
+    let store = cluster.lock();
+    for name in candidates {
+        let Some(svc) = store.get("services", &ev.namespace, &name) else {
+            continue;
+        };
+        let Some(sel) = selector(&svc) else { continue };
+        if map_matches(sel, &ev.object) || ev.old.as_deref().is_some_and(|o| map_matches(sel, o)) {
+            out.insert((ev.namespace.clone(), name));
+        }
+    }
+}
+
+/// What the service index holds for a service: one pair of its selector (every pod it
+/// selects carries all of them), or nothing when it selects no pods.
+pub fn service_index_pairs(svc: &Value) -> Vec<(String, String)> {
+    selector(svc)
+        .and_then(|sel| string_pairs(sel).next())
+        .map(|(k, v)| vec![(k.clone(), v.to_string())])
+        .unwrap_or_default()
+}
+
+/// What the pod index holds for a pod: all its labels.
+pub fn pod_index_pairs(pod: &Value) -> Vec<(String, String)> {
+    labels(pod)
+        .into_iter()
+        .flat_map(string_pairs)
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
 }
 
 fn selector(svc: &Value) -> Option<&Map<String, Value>> {
@@ -75,8 +113,8 @@ fn slice_name(svc: &str) -> String {
     format!("{svc}-{suffix}")
 }
 
-/// Recomputes the Endpoints and EndpointSlice of one service.
-pub fn sync_service(cluster: &Cluster, ns: &str, name: &str) {
+/// Recomputes the Endpoints and EndpointSlice of one service; `pods` finds the candidates.
+pub fn sync_service(cluster: &Cluster, pods: &PairIndex, ns: &str, name: &str) {
     let svc = cluster.lock().get("services", ns, name);
     let Some(svc) = svc else {
         cluster.remove_raw(kind("endpoints"), ns, name);
@@ -97,12 +135,17 @@ pub fn sync_service(cluster: &Cluster, ns: &str, name: &str) {
         .cloned()
         .unwrap_or_default();
     let pods: Vec<std::sync::Arc<Value>> = {
+        // Any one selector pair narrows the namespace's pods to the candidates.
         let store = cluster.lock();
-        store
-            .range("pods", Some(ns), None)
-            .filter(|(_, p)| map_matches(&sel, p))
-            .map(|(_, p)| p.clone())
-            .collect()
+        match string_pairs(&sel).next() {
+            Some((k, v)) => pods
+                .names(ns, k, v)
+                .filter_map(|n| store.get("pods", ns, n))
+                .filter(|p| map_matches(&sel, p))
+                .collect(),
+            // A selector with non-string values matches no labels.
+            None => Vec::new(),
+        }
     };
     // ports signature -> (ports, ready addresses, not-ready addresses)
     type Group = (Vec<Value>, Vec<Value>, Vec<Value>);

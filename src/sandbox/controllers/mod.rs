@@ -4,6 +4,7 @@
 
 pub mod endpoints;
 pub mod gc;
+pub mod index;
 pub mod ipam;
 pub mod kubelet;
 pub mod namespace;
@@ -25,6 +26,10 @@ pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHan
         k.register_nodes();
     }
     tokio::spawn(async move {
+        // Fed from the same events as everything below, from before the first object exists.
+        let mut pod_index = index::PairIndex::default();
+        let mut service_index = index::PairIndex::default();
+        let mut owner_index = index::OwnerIndex::default();
         while let Some(first) = rx.recv().await {
             // Drain what is queued so that a burst of pod changes syncs each service once.
             let mut batch = vec![first];
@@ -39,12 +44,25 @@ pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHan
             let mut owners: std::collections::BTreeMap<String, std::collections::HashSet<String>> =
                 Default::default();
             for ev in &batch {
+                owner_index.observe(ev);
                 match ev.kind {
                     "services" => {
+                        if ev.etype == EventType::Deleted {
+                            service_index.remove(&ev.namespace, &ev.name);
+                        } else {
+                            let pairs = endpoints::service_index_pairs(&ev.object);
+                            service_index.set(&ev.namespace, &ev.name, pairs);
+                        }
                         services.insert((ev.namespace.clone(), ev.name.clone()));
                     }
                     "pods" => {
-                        endpoints::services_for_pod(&cluster, ev, &mut services);
+                        if ev.etype == EventType::Deleted {
+                            pod_index.remove(&ev.namespace, &ev.name);
+                        } else {
+                            let pairs = endpoints::pod_index_pairs(&ev.object);
+                            pod_index.set(&ev.namespace, &ev.name, pairs);
+                        }
+                        endpoints::services_for_pod(&cluster, &service_index, ev, &mut services);
                         if let Some(k) = &kubelet {
                             k.on_pod(ev);
                         }
@@ -71,9 +89,9 @@ pub fn spawn(cluster: Arc<Cluster>, kubelet: Option<(u32, Duration)>) -> JoinHan
                 }
             }
             for (ns, name) in services {
-                endpoints::sync_service(&cluster, &ns, &name);
+                endpoints::sync_service(&cluster, &pod_index, &ns, &name);
             }
-            gc::collect(&cluster, &owners);
+            gc::collect(&cluster, &owner_index, &owners);
             for ns in namespaces {
                 namespace::finalize(&cluster, &ns);
             }
