@@ -1,6 +1,8 @@
 //! plan() over 10,000 synced pairs (5,000 services + 5,000 pods); goal < 50 ms.
 //! Run: CARGO_TARGET_DIR=... cargo bench --bench engine
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -107,26 +109,6 @@ fn world(n: usize) -> Snapshot {
     s
 }
 
-/// CPU time of this thread (ns), from the scheduler's accounting: on a shared machine wall time
-/// mostly measures the neighbours, so the bench also reports what plan() itself costs.
-fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
-
-fn report_cpu_time(name: &str, mut f: impl FnMut()) {
-    let mut samples = Vec::new();
-    for _ in 0..15 {
-        let Some(start) = thread_cpu_ns() else { return };
-        f();
-        let Some(end) = thread_cpu_ns() else { return };
-        samples.push(end.saturating_sub(start));
-    }
-    samples.sort_unstable();
-    let median = samples[samples.len() / 2] as f64 / 1e6;
-    println!("{name}: median CPU time {median:.1} ms per iteration (15 runs)");
-}
-
 fn bench(c: &mut Criterion) {
     let s = world(5_000);
     let cfg = VClusterConfig::default();
@@ -135,12 +117,12 @@ fn bench(c: &mut Criterion) {
     assert!(all.len() >= 10_000);
     // The world is synced: every plan is empty (a non-empty one would measure something else).
     assert!(all.iter().all(|p| plan(&ctx, p, None).changes.is_empty()));
-    report_cpu_time("plan_10k_pairs", || {
+    cpu_time::report_cpu_time("plan_10k_pairs", 15, || {
         for p in &all {
             black_box(plan(&ctx, p, None));
         }
     });
-    report_cpu_time("pairs_10k", || {
+    cpu_time::report_cpu_time("pairs_10k", 15, || {
         black_box(pairs(&ctx));
     });
     let mut g = c.benchmark_group("engine");

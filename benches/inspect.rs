@@ -6,6 +6,8 @@
 //! `check_e2e` also prints the process's peak RSS; it includes the in-process sandbox, so it is
 //! an upper bound for what `vinspect check` itself needs.
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use std::hint::black_box;
@@ -62,7 +64,7 @@ fn bench(c: &mut Criterion) {
     let n = rows(&snap, &config).len();
     eprintln!("rows: {n}");
     // CPU time is only meaningful on one thread: rows() itself may use one per core.
-    report_cpu_time("rows_20k_virtual_20k_host, one thread", || {
+    cpu_time::report_cpu_time("rows_20k_virtual_20k_host, one thread", 11, || {
         black_box(pair_rows_on(black_box(&snap), black_box(&config), 1));
     });
     let mut g = c.benchmark_group("inspect");
@@ -163,26 +165,6 @@ async fn sandbox_10k() -> (
         .collect();
     sb.host().apply_objects(&twins).unwrap();
     (sb, c)
-}
-
-/// CPU time of this thread (ns), from the scheduler's accounting: on a shared machine wall time
-/// mostly measures the neighbours, so the bench also reports what `rows()` itself costs.
-fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
-
-fn report_cpu_time(name: &str, mut f: impl FnMut()) {
-    let mut samples = Vec::new();
-    for _ in 0..11 {
-        let Some(start) = thread_cpu_ns() else { return };
-        f();
-        let Some(end) = thread_cpu_ns() else { return };
-        samples.push(end.saturating_sub(start));
-    }
-    samples.sort_unstable();
-    let median = samples[samples.len() / 2] as f64 / 1e6;
-    println!("{name}: median CPU time {median:.1} ms per iteration (11 runs)");
 }
 
 fn peak_rss_mb() -> Option<u64> {
