@@ -696,6 +696,7 @@ fn evaluate<W>(sh: &Shared<W>) -> (Vec<Pair>, bool, Vec<Unsynced>) {
         config: &config,
         vcluster: &sh.vcluster,
         host_namespace: &sh.host_namespace,
+        now: crate::engine::ctx::now_seconds(),
     };
     let memory = lock(&sh.memory).clone();
     let mut todo = Vec::new();
@@ -822,6 +823,7 @@ impl<W: Writer> Feeder<W> {
             config: &config,
             vcluster: &self.sh.vcluster,
             host_namespace: &self.sh.host_namespace,
+            now: crate::engine::ctx::now_seconds(),
         };
         let env =
             environment_fingerprint(&snap, &self.sh.vcluster, &self.sh.host_namespace, &config);
@@ -1001,6 +1003,7 @@ async fn process<W: Writer>(sh: &Shared<W>, pair: Pair) {
         config: &config,
         vcluster: &sh.vcluster,
         host_namespace: &sh.host_namespace,
+        now: crate::engine::ctx::now_seconds(),
     };
     let planning = Instant::now();
     // Plan outside the lock: other workers and the feeder must not wait on a plan.

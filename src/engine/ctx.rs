@@ -12,6 +12,9 @@ pub struct Ctx<'a> {
     pub config: &'a VClusterConfig,
     pub vcluster: &'a str,
     pub host_namespace: &'a str,
+    /// Unix seconds the plan is made at (the block-deletion window): read once by the shell,
+    /// so `plan` itself never reads a clock.
+    pub now: i64,
 }
 
 impl<'a> Ctx<'a> {
@@ -22,6 +25,7 @@ impl<'a> Ctx<'a> {
             config,
             vcluster: &snapshot.vcluster,
             host_namespace: &snapshot.host_namespace,
+            now: now_seconds(),
         }
     }
 
@@ -53,6 +57,11 @@ impl<'a> Ctx<'a> {
     pub fn cluster_domain(&self) -> &'a str {
         &self.config.networking.advanced.cluster_domain
     }
+}
+
+/// The wall clock in Unix seconds, for [`Ctx::now`].
+pub fn now_seconds() -> i64 {
+    k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
 /// A Service's real ClusterIP (`None` and empty are not IPs).

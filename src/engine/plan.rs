@@ -281,7 +281,7 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                 return Plan::default();
             }
             let seen_virtual = memory.is_some_and(|m| m.virtual_obj.is_some());
-            if ownership::deletion_blocked(hm, k8s_openapi::jiff::Timestamp::now().as_second()) {
+            if ownership::deletion_blocked(hm, ctx.now) {
                 return blocked(Blocked::Waiting {
                     message: format!(
                         "host {kind} {}/{} was created through the vCluster API and waits up to 2 minutes for its virtual object ({})",

@@ -46,6 +46,7 @@ pub fn pair_rows_on(
         config,
         vcluster: &snapshot.vcluster,
         host_namespace: &snapshot.host_namespace,
+        now: crate::engine::ctx::now_seconds(),
     };
     let inputs = RowInputs::new(&ctx);
     let all = pairs(&ctx);

@@ -283,6 +283,7 @@ fn host_twin_name(name: &str) -> String {
             config: &VClusterConfig::default(),
             vcluster: VC,
             host_namespace: HNS,
+            now: crate::engine::ctx::now_seconds(),
         },
         ObjKind::Service,
         "default",
@@ -297,6 +298,7 @@ fn all_plans_empty(snap: &Snapshot) -> Vec<String> {
         config: &config,
         vcluster: VC,
         host_namespace: HNS,
+        now: crate::engine::ctx::now_seconds(),
     };
     pairs(&ctx)
         .into_iter()
