@@ -137,6 +137,8 @@ pub enum KindArg {
     Service,
     #[value(alias = "ep")]
     Endpoints,
+    #[value(alias = "endpointslices", alias = "eps")]
+    Endpointslice,
     #[value(alias = "ingresses", alias = "ing")]
     Ingress,
 }
@@ -147,6 +149,7 @@ impl KindArg {
             KindArg::Pod => ObjKind::Pod,
             KindArg::Service => ObjKind::Service,
             KindArg::Endpoints => ObjKind::Endpoints,
+            KindArg::Endpointslice => ObjKind::EndpointSlice,
             KindArg::Ingress => ObjKind::Ingress,
         }
     }

@@ -182,6 +182,7 @@ fn managed_or_absent(s: &Snapshot, kind: ObjKind, ns: &str, name: &str) -> Resul
         ObjKind::Service => s.host.services.get(&key).map(|o| o.metadata.clone()),
         ObjKind::Pod => s.host.pods.get(&key).map(|o| o.metadata.clone()),
         ObjKind::Endpoints => s.host.endpoints.get(&key).map(|o| o.metadata.clone()),
+        ObjKind::EndpointSlice => s.host.endpoint_slices.get(&key).map(|o| o.metadata.clone()),
         ObjKind::Ingress => s.host.ingresses.get(&key).map(|o| o.metadata.clone()),
         ObjKind::Namespace => None,
     };

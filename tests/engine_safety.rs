@@ -794,6 +794,9 @@ fn remove(s: &mut Snapshot, kind: ObjKind, key: &ObjKey) {
         ObjKind::Endpoints => {
             s.host.endpoints.remove(key);
         }
+        ObjKind::EndpointSlice => {
+            s.host.endpoint_slices.remove(key);
+        }
         ObjKind::Namespace => {}
     }
 }
@@ -837,6 +840,7 @@ fn edit_labels(s: &mut Snapshot, side: SideName, kind: ObjKind, key: &ObjKey) {
         ObjKind::Pod => edit(&mut side.pods, key),
         ObjKind::Ingress => edit(&mut side.ingresses, key),
         ObjKind::Endpoints => edit(&mut side.endpoints, key),
+        ObjKind::EndpointSlice => edit(&mut side.endpoint_slices, key),
         ObjKind::Namespace => {}
     }
 }
@@ -866,6 +870,7 @@ fn host_meta<'s>(s: &'s Snapshot, kind: ObjKind, key: &ObjKey) -> Option<&'s Obj
         ObjKind::Service => s.host.services.get(key).map(|o| &o.metadata),
         ObjKind::Pod => s.host.pods.get(key).map(|o| &o.metadata),
         ObjKind::Endpoints => s.host.endpoints.get(key).map(|o| &o.metadata),
+        ObjKind::EndpointSlice => s.host.endpoint_slices.get(key).map(|o| &o.metadata),
         ObjKind::Ingress => s.host.ingresses.get(key).map(|o| &o.metadata),
         ObjKind::Namespace => None,
     }

@@ -9,6 +9,7 @@ use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot, strip_metadata
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{Api, ListParams};
 use serde::de::DeserializeOwned;
@@ -173,15 +174,17 @@ async fn read_pair_kinds(
     ns: Option<&str>,
 ) -> Result<(), kube::Error> {
     let lp = ListParams::default;
-    let (pods, services, endpoints, ingresses) = tokio::try_join!(
+    let (pods, services, endpoints, slices, ingresses) = tokio::try_join!(
         list_all(api_in::<Pod>(c, ns), lp()),
         list_all(api_in::<Service>(c, ns), lp()),
         list_all(api_in::<Endpoints>(c, ns), lp()),
+        list_all(api_in::<EndpointSlice>(c, ns), lp()),
         list_all(api_in::<Ingress>(c, ns), lp()),
     )?;
     store(side, pods);
     store(side, services);
     store(side, endpoints);
+    store(side, slices);
     store(side, ingresses);
     Ok(())
 }

@@ -5,6 +5,7 @@
 use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Api;
 use serde::de::DeserializeOwned;
@@ -44,6 +45,7 @@ cached!(
     Pod => pods,
     Service => services,
     Endpoints => endpoints,
+    EndpointSlice => endpoint_slices,
     Ingress => ingresses,
     IngressClass => ingress_classes,
     Namespace => namespaces,

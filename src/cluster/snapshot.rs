@@ -5,6 +5,7 @@
 //! carries its own connection state next to the last objects it saw.
 
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -166,6 +167,7 @@ pub struct Side {
     pub pods: ObjMap<Pod>,
     pub services: ObjMap<Service>,
     pub endpoints: ObjMap<Endpoints>,
+    pub endpoint_slices: ObjMap<EndpointSlice>,
     pub ingresses: ObjMap<Ingress>,
     pub ingress_classes: ObjMap<IngressClass>,
     /// Only the config Secret `vc-config-<vc>` on the host; nothing on the virtual side.
@@ -191,7 +193,7 @@ pub enum SnapshotError {
     #[error("object has no kind; every object needs `apiVersion` and `kind`")]
     NoKind,
     #[error(
-        "kind {0:?} is not cached by vinspect (pods, services, endpoints, ingresses, ingressclasses, events, namespaces, nodes, secrets)"
+        "kind {0:?} is not cached by vinspect (pods, services, endpoints, endpointslices, ingresses, ingressclasses, events, namespaces, nodes, secrets)"
     )]
     UnknownKind(String),
     #[error("{kind} object does not parse: {source}")]
@@ -236,6 +238,7 @@ impl Side {
             "Pod" => put(&mut self.pods, v, &kind),
             "Service" => put(&mut self.services, v, &kind),
             "Endpoints" => put(&mut self.endpoints, v, &kind),
+            "EndpointSlice" => put(&mut self.endpoint_slices, v, &kind),
             "Ingress" => put(&mut self.ingresses, v, &kind),
             "IngressClass" => put(&mut self.ingress_classes, v, &kind),
             "Event" => put(&mut self.events, v, &kind),
@@ -253,6 +256,7 @@ impl Side {
             + self.pods.len()
             + self.services.len()
             + self.endpoints.len()
+            + self.endpoint_slices.len()
             + self.ingresses.len()
             + self.ingress_classes.len()
             + self.secrets.len()

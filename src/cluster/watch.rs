@@ -13,6 +13,7 @@ use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot};
 use crate::vcluster::naming;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Api;
 use kube::runtime::watcher::{self, Event as WEvent};
@@ -352,6 +353,7 @@ fn kind_name<K: Cached>() -> &'static str {
         "Pod" => "pods",
         "Service" => "services",
         "Endpoints" => "endpoints",
+        "EndpointSlice" => "endpointslices",
         "Ingress" => "ingresses",
         _ => "other",
     }
@@ -404,6 +406,7 @@ impl Watchers<'_> {
         self.add(which, api_in::<Pod>(c, ns), list_cfg(), ns, true);
         self.add(which, api_in::<Service>(c, ns), list_cfg(), ns, true);
         self.add(which, api_in::<Endpoints>(c, ns), list_cfg(), ns, true);
+        self.add(which, api_in::<EndpointSlice>(c, ns), list_cfg(), ns, true);
         self.add(which, api_in::<Ingress>(c, ns), list_cfg(), ns, true);
         self.add(which, api_in::<Event>(c, ns), list_cfg(), ns, false);
     }

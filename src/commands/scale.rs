@@ -223,6 +223,7 @@ fn kind_id(k: ObjKind) -> &'static str {
         ObjKind::Pod => "pods",
         ObjKind::Service => "services",
         ObjKind::Endpoints => "endpoints",
+        ObjKind::EndpointSlice => "endpointslices.discovery.k8s.io",
         ObjKind::Ingress => "ingresses.networking.k8s.io",
         ObjKind::Namespace => "namespaces",
     }

@@ -48,7 +48,10 @@ enum Item {
 /// Translate one REF for vCluster `vcluster` running in `host_namespace`.
 pub fn translate_ref(r: &ObjRef, vcluster: &str, host_namespace: &str) -> Translation {
     let kind = r.kind_or(DEFAULT_KIND);
-    let special = matches!(kind, ObjKind::Service | ObjKind::Endpoints)
+    let special = matches!(
+        kind,
+        ObjKind::Service | ObjKind::Endpoints | ObjKind::EndpointSlice
+    )
         && is_default_kubernetes(&r.namespace, &r.name);
     let (host, hashed, joined) = if special {
         // `default/kubernetes` is the vCluster's own Service `<vc>`: no joining, no hashing.

@@ -10,6 +10,7 @@
 
 use crate::engine::change::{Action, Change, ObjKind, Plan, SideName, Target};
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
@@ -216,6 +217,7 @@ fn api_resource(kind: ObjKind) -> ApiResource {
         ObjKind::Pod => ApiResource::erase::<Pod>(&()),
         ObjKind::Service => ApiResource::erase::<Service>(&()),
         ObjKind::Endpoints => ApiResource::erase::<Endpoints>(&()),
+        ObjKind::EndpointSlice => ApiResource::erase::<EndpointSlice>(&()),
         ObjKind::Ingress => ApiResource::erase::<Ingress>(&()),
         ObjKind::Namespace => ApiResource::erase::<Namespace>(&()),
     }

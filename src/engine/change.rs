@@ -29,6 +29,8 @@ pub enum ObjKind {
     Pod,
     Service,
     Endpoints,
+    /// `discovery.k8s.io/v1` EndpointSlice (serialised `endpointslice`).
+    EndpointSlice,
     Ingress,
     Namespace,
 }
@@ -39,6 +41,7 @@ impl ObjKind {
             ObjKind::Pod => "pod",
             ObjKind::Service => "service",
             ObjKind::Endpoints => "endpoints",
+            ObjKind::EndpointSlice => "endpointslice",
             ObjKind::Ingress => "ingress",
             ObjKind::Namespace => "namespace",
         }
@@ -50,17 +53,19 @@ impl ObjKind {
             ObjKind::Pod => "Pod",
             ObjKind::Service => "Service",
             ObjKind::Endpoints => "Endpoints",
+            ObjKind::EndpointSlice => "EndpointSlice",
             ObjKind::Ingress => "Ingress",
             ObjKind::Namespace => "Namespace",
         }
     }
 
-    /// Parse the kind part of a REF (`pod|service|svc|ingress|ing|endpoints|ep`).
+    /// Parse the kind part of a REF (`pod|service|svc|ingress|ing|endpoints|ep|endpointslice|eps`).
     pub fn parse_ref_kind(s: &str) -> Option<ObjKind> {
         Some(match s {
             "pod" | "pods" | "po" => ObjKind::Pod,
             "service" | "services" | "svc" => ObjKind::Service,
             "endpoints" | "ep" => ObjKind::Endpoints,
+            "endpointslice" | "endpointslices" | "eps" => ObjKind::EndpointSlice,
             "ingress" | "ingresses" | "ing" => ObjKind::Ingress,
             _ => return None,
         })
@@ -178,6 +183,9 @@ pub enum PairKind {
     Pod,
     Service,
     Endpoints,
+    /// EndpointSlices of selector-less services; one word like the kubectl resource.
+    #[serde(rename = "endpointslice")]
+    EndpointSlice,
     Ingress,
     /// networking.replicateServices.fromHost: host service → virtual service.
     ReplicatedFromHost,
@@ -191,6 +199,7 @@ impl From<ObjKind> for PairKind {
             ObjKind::Pod => PairKind::Pod,
             ObjKind::Service | ObjKind::Namespace => PairKind::Service,
             ObjKind::Endpoints => PairKind::Endpoints,
+            ObjKind::EndpointSlice => PairKind::EndpointSlice,
             ObjKind::Ingress => PairKind::Ingress,
         }
     }

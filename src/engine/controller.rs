@@ -245,6 +245,7 @@ fn observed(snap: &Snapshot, t: &Target) -> Option<(Option<String>, Option<Strin
         ObjKind::Pod => pick(&side.pods, &key),
         ObjKind::Service => pick(&side.services, &key),
         ObjKind::Endpoints => pick(&side.endpoints, &key),
+        ObjKind::EndpointSlice => pick(&side.endpoint_slices, &key),
         ObjKind::Ingress => pick(&side.ingresses, &key),
         ObjKind::Namespace => pick(&side.namespaces, &ObjKey::new("", t.name.clone())),
     }
@@ -303,6 +304,20 @@ fn pair_fingerprint(snap: &Snapshot, pair: &Pair) -> u64 {
             };
             observed(snap, &t).hash(&mut h);
         }
+    }
+    // A slice's plan reads the virtual Service its label names (selector or not).
+    if pair.kind == PairKind::EndpointSlice
+        && let Some(k) = &pair.virtual_key
+        && let Some(s) = snap.virtual_side.endpoint_slices.get(k)
+        && let Some(svc) = crate::engine::translate::endpoint_slice::service_name(&s.metadata)
+    {
+        let t = Target {
+            side: SideName::Virtual,
+            kind: ObjKind::Service,
+            namespace: k.namespace.clone(),
+            name: svc.to_string(),
+        };
+        observed(snap, &t).hash(&mut h);
     }
     // Replicated pairs also read the endpoints of their source.
     if matches!(
@@ -681,7 +696,7 @@ impl<W: Writer> Controller<W> {
 fn services_first(batch: &mut [Pair]) {
     batch.sort_by_key(|p| match p.kind {
         PairKind::Service | PairKind::ReplicatedToHost | PairKind::ReplicatedFromHost => 0u8,
-        PairKind::Endpoints => 1,
+        PairKind::Endpoints | PairKind::EndpointSlice => 1,
         PairKind::Pod | PairKind::Ingress => 2,
     });
 }

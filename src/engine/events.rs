@@ -36,6 +36,7 @@ impl Involved {
     fn api_version(&self) -> &'static str {
         match self.kind {
             ObjKind::Ingress => "networking.k8s.io/v1",
+            ObjKind::EndpointSlice => "discovery.k8s.io/v1",
             _ => "v1",
         }
     }

@@ -8,6 +8,7 @@ use crate::cluster::snapshot::{ObjKey, ObjMap};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::Pair;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub enum Seen {
     Pod(Arc<Pod>),
     Service(Arc<Service>),
     Endpoints(Arc<Endpoints>),
+    EndpointSlice(Arc<EndpointSlice>),
     Ingress(Arc<Ingress>),
 }
 
@@ -37,6 +39,12 @@ impl Seen {
     pub fn as_endpoints(&self) -> Option<&Endpoints> {
         match self {
             Seen::Endpoints(e) => Some(e),
+            _ => None,
+        }
+    }
+    pub fn as_endpoint_slice(&self) -> Option<&EndpointSlice> {
+        match self {
+            Seen::EndpointSlice(e) => Some(e),
             _ => None,
         }
     }
@@ -74,6 +82,10 @@ impl LastSeen {
                 ObjKind::Endpoints => (
                     get(&v.endpoints, vk, Seen::Endpoints),
                     get(&h.endpoints, hk, Seen::Endpoints),
+                ),
+                ObjKind::EndpointSlice => (
+                    get(&v.endpoint_slices, vk, Seen::EndpointSlice),
+                    get(&h.endpoint_slices, hk, Seen::EndpointSlice),
                 ),
                 ObjKind::Ingress => (
                     get(&v.ingresses, vk, Seen::Ingress),

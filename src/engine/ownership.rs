@@ -11,6 +11,7 @@ pub fn object_kind(kind: ObjKind) -> &'static str {
         ObjKind::Pod => naming::OBJECT_KIND_POD,
         ObjKind::Service => naming::OBJECT_KIND_SERVICE,
         ObjKind::Endpoints => naming::OBJECT_KIND_ENDPOINTS,
+        ObjKind::EndpointSlice => naming::OBJECT_KIND_ENDPOINT_SLICE,
         ObjKind::Ingress => naming::OBJECT_KIND_INGRESS,
         ObjKind::Namespace => "/v1, Kind=Namespace",
     }
@@ -19,7 +20,7 @@ pub fn object_kind(kind: ObjKind) -> &'static str {
 /// Host name of a virtual object of `kind` (the `default/kubernetes` special case included).
 pub fn twin_name(ctx: &Ctx, kind: ObjKind, namespace: &str, name: &str) -> String {
     match kind {
-        ObjKind::Service | ObjKind::Endpoints => {
+        ObjKind::Service | ObjKind::Endpoints | ObjKind::EndpointSlice => {
             naming::service_host_name(name, namespace, ctx.vcluster)
         }
         _ => naming::host_name(name, namespace, ctx.vcluster),

@@ -10,6 +10,7 @@ use crate::engine::change::{ObjKind, PairKind};
 use crate::engine::ctx::Ctx;
 use crate::engine::ownership::{is_controlled, is_managed, twin_name, virtual_ref};
 use crate::engine::replicate;
+use crate::engine::translate::endpoint_slice::{self, Fate};
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashSet;
@@ -44,6 +45,7 @@ impl Pair {
                 ObjKind::Service
             }
             PairKind::Endpoints => ObjKind::Endpoints,
+            PairKind::EndpointSlice => ObjKind::EndpointSlice,
             PairKind::Ingress => ObjKind::Ingress,
         }
     }
@@ -78,6 +80,18 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &v.endpoints,
         &h.endpoints,
         |key| endpoints_synced(ctx, key),
+        &mut out,
+    );
+    regular(
+        ctx,
+        ObjKind::EndpointSlice,
+        &v.endpoint_slices,
+        &h.endpoint_slices,
+        |key| {
+            v.endpoint_slices
+                .get(key)
+                .is_some_and(|s| endpoint_slice::fate(ctx, &s.metadata) == Fate::Sync)
+        },
         &mut out,
     );
     out.extend(replicate::pairs(ctx));

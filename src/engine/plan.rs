@@ -15,11 +15,13 @@ use crate::engine::ownership::{
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
 use crate::engine::translate::metadata::{self, Labels, RefLabels};
+use crate::engine::translate::endpoint_slice::{self, Fate};
 use crate::engine::translate::{
     endpoints, ingress, ingress_class, pod, pod_delete, pod_update, service,
 };
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, PodSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -77,6 +79,7 @@ pub(crate) fn seen_json(s: &Seen) -> Value {
         Seen::Pod(o) => to_json(o.as_ref()),
         Seen::Service(o) => to_json(o.as_ref()),
         Seen::Endpoints(o) => to_json(o.as_ref()),
+        Seen::EndpointSlice(o) => to_json(o.as_ref()),
         Seen::Ingress(o) => to_json(o.as_ref()),
     }
 }
@@ -200,6 +203,7 @@ fn disabled(ctx: &Ctx, kind: ObjKind) -> Option<String> {
         ObjKind::Pod => (t.pods.enabled, "pods"),
         ObjKind::Service => (t.services.enabled, "services"),
         ObjKind::Endpoints => (t.endpoints.enabled, "endpoints"),
+        ObjKind::EndpointSlice => (t.endpoint_slices.enabled, "endpointSlices"),
         ObjKind::Ingress => (t.ingresses.enabled, "ingresses"),
         ObjKind::Namespace => (true, "namespaces"),
     };
@@ -226,6 +230,7 @@ fn meta_of(s: &Seen) -> &ObjectMeta {
         Seen::Pod(o) => &o.metadata,
         Seen::Service(o) => &o.metadata,
         Seen::Endpoints(o) => &o.metadata,
+        Seen::EndpointSlice(o) => &o.metadata,
         Seen::Ingress(o) => &o.metadata,
     }
 }
@@ -313,6 +318,9 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
             if kind == ObjKind::Endpoints && !endpoints_wanted(ctx, vm) {
                 return Plan::default();
             }
+            if kind == ObjKind::EndpointSlice && endpoint_slice::fate(ctx, vm) != Fate::Sync {
+                return Plan::default();
+            }
             if twin_seen_then_deleted(ctx, kind, vm, memory) {
                 let mut p = Plan::default();
                 let hname = pair
@@ -348,6 +356,22 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
                     "the virtual service has a selector: host endpoints come from the host's controller",
                 ));
                 return p;
+            }
+            if kind == ObjKind::EndpointSlice {
+                match endpoint_slice::fate(ctx, vm) {
+                    Fate::Sync => {}
+                    Fate::Selector => {
+                        let mut p = Plan::default();
+                        p.changes.push(delete(
+                            SideName::Host,
+                            kind,
+                            hm,
+                            "the virtual service has a selector: host endpoint slices come from the host's controller",
+                        ));
+                        return p;
+                    }
+                    Fate::Skip => return Plan::default(),
+                }
             }
             let vuid = vm.uid.as_deref().unwrap_or("");
             if kind != ObjKind::Service && recorded_uid(hm).is_some_and(|u| u != vuid) {
@@ -440,6 +464,16 @@ fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
                 "host twin is missing",
             ));
         }
+        Seen::EndpointSlice(ve) => {
+            let h = endpoint_slice::to_host(ctx, ve);
+            p.changes.push(create(
+                SideName::Host,
+                ObjKind::EndpointSlice,
+                &h,
+                &h.metadata,
+                "host twin is missing",
+            ));
+        }
         Seen::Ingress(vi) => {
             let h = ingress::to_host(ctx, vi);
             p.changes.push(create(
@@ -465,6 +499,9 @@ fn update(ctx: &Ctx, v: &Seen, h: &Seen, memory: Option<&LastSeen>) -> Plan {
         (Seen::Pod(v), Seen::Pod(h)) => update_pod(ctx, v, h, memory),
         (Seen::Ingress(v), Seen::Ingress(h)) => update_ingress(ctx, v, h, memory),
         (Seen::Endpoints(v), Seen::Endpoints(h)) => update_endpoints(ctx, v, h, memory),
+        (Seen::EndpointSlice(v), Seen::EndpointSlice(h)) => {
+            update_endpoint_slice(ctx, v, h, memory)
+        }
         _ => Vec::new(),
     };
     Plan {
@@ -567,6 +604,10 @@ pub(crate) fn virtual_meta_sync(
                 let Some(vk) = naming::virtual_label_key(&k, ctx.vcluster) else {
                     continue;
                 };
+                // The host slice's service-name label is always translated: it never flows back.
+                if kind == ObjKind::EndpointSlice && k == endpoint_slice::SERVICE_NAME_LABEL {
+                    continue;
+                }
                 if k.starts_with(naming::NS_LABEL_PREFIX) {
                     continue;
                 }
@@ -1263,6 +1304,39 @@ fn update_endpoints(
         &hu,
         hm,
         "host endpoints",
+    )
+}
+
+/// vCluster's slice `Sync`: the host endpoints follow the virtual ones, labels and annotations
+/// the three-way rule. Ports and addressType are only written at creation (upstream copies
+/// nothing else on update; addressType is immutable anyway).
+fn update_endpoint_slice(
+    ctx: &Ctx,
+    v: &EndpointSlice,
+    h: &EndpointSlice,
+    memory: Option<&LastSeen>,
+) -> Vec<Change> {
+    let vm = &v.metadata;
+    let hm = &h.metadata;
+    let vns = vm.namespace.as_deref().unwrap_or("");
+    let old = old_pair(memory, any_meta);
+    let ms = sync_meta(ctx, ObjKind::EndpointSlice, vm, hm, old);
+    let mut hu = h.clone();
+    let mut labels = ms.host_labels;
+    labels.insert(
+        endpoint_slice::SERVICE_NAME_LABEL.to_string(),
+        endpoint_slice::host_service_label(ctx, vm),
+    );
+    hu.metadata.labels = Some(labels);
+    hu.metadata.annotations = Some(ms.host_annotations);
+    hu.endpoints = endpoint_slice::host_endpoints(ctx, &v.endpoints, vns);
+    patches(
+        SideName::Host,
+        ObjKind::EndpointSlice,
+        h,
+        &hu,
+        hm,
+        "host endpoint slice",
     )
 }
 

@@ -11,6 +11,7 @@ use crate::inspect::status::{PairFacts, obj_kind, refused_write, status_of, twin
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// Rows of every pair in the snapshot, in the engine's pair order.
 pub fn rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<PairRow> {
@@ -239,6 +240,20 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             }
             (vv, hv, DnsNames::default(), mm)
         }
+        PairKind::EndpointSlice => {
+            let v = vkey.and_then(|k| vs.endpoint_slices.get(k));
+            let h = hkey.and_then(|k| hs.endpoint_slices.get(k));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), |e| sides::endpoint_slice_view(e));
+            let hv = h.map_or_else(|| sides::absent_view(hkey), |e| sides::endpoint_slice_view(e));
+            let mm = match (v, h) {
+                (Some(v), Some(h)) => slice_ips(v) != slice_ips(h),
+                _ => false,
+            };
+            if mm {
+                notes.push("virtual and host endpoint slice addresses differ".to_string());
+            }
+            (vv, hv, DnsNames::default(), mm)
+        }
         PairKind::Ingress => {
             let v = vkey.and_then(|k| vs.ingresses.get(k));
             let h = hkey.and_then(|k| hs.ingresses.get(k));
@@ -316,6 +331,18 @@ fn ips_differ(a: &SideView, b: &SideView) -> bool {
         (Some(x), Some(y)) => x != y,
         _ => false,
     }
+}
+
+fn slice_ips(slice: &EndpointSlice) -> Vec<String> {
+    let mut ips: Vec<String> = slice
+        .endpoints
+        .iter()
+        .filter(|e| sides::slice_endpoint_ready(e))
+        .flat_map(|e| e.addresses.iter().cloned())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
 }
 
 fn endpoint_ips(ep: &Endpoints) -> Vec<String> {

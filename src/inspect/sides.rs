@@ -7,6 +7,7 @@
 use crate::cluster::snapshot::{ObjKey, Side, lookup};
 use crate::inspect::model::{EventView, SideView};
 use k8s_openapi::api::core::v1::{Endpoints, Event, Pod, Service};
+use k8s_openapi::api::discovery::v1::{Endpoint as SliceEndpoint, EndpointSlice};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::{BTreeMap, HashMap};
@@ -305,6 +306,31 @@ pub fn endpoints_view(ep: &Endpoints) -> SideView {
         .flat_map(|s| s.addresses.iter().flatten())
         .map(|a| a.ip.clone())
         .next();
+    v
+}
+
+/// Whether a slice endpoint counts as ready: an unset condition means ready (discovery/v1).
+pub fn slice_endpoint_ready(e: &SliceEndpoint) -> bool {
+    e.conditions.as_ref().and_then(|c| c.ready) != Some(false)
+}
+
+pub fn endpoint_slice_view(slice: &EndpointSlice) -> SideView {
+    let mut v = base_view(&slice.metadata);
+    let ready = slice
+        .endpoints
+        .iter()
+        .filter(|e| slice_endpoint_ready(e))
+        .count();
+    let not_ready = slice.endpoints.len() - ready;
+    v.ready = Some(u32::try_from(ready).unwrap_or(u32::MAX));
+    v.state = Some(format!("{ready} ready, {not_ready} not ready"));
+    v.ip = slice
+        .endpoints
+        .iter()
+        .filter(|e| slice_endpoint_ready(e))
+        .flat_map(|e| e.addresses.first())
+        .next()
+        .cloned();
     v
 }
 

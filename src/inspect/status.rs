@@ -35,6 +35,7 @@ pub fn obj_kind(kind: PairKind) -> ObjKind {
             ObjKind::Service
         }
         PairKind::Endpoints => ObjKind::Endpoints,
+        PairKind::EndpointSlice => ObjKind::EndpointSlice,
         PairKind::Ingress => ObjKind::Ingress,
     }
 }

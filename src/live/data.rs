@@ -78,6 +78,7 @@ fn side_object(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
         ObjKind::Pod => to_json(&side.pods, key),
         ObjKind::Service => to_json(&side.services, key),
         ObjKind::Endpoints => to_json(&side.endpoints, key),
+        ObjKind::EndpointSlice => to_json(&side.endpoint_slices, key),
         ObjKind::Ingress => to_json(&side.ingresses, key),
         ObjKind::Namespace => to_json(&side.namespaces, key),
     }

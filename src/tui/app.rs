@@ -52,11 +52,14 @@ impl Tab {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
 
-    /// Which pair kinds the tab lists (Endpoints pairs sit with their Services).
+    /// Which pair kinds the tab lists (Endpoints and EndpointSlice pairs sit with their Services).
     pub fn holds(self, kind: RowKind) -> bool {
         match self {
             Tab::Pods => kind == RowKind::Pod,
-            Tab::Services => matches!(kind, RowKind::Service | RowKind::Endpoints),
+            Tab::Services => matches!(
+                kind,
+                RowKind::Service | RowKind::Endpoints | RowKind::EndpointSlice
+            ),
             Tab::Ingresses => kind == RowKind::Ingress,
             Tab::Replicated => matches!(
                 kind,
@@ -1073,6 +1076,7 @@ pub fn kind_word(kind: RowKind) -> &'static str {
         RowKind::Pod => "pod",
         RowKind::Service | RowKind::ReplicatedFromHost | RowKind::ReplicatedToHost => "service",
         RowKind::Endpoints => "endpoints",
+        RowKind::EndpointSlice => "endpointslice",
         RowKind::Ingress => "ingress",
     }
 }

@@ -38,6 +38,8 @@ pub struct ToHost {
     #[serde(deserialize_with = "nullable")]
     pub endpoints: Toggle,
     #[serde(deserialize_with = "nullable")]
+    pub endpoint_slices: Toggle,
+    #[serde(deserialize_with = "nullable")]
     pub ingresses: Toggle,
 }
 
@@ -47,6 +49,7 @@ impl Default for ToHost {
             pods: PodsToHost::default(),
             services: Toggle { enabled: true },
             endpoints: Toggle { enabled: true },
+            endpoint_slices: Toggle { enabled: true },
             ingresses: Toggle { enabled: false },
         }
     }
@@ -482,6 +485,10 @@ impl VClusterConfig {
 
     pub fn endpoints_enabled(&self) -> bool {
         self.sync.to_host.endpoints.enabled
+    }
+
+    pub fn endpoint_slices_enabled(&self) -> bool {
+        self.sync.to_host.endpoint_slices.enabled
     }
 
     pub fn ingresses_enabled(&self) -> bool {

@@ -214,6 +214,7 @@ pub fn object_kind(group: &str, version: &str, kind: &str) -> String {
 pub const OBJECT_KIND_SERVICE: &str = "/v1, Kind=Service";
 pub const OBJECT_KIND_POD: &str = "/v1, Kind=Pod";
 pub const OBJECT_KIND_ENDPOINTS: &str = "/v1, Kind=Endpoints";
+pub const OBJECT_KIND_ENDPOINT_SLICE: &str = "discovery.k8s.io/v1, Kind=EndpointSlice";
 pub const OBJECT_KIND_INGRESS: &str = "networking.k8s.io/v1, Kind=Ingress";
 pub const OBJECT_KIND_SECRET: &str = "/v1, Kind=Secret";
 pub const OBJECT_KIND_CONFIGMAP: &str = "/v1, Kind=ConfigMap";

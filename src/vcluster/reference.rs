@@ -13,7 +13,7 @@ use crate::engine::change::ObjKind;
 pub const MAX_SUBDOMAIN_BYTES: usize = 253;
 
 /// The kinds a REF may name, as shown in messages and help.
-pub const REF_KINDS: &str = "pod, service|svc, ingress|ing, endpoints|ep";
+pub const REF_KINDS: &str = "pod, service|svc, ingress|ing, endpoints|ep, endpointslice|eps";
 
 /// A parsed `[kind/]namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -181,6 +181,8 @@ mod tests {
             ("ing", ObjKind::Ingress),
             ("endpoints", ObjKind::Endpoints),
             ("ep", ObjKind::Endpoints),
+            ("endpointslice", ObjKind::EndpointSlice),
+            ("eps", ObjKind::EndpointSlice),
         ] {
             let r = ok(&format!("{prefix}/kube-system/kube-dns"));
             assert_eq!(r.kind, Some(kind));

@@ -3,6 +3,7 @@
 
 use super::put;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -155,6 +156,9 @@ impl Sim {
             }
             ObjKind::Pod => ins::<Pod>(&mut side.pods, obj, &mut self.errors),
             ObjKind::Endpoints => ins::<Endpoints>(&mut side.endpoints, obj, &mut self.errors),
+            ObjKind::EndpointSlice => {
+                ins::<EndpointSlice>(&mut side.endpoint_slices, obj, &mut self.errors)
+            }
             ObjKind::Ingress => ins::<Ingress>(&mut side.ingresses, obj, &mut self.errors),
             ObjKind::Namespace => ins::<Namespace>(&mut side.namespaces, obj, &mut self.errors),
         }
@@ -175,6 +179,7 @@ impl Sim {
             ObjKind::Service => pat(&mut side.services, key, patch, rv, n),
             ObjKind::Pod => pat(&mut side.pods, key, patch, rv, n),
             ObjKind::Endpoints => pat(&mut side.endpoints, key, patch, rv, n),
+            ObjKind::EndpointSlice => pat(&mut side.endpoint_slices, key, patch, rv, n),
             ObjKind::Ingress => pat(&mut side.ingresses, key, patch, rv, n),
             ObjKind::Namespace => pat(&mut side.namespaces, key, patch, rv, n),
         };
@@ -196,6 +201,7 @@ impl Sim {
             ObjKind::Service => del(&mut side.services, key, uid),
             ObjKind::Pod => del(&mut side.pods, key, uid),
             ObjKind::Endpoints => del(&mut side.endpoints, key, uid),
+            ObjKind::EndpointSlice => del(&mut side.endpoint_slices, key, uid),
             ObjKind::Ingress => del(&mut side.ingresses, key, uid),
             ObjKind::Namespace => del(&mut side.namespaces, key, uid),
         };
@@ -212,6 +218,7 @@ fn rv_of(s: &mut Snapshot, side: SideName, kind: ObjKind, key: &ObjKey) -> Optio
         ObjKind::Service => side.services.get(key).and_then(|o| rv(&o.metadata)),
         ObjKind::Pod => side.pods.get(key).and_then(|o| rv(&o.metadata)),
         ObjKind::Endpoints => side.endpoints.get(key).and_then(|o| rv(&o.metadata)),
+        ObjKind::EndpointSlice => side.endpoint_slices.get(key).and_then(|o| rv(&o.metadata)),
         ObjKind::Ingress => side.ingresses.get(key).and_then(|o| rv(&o.metadata)),
         ObjKind::Namespace => side.namespaces.get(key).and_then(|o| rv(&o.metadata)),
     }

@@ -114,6 +114,10 @@ fn get_json(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
             .endpoints
             .get(key)
             .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
+        ObjKind::EndpointSlice => side
+            .endpoint_slices
+            .get(key)
+            .map(|o| serde_json::to_value(o.as_ref()).unwrap()),
         ObjKind::Ingress => side
             .ingresses
             .get(key)
@@ -130,6 +134,7 @@ fn remove(side: &mut Side, kind: ObjKind, key: &ObjKey) {
         ObjKind::Pod => drop(side.pods.remove(key)),
         ObjKind::Service => drop(side.services.remove(key)),
         ObjKind::Endpoints => drop(side.endpoints.remove(key)),
+        ObjKind::EndpointSlice => drop(side.endpoint_slices.remove(key)),
         ObjKind::Ingress => drop(side.ingresses.remove(key)),
         ObjKind::Namespace => drop(side.namespaces.remove(key)),
     }
@@ -147,6 +152,10 @@ fn put(side: &mut Side, kind: ObjKind, key: ObjKey, obj: Value) {
         ),
         ObjKind::Endpoints => drop(
             side.endpoints
+                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+        ),
+        ObjKind::EndpointSlice => drop(
+            side.endpoint_slices
                 .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
         ),
         ObjKind::Ingress => drop(

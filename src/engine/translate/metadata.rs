@@ -24,7 +24,9 @@ const HOST_ANNOTATIONS: [&str; 6] = [
 pub fn excluded_annotations(kind: ObjKind) -> &'static [&'static str] {
     match kind {
         ObjKind::Service | ObjKind::Ingress => &["field.cattle.io/publicEndpoints"],
-        ObjKind::Endpoints => &["control-plane.alpha.kubernetes.io/leader"],
+        ObjKind::Endpoints | ObjKind::EndpointSlice => {
+            &["control-plane.alpha.kubernetes.io/leader"]
+        }
         _ => &[],
     }
 }

@@ -1,4 +1,5 @@
 //! Virtual object → desired host object, one module per kind. Pure functions over k8s-openapi types.
+pub mod endpoint_slice;
 pub mod endpoints;
 pub mod ingress;
 pub mod ingress_class;

@@ -65,6 +65,7 @@ pub fn side_cell(s: &SideView) -> String {
 fn kind_suffix(kind: RowKind) -> &'static str {
     match kind {
         RowKind::Endpoints => " (ep)",
+        RowKind::EndpointSlice => " (eps)",
         RowKind::ReplicatedFromHost => " ←host",
         RowKind::ReplicatedToHost => " →host",
         _ => "",
