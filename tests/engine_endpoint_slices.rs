@@ -148,7 +148,9 @@ fn long_names_hash_the_slice_but_not_its_service_label() {
     let mut s = base();
     add_virtual_service(
         &mut s,
-        &format!("metadata: {{name: {svc}, namespace: production, uid: s-uid}}\nspec: {{clusterIP: 10.96.4.4, ports: [{{port: 443}}]}}\n"),
+        &format!(
+            "metadata: {{name: {svc}, namespace: production, uid: s-uid}}\nspec: {{clusterIP: 10.96.4.4, ports: [{{port: 443}}]}}\n"
+        ),
     );
     add_virtual_slice(
         &mut s,
@@ -247,7 +249,10 @@ fn synced_twin_has_an_empty_plan_and_a_synced_row() {
     assert_eq!(row.status, Status::Synced);
     assert_eq!(row.name, "manual-abcde");
     assert_eq!(row.host.name, "manual-abcde-x-default-x-my-vcluster");
-    assert_eq!(row.virtual_side.state.as_deref(), Some("1 ready, 1 not ready"));
+    assert_eq!(
+        row.virtual_side.state.as_deref(),
+        Some("1 ready, 1 not ready")
+    );
     assert_eq!(row.host.ip.as_deref(), Some("10.244.1.7"));
     let j = serde_json::to_value(row).unwrap();
     assert_eq!(j["kind"], "endpointslice");
@@ -332,8 +337,8 @@ fn disabled_by_config() {
     assert_eq!(
         p.blocked,
         Some(Blocked::Disabled {
-            message:
-                "endpointslice sync is disabled (sync.toHost.endpointSlices.enabled: false)".into()
+            message: "endpointslice sync is disabled (sync.toHost.endpointSlices.enabled: false)"
+                .into()
         })
     );
     let rows = vinspect::inspect::rows(&s, &cfg);
@@ -355,7 +360,10 @@ fn orphan_host_slice_is_deleted_with_its_uid() {
         .into_iter()
         .find(|p| p.kind == PairKind::EndpointSlice)
         .expect("orphan pair");
-    assert_eq!(pair.virtual_key, Some(ObjKey::new("default", "manual-abcde")));
+    assert_eq!(
+        pair.virtual_key,
+        Some(ObjKey::new("default", "manual-abcde"))
+    );
     let p = plan(&ctx, &pair, None);
     let c = only_change(&p);
     assert_eq!(c.target.side, SideName::Host);

@@ -51,8 +51,7 @@ pub fn translate_ref(r: &ObjRef, vcluster: &str, host_namespace: &str) -> Transl
     let special = matches!(
         kind,
         ObjKind::Service | ObjKind::Endpoints | ObjKind::EndpointSlice
-    )
-        && is_default_kubernetes(&r.namespace, &r.name);
+    ) && is_default_kubernetes(&r.namespace, &r.name);
     let (host, hashed, joined) = if special {
         // `default/kubernetes` is the vCluster's own Service `<vc>`: no joining, no hashing.
         (vcluster.to_string(), false, vcluster.to_string())

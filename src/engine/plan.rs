@@ -14,8 +14,8 @@ use crate::engine::ownership::{
 };
 use crate::engine::pair::Pair;
 use crate::engine::replicate;
-use crate::engine::translate::metadata::{self, Labels, RefLabels};
 use crate::engine::translate::endpoint_slice::{self, Fate};
+use crate::engine::translate::metadata::{self, Labels, RefLabels};
 use crate::engine::translate::{
     endpoints, ingress, ingress_class, pod, pod_delete, pod_update, service,
 };

@@ -243,8 +243,14 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
         PairKind::EndpointSlice => {
             let v = vkey.and_then(|k| vs.endpoint_slices.get(k));
             let h = hkey.and_then(|k| hs.endpoint_slices.get(k));
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |e| sides::endpoint_slice_view(e));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |e| sides::endpoint_slice_view(e));
+            let vv = v.map_or_else(
+                || sides::absent_view(vkey),
+                |e| sides::endpoint_slice_view(e),
+            );
+            let hv = h.map_or_else(
+                || sides::absent_view(hkey),
+                |e| sides::endpoint_slice_view(e),
+            );
             let mm = match (v, h) {
                 (Some(v), Some(h)) => slice_ips(v) != slice_ips(h),
                 _ => false,
