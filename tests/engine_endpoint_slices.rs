@@ -460,3 +460,67 @@ fn converges_and_the_service_label_never_flows_back() {
         "manual"
     );
 }
+
+#[test]
+fn default_kubernetes_slice_mirrors_the_host_vcluster_endpoints() {
+    let mut s = base();
+    put(
+        &mut s.host.endpoints,
+        yaml::<k8s_openapi::api::core::v1::Endpoints>(&format!(
+            r#"
+metadata: {{name: {VC}, namespace: {HNS}, uid: vc-ep}}
+subsets:
+- addresses: [{{ip: 10.244.0.9, nodeName: node-1, targetRef: {{kind: Pod, name: {VC}-0, namespace: {HNS}}}}}]
+  notReadyAddresses: [{{ip: 10.244.0.10}}]
+  ports: [{{name: https, port: 8443, protocol: TCP}}, {{name: kubelet, port: 10250, protocol: TCP}}]
+"#
+        )),
+    );
+    let cfg = VClusterConfig::default();
+    let ctx = Ctx::new(&s, &cfg);
+    let pair = slice_pair(&ctx, "default", "kubernetes").expect("kubernetes slice pair");
+    assert_eq!(pair.host_key, Some(ObjKey::new(HNS, VC)));
+    let p = plan(&ctx, &pair, None);
+    let c = only_change(&p);
+    assert_eq!(c.target.side, SideName::Virtual);
+    assert_eq!(c.target.kind, ObjKind::EndpointSlice);
+    let want = json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": ["10.244.0.9"], "conditions": {"ready": true}},
+            {"addresses": ["10.244.0.10"], "conditions": {"ready": false}}
+        ],
+        "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}]
+    });
+    match &c.action {
+        Action::Create { object } => assert_same(object, &want),
+        other => panic!("expected create, got {other:?}"),
+    }
+    // Once written, it is in line; stale labels and endpoints are patched back.
+    let mut current = want.clone();
+    current["metadata"]["resourceVersion"] = json!("4");
+    put(
+        &mut s.virtual_side.endpoint_slices,
+        serde_json::from_value(current.clone()).unwrap(),
+    );
+    let ctx = Ctx::new(&s, &cfg);
+    assert!(plan(&ctx, &pair, None).changes.is_empty());
+    current["metadata"]["labels"]["extra"] = json!("x");
+    current["endpoints"] = json!([]);
+    put(
+        &mut s.virtual_side.endpoint_slices,
+        serde_json::from_value(current).unwrap(),
+    );
+    let ctx = Ctx::new(&s, &cfg);
+    let p = plan(&ctx, &pair, None);
+    match &only_change(&p).action {
+        Action::Patch { patch, .. } => {
+            assert_eq!(patch["metadata"]["labels"], json!({"extra": null}));
+            assert_eq!(patch["endpoints"], want["endpoints"]);
+        }
+        other => panic!("expected patch, got {other:?}"),
+    }
+}

@@ -1,5 +1,6 @@
 //! EndpointSlices of a selector-less service against a sandbox pair: `sync --once` writes the
-//! host slice, `check` reports the pair Synced, a deleted virtual slice takes its twin along.
+//! host slice, `check` reports the pair Synced, a deleted virtual slice takes its twin along;
+//! the virtual `default/kubernetes` slice follows the host `<vc>` Endpoints.
 
 mod sync_support;
 
@@ -113,6 +114,18 @@ async fn once_writes_the_host_slice_and_check_reports_it_synced() {
     let row = slice_row(&report, "legacy-abcde").expect("endpointslice row");
     assert_eq!(row["status"], "Synced", "{row:#}");
     assert_eq!(row["host"]["name"], twin.as_str());
+
+    // vCluster's default-endpoint controller part: the virtual `default/kubernetes` slice
+    // follows the host `<vc>` Endpoints.
+    let k = vslices(&sb, "default")
+        .get("kubernetes")
+        .await
+        .expect("kubernetes slice");
+    let port = k.ports.as_ref().and_then(|p| p.first()).cloned().unwrap();
+    assert_eq!(port.name.as_deref(), Some("https"));
+    assert!(!k.endpoints.is_empty());
+    let row = slice_row(&report, "kubernetes").expect("kubernetes slice row");
+    assert_eq!(row["status"], "Synced", "{row:#}");
 
     // The virtual slice goes: the next round deletes its twin.
     vslices(&sb, "default")

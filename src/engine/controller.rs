@@ -319,11 +319,19 @@ fn pair_fingerprint(snap: &Snapshot, pair: &Pair) -> u64 {
         };
         observed(snap, &t).hash(&mut h);
     }
-    // Replicated pairs also read the endpoints of their source.
-    if matches!(
-        pair.kind,
-        PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost
-    ) {
+    // Replicated pairs also read the endpoints of their source; the virtual `default/kubernetes`
+    // slice is made from the `kubernetes` Endpoints on both sides.
+    let kubernetes_slice = pair.kind == PairKind::EndpointSlice
+        && pair
+            .virtual_key
+            .as_ref()
+            .is_some_and(|k| naming::is_default_kubernetes(&k.namespace, &k.name));
+    if kubernetes_slice
+        || matches!(
+            pair.kind,
+            PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost
+        )
+    {
         for (side, key) in [
             (SideName::Virtual, &pair.virtual_key),
             (SideName::Host, &pair.host_key),

@@ -94,6 +94,15 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         },
         &mut out,
     );
+    // Virtual `default/kubernetes` slice ⇄ host Endpoints `<vc>` (vCluster's default-endpoint
+    // controller writes it; no host slice is involved).
+    if crate::cluster::snapshot::lookup(&h.endpoints, ctx.host_namespace, ctx.vcluster).is_some() {
+        out.push(Pair::new(
+            PairKind::EndpointSlice,
+            Some(ObjKey::new("default", "kubernetes")),
+            Some(ObjKey::new(ctx.host_namespace, ctx.vcluster)),
+        ));
+    }
     out.extend(replicate::pairs(ctx));
     // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
     out.sort();

@@ -245,6 +245,9 @@ fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
     if vkey_is_kubernetes && matches!(kind, ObjKind::Service | ObjKind::Endpoints) {
         return kubernetes_special(ctx, &now);
     }
+    if vkey_is_kubernetes && kind == ObjKind::EndpointSlice {
+        return kubernetes_slice(ctx, &now);
+    }
     // Objects owned by replicateServices are not the regular syncers' business.
     let virt = now
         .virtual_obj
@@ -1338,6 +1341,41 @@ fn update_endpoint_slice(
         hm,
         "host endpoint slice",
     )
+}
+
+/// Virtual `default/kubernetes` slice: made from the virtual `default/kubernetes` Endpoints as
+/// they are meant to be (mirroring host Endpoints `<vc>`), so both converge in one round.
+fn kubernetes_slice(ctx: &Ctx, now: &LastSeen) -> Plan {
+    let mut p = Plan::default();
+    let snap = ctx.snapshot;
+    let Some(host_eps) =
+        crate::cluster::snapshot::lookup(&snap.host.endpoints, ctx.host_namespace, ctx.vcluster)
+    else {
+        return p;
+    };
+    let veps =
+        crate::cluster::snapshot::lookup(&snap.virtual_side.endpoints, "default", "kubernetes");
+    let want_eps = backsync::kubernetes_endpoints(veps.map(|e| e.as_ref()), host_eps);
+    let v = now.virtual_obj.as_ref().and_then(|s| s.as_endpoint_slice());
+    let want = endpoint_slice::kubernetes_slice(v, &want_eps);
+    match v {
+        Some(v) => p.changes.extend(patches(
+            SideName::Virtual,
+            ObjKind::EndpointSlice,
+            v,
+            &want,
+            &v.metadata,
+            "default/kubernetes endpoint slice",
+        )),
+        None => p.changes.push(create(
+            SideName::Virtual,
+            ObjKind::EndpointSlice,
+            &want,
+            &want.metadata,
+            "default/kubernetes endpoint slice mirrors the vCluster's host endpoints",
+        )),
+    }
+    p
 }
 
 /// Virtual `default/kubernetes` follows host service `<vc>` (never the other way).

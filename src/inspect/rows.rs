@@ -247,10 +247,16 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
                 || sides::absent_view(vkey),
                 |e| sides::endpoint_slice_view(e),
             );
-            let hv = h.map_or_else(
-                || sides::absent_view(hkey),
-                |e| sides::endpoint_slice_view(e),
-            );
+            let kubernetes =
+                vkey.is_some_and(|k| naming::is_default_kubernetes(&k.namespace, &k.name));
+            let hv = match h {
+                Some(e) => sides::endpoint_slice_view(e),
+                // The virtual `default/kubernetes` slice mirrors host Endpoints `<vc>`.
+                None if kubernetes => hkey
+                    .and_then(|k| hs.endpoints.get(k))
+                    .map_or_else(|| sides::absent_view(hkey), |e| sides::endpoints_view(e)),
+                None => sides::absent_view(hkey),
+            };
             let mm = match (v, h) {
                 (Some(v), Some(h)) => slice_ips(v) != slice_ips(h),
                 _ => false,

@@ -12,8 +12,8 @@ use crate::engine::ctx::Ctx;
 use crate::engine::ownership::is_controlled;
 use crate::engine::translate::metadata;
 use crate::vcluster::naming;
-use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
+use k8s_openapi::api::core::v1::{EndpointAddress, Endpoints, ObjectReference};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// The label naming a slice's Service (`discoveryv1.LabelServiceName`).
@@ -108,5 +108,76 @@ pub fn fate(ctx: &Ctx, vmeta: &ObjectMeta) -> Fate {
     match svc.spec.as_ref().and_then(|s| s.selector.as_ref()) {
         Some(_) => Fate::Selector,
         None => Fate::Sync,
+    }
+}
+
+/// Virtual `default/kubernetes` slice as vCluster's default-endpoint controller writes it
+/// (`loft-sh/vcluster: pkg/controllers/k8sdefaultendpoint/provider.go`): made from the virtual
+/// `default/kubernetes` Endpoints (which mirror host `<vc>`, see
+/// [`crate::engine::backsync::kubernetes_endpoints`]), first subset only, labels replaced by
+/// the service-name label; IPv6 only when every address is IPv6.
+pub fn kubernetes_slice(vslice: Option<&EndpointSlice>, eps: &Endpoints) -> EndpointSlice {
+    let subset = eps.subsets.as_ref().and_then(|s| s.first());
+    let ready = subset.and_then(|s| s.addresses.as_deref()).unwrap_or(&[]);
+    let not_ready = subset
+        .and_then(|s| s.not_ready_addresses.as_deref())
+        .unwrap_or(&[]);
+    let all_v6 = ready
+        .iter()
+        .chain(not_ready)
+        .all(|a| a.ip.parse::<std::net::Ipv6Addr>().is_ok());
+    // Go's `allAddressesIPv6` of no addresses is false.
+    let v6 = all_v6 && !(ready.is_empty() && not_ready.is_empty());
+    let endpoint = |a: &EndpointAddress, is_ready: bool| Endpoint {
+        addresses: vec![a.ip.clone()],
+        conditions: Some(EndpointConditions {
+            ready: Some(is_ready),
+            ..EndpointConditions::default()
+        }),
+        target_ref: a.target_ref.clone(),
+        node_name: a.node_name.clone(),
+        ..Endpoint::default()
+    };
+    let of_family = |a: &&EndpointAddress| a.ip.parse::<std::net::Ipv6Addr>().is_ok() == v6;
+    let endpoints = ready
+        .iter()
+        .filter(of_family)
+        .map(|a| endpoint(a, true))
+        .chain(
+            not_ready
+                .iter()
+                .filter(of_family)
+                .map(|a| endpoint(a, false)),
+        )
+        .collect();
+    let ports = subset.map(|s| {
+        s.ports
+            .iter()
+            .flatten()
+            .map(|p| EndpointPort {
+                port: Some(p.port),
+                name: Some(p.name.clone().unwrap_or_default()),
+                protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".to_string())),
+                app_protocol: None,
+            })
+            .collect()
+    });
+    let mut metadata = vslice
+        .map(|v| v.metadata.clone())
+        .unwrap_or_else(|| ObjectMeta {
+            name: Some("kubernetes".to_string()),
+            namespace: Some("default".to_string()),
+            ..ObjectMeta::default()
+        });
+    metadata.labels = Some(
+        [(SERVICE_NAME_LABEL.to_string(), "kubernetes".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    EndpointSlice {
+        metadata,
+        address_type: if v6 { "IPv6" } else { "IPv4" }.to_string(),
+        endpoints,
+        ports,
     }
 }
