@@ -56,6 +56,14 @@ fn kubernetes_service(c: &Cluster, cluster_ip: &str, endpoint_ip: &str, target_p
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": endpoint_ip}], "ports": [{"name": "https", "port": target_port, "protocol": "TCP"}]}]
     }));
+    // The API server's endpoint reconciler (host) and vCluster's default-endpoint controller
+    // (virtual) keep a slice of the same name next to the Endpoints.
+    c.put_raw(kind("endpointslices.discovery.k8s.io"), json!({
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [endpoint_ip], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": target_port, "protocol": "TCP"}]
+    }));
 }
 
 /// The host's own `default/kubernetes` (every cluster has one).
