@@ -124,6 +124,7 @@ fn read_side(cluster: &Cluster, ns: Option<&str>) -> anyhow::Result<Side> {
         ("pods", true),
         ("services", true),
         ("endpoints", true),
+        ("endpointslices.discovery.k8s.io", true),
         ("ingresses.networking.k8s.io", true),
         ("secrets", true),
     ] {

@@ -282,6 +282,7 @@ pub fn kind_info(kind: &str) -> Option<(&'static str, &'static str, &'static str
         "Pod" => ("", "v1", "pods", true),
         "Service" => ("", "v1", "services", true),
         "Endpoints" => ("", "v1", "endpoints", true),
+        "EndpointSlice" => ("discovery.k8s.io", "v1", "endpointslices", true),
         "Secret" => ("", "v1", "secrets", true),
         "ConfigMap" => ("", "v1", "configmaps", true),
         "Event" => ("", "v1", "events", true),
@@ -503,13 +504,19 @@ pub fn load_into(
                 server
                     .cluster()
                     .put_raw(crate::sandbox::cluster::kind("pods"), obj.clone());
-            } else if kind == Some("Endpoints") {
-                // The endpoints controller may already have written this object for the
-                // Service loaded just before (a race that shows under load): the scenario's
-                // copy replaces it instead of failing with AlreadyExists.
+            } else if kind == Some("Endpoints") || kind == Some("EndpointSlice") {
+                // The endpoints controller (or the layout, for `default/kubernetes`) may
+                // already have written this object for the Service loaded just before (a race
+                // that shows under load): the scenario's copy replaces it instead of failing
+                // with AlreadyExists.
+                let id = if kind == Some("Endpoints") {
+                    "endpoints"
+                } else {
+                    "endpointslices.discovery.k8s.io"
+                };
                 server
                     .cluster()
-                    .put_raw(crate::sandbox::cluster::kind("endpoints"), obj.clone());
+                    .put_raw(crate::sandbox::cluster::kind(id), obj.clone());
             } else {
                 server
                     .apply_objects(std::slice::from_ref(&obj))
@@ -560,7 +567,7 @@ pub fn load_order(objs: &[Value]) -> Vec<&Value> {
         "Namespace" | "Node" | "IngressClass" => 0,
         "Secret" | "ConfigMap" => 1,
         "Service" => 2,
-        "Endpoints" => 3,
+        "Endpoints" | "EndpointSlice" => 3,
         "Pod" => 4,
         "Ingress" => 5,
         _ => 6,
