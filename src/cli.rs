@@ -170,7 +170,7 @@ pub struct CheckArgs {
     /// Namespace of the asking pod for --dns (search path) [default: default].
     #[arg(long, value_name = "NS", requires = "dns")]
     pub from_namespace: Option<String>,
-    /// Objects to check: [kind/]namespace/name (kind: pod, service|svc, ingress|ing, endpoints|ep).
+    /// Objects to check: [kind/]namespace/name (kind: pod, service|svc, ingress|ing, endpoints|ep, endpointslice|eps).
     #[arg(value_name = "REF")]
     pub refs: Vec<String>,
 }
@@ -221,7 +221,7 @@ pub struct TranslateArgs {
     #[arg(long = "label", value_name = "KEY")]
     pub labels: Vec<String>,
     /// Virtual objects: [kind/]namespace/name (kind: pod, service|svc, ingress|ing,
-    /// endpoints|ep; default service).
+    /// endpoints|ep, endpointslice|eps; default service).
     #[arg(value_name = "REF", required_unless_present = "labels")]
     pub refs: Vec<String>,
 }

@@ -57,7 +57,7 @@ pub struct RefFilter {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "bad reference {input:?}: {why} (expected [kind/]namespace/name, kind one of pod|service|svc|ingress|ing|endpoints|ep)"
+    "bad reference {input:?}: {why} (expected [kind/]namespace/name, kind one of pod|service|svc|ingress|ing|endpoints|ep|endpointslice|eps)"
 )]
 pub struct RefError {
     pub input: String,
