@@ -1,7 +1,7 @@
 //! Safety properties of the engine over random two-sided worlds (issue #9, item 2).
 //!
 //! A world is built from a list of generated object specs: services (every type, headless,
-//! selector or not), their endpoints, pods, ingresses, replicated services in both directions,
+//! selector or not), their endpoints and endpoint slices, pods, ingresses, replicated services in both directions,
 //! and on the host side twins in every state the engine can meet — synced, drifted, deleted,
 //! orphaned, squatted, forged to name another vCluster, controlled by replication, of an older
 //! virtual UID, in another namespace. Memory is a random part of what the engine saw before a
@@ -26,6 +26,7 @@ use k8s_openapi::api::core::v1::{
     Container, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, PodSpec, PodStatus,
     Service, ServicePort, ServiceSpec,
 };
+use k8s_openapi::api::discovery::v1::{Endpoint as SliceEndpoint, EndpointSlice};
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, ServiceBackendPort,
@@ -35,7 +36,7 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 use vinspect::cluster::snapshot::{ObjKey, Snapshot};
-use vinspect::engine::translate::{endpoints, ingress, pod, service};
+use vinspect::engine::translate::{endpoint_slice, endpoints, ingress, pod, service};
 use vinspect::engine::{Action, Ctx, Memory, ObjKind, Pair, PairKind, Plan, SideName, pairs, plan};
 use vinspect::vcluster::config::{ServiceMapping, VClusterConfig};
 use vinspect::vcluster::naming;
@@ -372,6 +373,32 @@ fn virtual_endpoints(i: usize, ns: &str, name: &str) -> Endpoints {
     }
 }
 
+/// The slice the virtual cluster's mirroring controller makes of a selector-less service's
+/// Endpoints: named after the service plus a suffix, so its twin's name is not the service's.
+fn slice_name(name: &str) -> String {
+    format!("{name}-abcde")
+}
+
+fn virtual_slice(i: usize, ns: &str, name: &str) -> EndpointSlice {
+    let mut metadata = meta(ns, &slice_name(name), format!("v-eps-{i}"));
+    metadata.labels = Some(
+        [(
+            endpoint_slice::SERVICE_NAME_LABEL.to_string(),
+            name.to_string(),
+        )]
+        .into(),
+    );
+    EndpointSlice {
+        metadata,
+        address_type: "IPv4".into(),
+        endpoints: vec![SliceEndpoint {
+            addresses: vec![format!("192.168.0.{}", i + 1)],
+            ..SliceEndpoint::default()
+        }],
+        ports: None,
+    }
+}
+
 /// Turn a proper twin's metadata into the host state's version of it.
 fn shape_host(m: &mut ObjectMeta, state: Host, i: usize, vc_name: &str) {
     let ann = m.annotations.get_or_insert_with(BTreeMap::new);
@@ -469,6 +496,19 @@ fn build(ws: &WorldSpec) -> World {
                 .foreign
                 .insert((ObjKind::Endpoints, hkey.clone(), format!("h-{}", i + 100)));
         }
+        // So does its EndpointSlice's twin (named after the slice).
+        let vslice_key = ObjKey::new(ns, slice_name(name));
+        let slice_hkey = ObjKey::new(
+            hns_of(sp.host),
+            naming::host_name(&slice_name(name), ns, VC),
+        );
+        if with_endpoints && sp.host != Host::Absent && !sp.host.is_ours() {
+            truth.foreign.insert((
+                ObjKind::EndpointSlice,
+                slice_hkey.clone(),
+                format!("h-{}", i + 200),
+            ));
+        }
         match sp.kind {
             Kind::Service => {
                 let v = virtual_service(sp, i, ns, name);
@@ -522,6 +562,15 @@ fn build(ws: &WorldSpec) -> World {
                     if sp.virtual_present {
                         put(&mut s.virtual_side.endpoints, ve);
                     }
+                    let vs = virtual_slice(i, ns, name);
+                    if sp.host != Host::Absent {
+                        let mut hs = endpoint_slice::to_host(&ctx, &vs);
+                        shape_host(&mut hs.metadata, sp.host, i + 200, &slice_name(name));
+                        put(&mut s.host.endpoint_slices, hs);
+                    }
+                    if sp.virtual_present {
+                        put(&mut s.virtual_side.endpoint_slices, vs);
+                    }
                 }
                 if sp.virtual_present {
                     put(&mut s.virtual_side.services, v);
@@ -574,6 +623,7 @@ fn build(ws: &WorldSpec) -> World {
             remember.push((okind, vkey.clone()));
             if with_endpoints {
                 remember.push((ObjKind::Endpoints, vkey.clone()));
+                remember.push((ObjKind::EndpointSlice, vslice_key.clone()));
             }
         }
         let present_host = sp.host != Host::Absent;
@@ -584,6 +634,10 @@ fn build(ws: &WorldSpec) -> World {
                 let hk = hkey.clone();
                 events.push(Box::new(move |s: &mut Snapshot| {
                     remove(s, ObjKind::Endpoints, &hk)
+                }));
+                let hk = slice_hkey.clone();
+                events.push(Box::new(move |s: &mut Snapshot| {
+                    remove(s, ObjKind::EndpointSlice, &hk)
                 }));
             }
             // Only the removal of a twin we manage, in our namespace, justifies a deletion.
@@ -596,6 +650,9 @@ fn build(ws: &WorldSpec) -> World {
                     truth
                         .twin_deleted
                         .insert((ObjKind::Endpoints, vkey.clone()));
+                    truth
+                        .twin_deleted
+                        .insert((ObjKind::EndpointSlice, vslice_key.clone()));
                 }
             }
         }
@@ -806,6 +863,9 @@ fn remove_virtual(s: &mut Snapshot, kind: ObjKind, key: &ObjKey) {
         ObjKind::Service => {
             s.virtual_side.services.remove(key);
             s.virtual_side.endpoints.remove(key);
+            // Garbage-collected with its Service (owner reference).
+            let slice = ObjKey::new(key.namespace.clone(), slice_name(&key.name));
+            s.virtual_side.endpoint_slices.remove(&slice);
         }
         ObjKind::Pod => {
             s.virtual_side.pods.remove(key);
