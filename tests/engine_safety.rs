@@ -4,8 +4,9 @@
 //! selector or not), their endpoints and endpoint slices, pods, ingresses, replicated services
 //! in both directions, and on the host side twins in every state the engine can meet —
 //! synced, drifted, deleted, orphaned, squatted, forged to name another vCluster, controlled by
-//! replication, of an older virtual UID, in another namespace. Memory is a random part of what the engine saw before a
-//! round of random events (twins deleted, objects deleted, labels edited on either side).
+//! replication, of an older virtual UID, in another namespace. Memory is a random part of
+//! what the engine saw before a round of random events (twins deleted, objects deleted, labels
+//! edited on either side).
 //!
 //! The generator keeps its own ground truth (which host objects are foreign, which twins were
 //! seen and then deleted), so the checks never ask the engine's own ownership code.
