@@ -137,3 +137,52 @@ async fn once_writes_the_host_slice_and_check_reports_it_synced() {
     let (_, report) = check(&sb).await;
     assert!(slice_row(&report, "legacy-abcde").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squatter_slice_is_left_alone_and_reported() {
+    let sb = sandbox().await;
+    create(
+        &vsvcs(&sb, "default"),
+        json!({"metadata": {"name": "legacy"}, "spec": {"ports": [{"port": 5432}]}}),
+    )
+    .await;
+    create(
+        &vslices(&sb, "default"),
+        json!({
+            "metadata": {"name": "legacy-fghij", "labels": {"kubernetes.io/service-name": "legacy"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.20.30.41"]}]
+        }),
+    )
+    .await;
+    // Someone else's slice already sits at the twin's name.
+    let twin = host_name(&sb, "default", "legacy-fghij");
+    let squatter: EndpointSlice = create(
+        &hslices(&sb),
+        json!({
+            "metadata": {"name": twin, "labels": {"kubernetes.io/service-name": "theirs"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.9.9.9"]}]
+        }),
+    )
+    .await;
+
+    assert_eq!(once(&sb).await, 1, "a squatter leaves the pair unsynced");
+    let after = hslices(&sb).get(&twin).await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, squatter.metadata.resource_version,
+        "the squatter is never written"
+    );
+    let (code, report) = check(&sb).await;
+    assert_eq!(code, 1);
+    let row = slice_row(&report, "legacy-fghij").expect("endpointslice row");
+    assert_eq!(row["status"], "Squatter", "{row:#}");
+    let events = sync_events(&sb, "default", "legacy-fghij").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("SyncWarning")
+                && e.involved_object.kind.as_deref() == Some("EndpointSlice")),
+        "{events:#?}"
+    );
+}
