@@ -305,12 +305,19 @@ fn pair_fingerprint(snap: &Snapshot, pair: &Pair) -> u64 {
             observed(snap, &t).hash(&mut h);
         }
     }
-    // A slice's plan reads the virtual Service its label names (selector or not).
-    if pair.kind == PairKind::EndpointSlice
-        && let Some(k) = &pair.virtual_key
-        && let Some(s) = snap.virtual_side.endpoint_slices.get(k)
-        && let Some(svc) = crate::engine::translate::endpoint_slice::service_name(&s.metadata)
-    {
+    // An Endpoints or slice plan reads the virtual Service it belongs to (selector or not):
+    // a Service that gains a selector must re-plan its Endpoints/slices at once.
+    let service = match (&pair.kind, &pair.virtual_key) {
+        (PairKind::Endpoints, Some(k)) => Some((k, k.name.as_str())),
+        (PairKind::EndpointSlice, Some(k)) => snap
+            .virtual_side
+            .endpoint_slices
+            .get(k)
+            .and_then(|s| crate::engine::translate::endpoint_slice::service_name(&s.metadata))
+            .map(|svc| (k, svc)),
+        _ => None,
+    };
+    if let Some((k, svc)) = service {
         let t = Target {
             side: SideName::Virtual,
             kind: ObjKind::Service,

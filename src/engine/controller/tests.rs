@@ -835,3 +835,26 @@ async fn a_snapshot_lagging_behind_a_recreate_deletes_neither_side() {
         .unwrap()
         .unwrap();
 }
+
+#[test]
+fn an_endpoints_pair_is_replanned_when_its_service_changes() {
+    // Planning Endpoints reads whether their Service has a selector: a Service that gains one
+    // must change the Endpoints pair's fingerprint, or its host copy outlives the selector.
+    let mut snap = with_virtual_service(base(), "db");
+    let pair = Pair::new(
+        PairKind::Endpoints,
+        Some(ObjKey::new("default", "db")),
+        None,
+    );
+    let before = pair_fingerprint(&snap, &pair);
+    let mut changed = (*svc("default", "db", "10.200.0.5", "v-db")).clone();
+    changed.metadata.resource_version = Some("2".into());
+    snap.virtual_side
+        .services
+        .insert(ObjKey::new("default", "db"), Arc::new(changed));
+    assert_ne!(before, pair_fingerprint(&snap, &pair));
+    // Another Service changing leaves it alone.
+    let again = pair_fingerprint(&snap, &pair);
+    let snap = with_virtual_service(snap, "web");
+    assert_eq!(again, pair_fingerprint(&snap, &pair));
+}
