@@ -4,7 +4,7 @@
 //! Lists are paged (500 per page) and managed fields are dropped before anything is stored.
 
 use crate::cluster::clients::{Clients, Target};
-use crate::cluster::kinds::{api_in, store};
+use crate::cluster::kinds::{Cached, api_in, store};
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot, strip_metadata};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
@@ -117,6 +117,26 @@ where
     Ok(out)
 }
 
+/// Every object of a kind, page by page, stored into `side` as each page arrives: pods are
+/// pooled (see [`crate::cluster::envpool`]) before the next page is read, so a big namespace
+/// never sits in memory as full objects.
+pub async fn list_into<K: Cached>(
+    side: &mut Side,
+    api: Api<K>,
+    lp: ListParams,
+) -> Result<(), kube::Error> {
+    let mut lp = lp.limit(PAGE_SIZE);
+    loop {
+        let page = api.list(&lp).await?;
+        store(side, page.items);
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
 fn fail(side: &'static str, t: &Target, e: kube::Error) -> FetchError {
     FetchError {
         side,
@@ -173,13 +193,12 @@ async fn read_pair_kinds(
     ns: Option<&str>,
 ) -> Result<(), kube::Error> {
     let lp = ListParams::default;
-    let (pods, services, endpoints, ingresses) = tokio::try_join!(
-        list_all(api_in::<Pod>(c, ns), lp()),
+    let ((), services, endpoints, ingresses) = tokio::try_join!(
+        list_into(side, api_in::<Pod>(c, ns), lp()),
         list_all(api_in::<Service>(c, ns), lp()),
         list_all(api_in::<Endpoints>(c, ns), lp()),
         list_all(api_in::<Ingress>(c, ns), lp()),
     )?;
-    store(side, pods);
     store(side, services);
     store(side, endpoints);
     store(side, ingresses);

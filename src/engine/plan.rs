@@ -42,7 +42,11 @@ pub fn plan(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
 pub fn desired_host(ctx: &Ctx, pair: &Pair) -> Option<Value> {
     let p = plan(ctx, pair, None);
     let seen = LastSeen::observe(ctx, pair);
-    let mut current = seen.host_obj.as_ref().map(seen_json);
+    // Whole, env lists included, so the view shows no env difference the engine would not make.
+    let mut current = seen.host_obj.as_ref().map(|h| match h {
+        Seen::Pod(p) => to_json(ctx.snapshot.host.full(p).as_ref()),
+        other => seen_json(other),
+    });
     let mut any = false;
     for c in &p.changes {
         if c.target.side != SideName::Host {
@@ -410,7 +414,8 @@ fn endpoints_wanted(ctx: &Ctx, vm: &ObjectMeta) -> bool {
 fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
     let mut p = Plan::default();
     match v {
-        Seen::Pod(vp) => match pod::to_host(ctx, vp) {
+        // The twin gets the virtual containers' env: the cached pod holds it pooled.
+        Seen::Pod(vp) => match pod::to_host(ctx, &ctx.snapshot.virtual_side.full(vp)) {
             Ok(h) => p.changes.push(create(
                 SideName::Host,
                 ObjKind::Pod,
@@ -1092,21 +1097,27 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
     // Spec fields the API server lets change on a running pod (`translate::pod_update`).
+    // Compared on the cached pod (no container env); a merge patch replaces the container
+    // lists, so one that carries them is built from the whole host pod.
     let spec_update = pod_update::host_spec(vspec, hspec);
     let host_differs = !metadata::same(hm.labels.as_ref(), &labels)
         || !metadata::same(hm.annotations.as_ref(), &ann)
         || spec_update.is_some();
     if host_differs {
-        let mut hu = h.clone();
+        let base = match spec_update {
+            Some(_) => ctx.snapshot.host.full(h),
+            None => Cow::Borrowed(h),
+        };
+        let mut hu = base.as_ref().clone();
         hu.metadata.labels = Some(metadata::owned(labels));
         hu.metadata.annotations = Some(metadata::owned(ann));
-        if let Some(s) = spec_update {
+        if let Some(s) = base.spec.as_ref().and_then(|hs| pod_update::host_spec(vspec, hs)) {
             hu.spec = Some(s);
         }
         out.extend(patches(
             SideName::Host,
             ObjKind::Pod,
-            h,
+            base.as_ref(),
             &hu,
             hm,
             "host pod",
@@ -1175,7 +1186,16 @@ fn pod_update_subresources(
             "host pod: ephemeral containers differ",
         );
     }
-    if let Some(p) = pod_update::resize_patch(vspec, hspec) {
+    // Checked on the cached pod, built from the whole one: the patch carries every container.
+    if pod_update::resize_patch(vspec, hspec).is_some()
+        && let Some(p) = ctx
+            .snapshot
+            .host
+            .full(h)
+            .spec
+            .as_ref()
+            .and_then(|hs| pod_update::resize_patch(vspec, hs))
+    {
         sub(
             p,
             "resize",

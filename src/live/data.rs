@@ -75,7 +75,10 @@ fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
 
 fn side_object(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
     match kind {
-        ObjKind::Pod => to_json(&side.pods, key),
+        // Whole (env lists included): the YAML view and the diff show the pod as it is.
+        ObjKind::Pod => side
+            .full_pod(key)
+            .and_then(|p| serde_json::to_value(&*p).ok()),
         ObjKind::Service => to_json(&side.services, key),
         ObjKind::Endpoints => to_json(&side.endpoints, key),
         ObjKind::Ingress => to_json(&side.ingresses, key),
