@@ -1097,33 +1097,43 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
     // Spec fields the API server lets change on a running pod (`translate::pod_update`).
-    // Compared on the cached pod (no container env); a merge patch replaces the container
-    // lists, so one that carries them is built from the whole host pod.
-    let spec_update = pod_update::host_spec(vspec, hspec);
+    // Checked on the cached pod, which holds no container env (cheap: this runs for every
+    // synced pod); a merge patch replaces the container lists, so a patch that carries them is
+    // built from the whole host pod (`Side::full`).
+    let spec_differs = pod_update::host_spec(vspec, hspec).is_some();
+    let resize = pod_update::resize_patch(vspec, hspec).is_some();
+    let whole = if spec_differs || resize {
+        ctx.snapshot.host.full(h)
+    } else {
+        Cow::Borrowed(h)
+    };
+    let whole_spec = whole.spec.as_ref().unwrap_or(hspec);
+    let spec_update = spec_differs
+        .then(|| pod_update::host_spec(vspec, whole_spec))
+        .flatten();
     let host_differs = !metadata::same(hm.labels.as_ref(), &labels)
         || !metadata::same(hm.annotations.as_ref(), &ann)
         || spec_update.is_some();
     if host_differs {
-        let base = match spec_update {
-            Some(_) => ctx.snapshot.host.full(h),
-            None => Cow::Borrowed(h),
-        };
-        let mut hu = base.as_ref().clone();
+        let mut hu = whole.as_ref().clone();
         hu.metadata.labels = Some(metadata::owned(labels));
         hu.metadata.annotations = Some(metadata::owned(ann));
-        if let Some(s) = base.spec.as_ref().and_then(|hs| pod_update::host_spec(vspec, hs)) {
-            hu.spec = Some(s);
+        if let Some(s) = &spec_update {
+            hu.spec = Some(s.clone());
         }
         out.extend(patches(
             SideName::Host,
             ObjKind::Pod,
-            base.as_ref(),
+            whole.as_ref(),
             &hu,
             hm,
             "host pod",
         ));
     }
-    out.extend(pod_update_subresources(ctx, v, h, vspec, hspec));
+    // The resize goes after the main patch: built on the spec that patch leaves (new images),
+    // else it would carry the old images back and the API server refuses it.
+    let after = spec_update.as_ref().unwrap_or(whole_spec);
+    out.extend(pod_update_subresources(ctx, v, h, vspec, after, resize));
     // The synced status is only built (cloned from the host) when it is going to be written.
     let status_differs = !backsync::pod_status_in_line(v, h);
     if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
@@ -1164,6 +1174,7 @@ fn pod_update_subresources(
     h: &Pod,
     vspec: &PodSpec,
     hspec: &PodSpec,
+    resize: bool,
 ) -> Vec<Change> {
     let mut out = Vec::new();
     let mut sub = |patch: Value, name: &str, field: &str, reason: &str| {
@@ -1186,16 +1197,7 @@ fn pod_update_subresources(
             "host pod: ephemeral containers differ",
         );
     }
-    // Checked on the cached pod, built from the whole one: the patch carries every container.
-    if pod_update::resize_patch(vspec, hspec).is_some()
-        && let Some(p) = ctx
-            .snapshot
-            .host
-            .full(h)
-            .spec
-            .as_ref()
-            .and_then(|hs| pod_update::resize_patch(vspec, hs))
-    {
+    if resize && let Some(p) = pod_update::resize_patch(vspec, hspec) {
         sub(
             p,
             "resize",
