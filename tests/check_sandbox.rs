@@ -437,14 +437,14 @@ async fn fix_of_an_image_and_a_resize_keeps_the_host_pods_env() {
     let own_env = json!([{"name": "OWN", "value": "1"},
                          {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]);
     let p: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "app", "labels": {"app": "web"}},
-        "spec": {
-            "initContainers": [{"name": "init", "image": "busybox:1.36", "env": own_env.clone()}],
-            "containers": [
-                {"name": "c", "image": "nginx:1.27", "env": own_env,
-                 "resources": {"requests": {"cpu": "100m"}}},
-                {"name": "side", "image": "envoy:1.30"}
-            ]}}))
+    "metadata": {"name": "app", "labels": {"app": "web"}},
+    "spec": {
+        "initContainers": [{"name": "init", "image": "busybox:1.36", "env": own_env.clone()}],
+        "containers": [
+            {"name": "c", "image": "nginx:1.27", "env": own_env,
+             "resources": {"requests": {"cpu": "100m"}}},
+            {"name": "side", "image": "envoy:1.30"}
+        ]}}))
     .unwrap();
     vpod.create(&pp, &p).await.unwrap();
     for _ in 0..3 {
@@ -490,9 +490,23 @@ async fn fix_of_an_image_and_a_resize_keeps_the_host_pods_env() {
     assert_eq!(code, 0, "{out}\n{err}");
     let after = hpod.get(&twin).await.unwrap();
     let s = after.spec.as_ref().unwrap();
-    assert_eq!(s.containers[0].image.as_deref(), Some("nginx:1.28"), "{out}");
-    assert_eq!(s.containers[1].image.as_deref(), Some("envoy:1.31"), "{out}");
-    let cpu = &s.containers[0].resources.as_ref().unwrap().requests.as_ref().unwrap()["cpu"];
+    assert_eq!(
+        s.containers[0].image.as_deref(),
+        Some("nginx:1.28"),
+        "{out}"
+    );
+    assert_eq!(
+        s.containers[1].image.as_deref(),
+        Some("envoy:1.31"),
+        "{out}"
+    );
+    let cpu = &s.containers[0]
+        .resources
+        .as_ref()
+        .unwrap()
+        .requests
+        .as_ref()
+        .unwrap()["cpu"];
     assert_eq!(cpu.0, "250m", "{out}");
     assert_eq!(after.metadata.uid, before.metadata.uid, "patched in place");
     assert_eq!(env_of(&after), env_of(&before));

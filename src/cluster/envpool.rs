@@ -128,7 +128,10 @@ impl PodEnv {
         }
         Some(PodEnv {
             containers: take_from(&mut spec.containers, pool),
-            init: take_from(spec.init_containers.as_deref_mut().unwrap_or_default(), pool),
+            init: take_from(
+                spec.init_containers.as_deref_mut().unwrap_or_default(),
+                pool,
+            ),
         })
     }
 
@@ -230,7 +233,9 @@ mod tests {
     #[test]
     fn pods_with_equal_env_share_one_list_and_come_back_whole() {
         let mut side = Side::default();
-        let originals: Vec<Pod> = (0..50).map(|i| pod(&format!("p{i}"), service_links(300))).collect();
+        let originals: Vec<Pod> = (0..50)
+            .map(|i| pod(&format!("p{i}"), service_links(300)))
+            .collect();
         store(&mut side, originals.clone());
         // One list of 300 and the empty one.
         assert_eq!(side.env_pool.live(), 2);
@@ -238,7 +243,10 @@ mod tests {
         let b = &side.pods[&ObjKey::new("hns", "p1")];
         for p in [a, b] {
             let spec = p.spec.as_ref().unwrap();
-            assert!(spec.containers.iter().all(|c| c.env.is_none()), "cached pods hold no env");
+            assert!(
+                spec.containers.iter().all(|c| c.env.is_none()),
+                "cached pods hold no env"
+            );
         }
         let (la, lb) = (
             &side.pod_env[&ObjKey::new("hns", "p0")].env.containers[0],
@@ -260,7 +268,8 @@ mod tests {
             "spec": {"containers": [{"name": "app", "image": "nginx"}]}
         }))
         .unwrap();
-        side.pods.insert(ObjKey::new("hns", "p"), Arc::new(bare.clone()));
+        side.pods
+            .insert(ObjKey::new("hns", "p"), Arc::new(bare.clone()));
         assert_eq!(&*side.full_pod(&ObjKey::new("hns", "p")).unwrap(), &bare);
         side.prune_pod_env();
         assert!(side.pod_env.is_empty());
@@ -272,13 +281,22 @@ mod tests {
         // Churn: every round replaces every pod with one carrying a new list.
         for round in 0..40 {
             let pods: Vec<Pod> = (0..10)
-                .map(|i| pod(&format!("p{i}"), json!([{"name": "ROUND", "value": format!("{round}-{i}")}])))
+                .map(|i| {
+                    pod(
+                        &format!("p{i}"),
+                        json!([{"name": "ROUND", "value": format!("{round}-{i}")}]),
+                    )
+                })
                 .collect();
             store(&mut side, pods);
         }
         // 10 lists + the empty one live; dead entries swept as the pool grew.
         assert_eq!(side.env_pool.live(), 11);
-        assert!(side.env_pool.entries() <= 2 * 11 + MIN_SWEEP, "{}", side.env_pool.entries());
+        assert!(
+            side.env_pool.entries() <= 2 * 11 + MIN_SWEEP,
+            "{}",
+            side.env_pool.entries()
+        );
         side.env_pool.sweep();
         assert_eq!(side.env_pool.entries(), 11);
     }

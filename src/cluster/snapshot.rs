@@ -241,10 +241,11 @@ impl Side {
         match kind.as_str() {
             // Pooled like the watch caches do it, so fixtures see pods as the views do.
             "Pod" => {
-                let pod: Pod = serde_json::from_value(v).map_err(|source| SnapshotError::Parse {
-                    kind: kind.clone(),
-                    source,
-                })?;
+                let pod: Pod =
+                    serde_json::from_value(v).map_err(|source| SnapshotError::Parse {
+                        kind: kind.clone(),
+                        source,
+                    })?;
                 crate::cluster::kinds::store(self, [pod]);
                 Ok(())
             }
