@@ -192,9 +192,7 @@ fn parse_ref(r: &str) -> Result<(String, ObjKey), FixtureError> {
 
 fn remove(side: &mut Side, kind: String, key: &ObjKey) {
     match kind.as_str() {
-        "Pod" => {
-            side.pods.remove(key);
-        }
+        "Pod" => crate::cluster::kinds::remove::<k8s_openapi::api::core::v1::Pod>(side, key),
         "Service" => {
             side.services.remove(key);
         }
