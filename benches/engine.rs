@@ -104,7 +104,8 @@ fn world(n: usize) -> Snapshot {
     }
     for v in ctx_snap.virtual_side.pods.values() {
         let h = pod::to_host(&ctx, v).expect("dns twin exists");
-        s.host.pods.insert(ObjKey::of(&h), Arc::new(h));
+        // Through the caches' own path: twins are held with their env lists pooled.
+        vinspect::cluster::kinds::store(&mut s.host, [h]);
     }
     s
 }

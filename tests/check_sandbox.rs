@@ -414,3 +414,101 @@ async fn fix_asks_refuses_without_a_terminal_and_honours_dry_run_read_only_and_r
     );
     sb.shutdown().await;
 }
+
+/// The caches keep a pod's container env pooled, not in the pod; a `fix` whose patch carries
+/// the container lists (a merge patch replaces them whole) must still write every variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_of_an_image_and_a_resize_keeps_the_host_pods_env() {
+    let sb = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vcluster.yaml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let audit = dir.path().join("audit.log");
+    let c = connect(&sb, &cfg);
+    let hns = sb.host_namespace().to_string();
+    let twin = format!("app-x-default-x-{}", sb.vcluster());
+    let vsvc: Api<Service> = Api::namespaced(sb.virtual_client(), "default");
+    let vpod: Api<Pod> = Api::namespaced(sb.virtual_client(), "default");
+    let hpod: Api<Pod> = Api::namespaced(sb.host_client(), &hns);
+    let pp = PostParams::default();
+    for s in ["web", "api", "db"] {
+        vsvc.create(&pp, &svc(s, Some(s))).await.unwrap();
+    }
+    let own_env = json!([{"name": "OWN", "value": "1"},
+                         {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]);
+    let p: Pod = serde_json::from_value(json!({
+    "metadata": {"name": "app", "labels": {"app": "web"}},
+    "spec": {
+        "initContainers": [{"name": "init", "image": "busybox:1.36", "env": own_env.clone()}],
+        "containers": [
+            {"name": "c", "image": "nginx:1.27", "env": own_env,
+             "resources": {"requests": {"cpu": "100m"}}},
+            {"name": "side", "image": "envoy:1.30"}
+        ]}}))
+    .unwrap();
+    vpod.create(&pp, &p).await.unwrap();
+    for _ in 0..3 {
+        if fix_all(&c, &audit).await.0 == 0 {
+            break;
+        }
+    }
+    let before = hpod.get(&twin).await.unwrap();
+    let env_of = |p: &Pod| -> Vec<Value> {
+        let s = p.spec.as_ref().unwrap();
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+            .map(|c| serde_json::to_value(&c.env).unwrap())
+            .collect()
+    };
+    let names: Vec<String> = before.spec.as_ref().unwrap().containers[0]
+        .env
+        .iter()
+        .flatten()
+        .map(|e| e.name.clone())
+        .collect();
+    for want in ["OWN", "POD", "KUBERNETES_SERVICE_HOST", "API_SERVICE_HOST"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+
+    // An image change (main patch) and a resize (subresource), both carrying the containers.
+    let mut changed = vpod.get("app").await.unwrap();
+    let spec = changed.spec.as_mut().unwrap();
+    spec.containers[0].image = Some("nginx:1.28".into());
+    spec.containers[1].image = Some("envoy:1.31".into());
+    vpod.replace("app", &pp, &changed).await.unwrap();
+    vpod.patch_subresource(
+        "resize",
+        "app",
+        &PatchParams::default(),
+        &Patch::Strategic(json!({"spec": {"containers": [
+            {"name": "c", "resources": {"requests": {"cpu": "250m"}}}]}})),
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = fix_all(&c, &audit).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let after = hpod.get(&twin).await.unwrap();
+    let s = after.spec.as_ref().unwrap();
+    assert_eq!(
+        s.containers[0].image.as_deref(),
+        Some("nginx:1.28"),
+        "{out}"
+    );
+    assert_eq!(
+        s.containers[1].image.as_deref(),
+        Some("envoy:1.31"),
+        "{out}"
+    );
+    let cpu = &s.containers[0]
+        .resources
+        .as_ref()
+        .unwrap()
+        .requests
+        .as_ref()
+        .unwrap()["cpu"];
+    assert_eq!(cpu.0, "250m", "{out}");
+    assert_eq!(after.metadata.uid, before.metadata.uid, "patched in place");
+    assert_eq!(env_of(&after), env_of(&before));
+    sb.shutdown().await;
+}

@@ -163,6 +163,9 @@ fn the_updatable_fields_reach_the_host_and_the_rest_does_not() {
     app["image"] = json!("nginx:1.28");
     let mut resized = serde_json::to_value(&before.spec.as_ref().unwrap().containers[0]).unwrap();
     resized["resources"] = json!({"requests": {"cpu": "250m"}});
+    // The resize goes after the main patch, so it carries the image that patch wrote (the
+    // API server refuses a resize that changes anything but resources).
+    resized["image"] = json!("nginx:1.28");
     let patches: Vec<(Option<String>, Option<String>, serde_json::Value)> = p
         .changes
         .iter()

@@ -171,10 +171,13 @@ pub async fn clients(
     virtual_context: &str,
     host_context: &str,
 ) -> Result<Clients, ClientError> {
-    Ok(Clients {
-        virtual_: client_for(kc, virtual_context).await?,
-        host: client_for(kc, host_context).await?,
-    })
+    // Side by side: building a client can run an exec credential plugin (often a second or
+    // more against a cloud), and the two contexts do not depend on each other.
+    let (virtual_, host) = tokio::try_join!(
+        client_for(kc, virtual_context),
+        client_for(kc, host_context)
+    )?;
+    Ok(Clients { virtual_, host })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! Lists are paged (500 per page) and managed fields are dropped before anything is stored.
 
 use crate::cluster::clients::{Clients, Target};
-use crate::cluster::kinds::{api_in, store};
+use crate::cluster::kinds::{Cached, api_in, store};
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot, strip_metadata};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
@@ -118,6 +118,117 @@ where
     Ok(out)
 }
 
+/// Every object of a kind, page by page, stored into `side` as each page arrives: each object
+/// is trimmed and pooled (see [`crate::cluster::envpool`]) as soon as it is parsed, so a page
+/// of big pods never sits in memory as full objects (only its text does).
+pub async fn list_into<K: Cached>(
+    side: &mut Side,
+    api: Api<K>,
+    lp: ListParams,
+) -> Result<(), kube::Error> {
+    let request = kube::core::Request::new(api.resource_url());
+    let client = api.into_client();
+    let mut lp = lp.limit(PAGE_SIZE);
+    loop {
+        let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
+        let text = client.request_text(req).await?;
+        let next = store_page::<K>(side, &text).map_err(kube::Error::SerdeError)?;
+        match next {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+/// Store the items of one list response into `side`, one by one as they are parsed; returns
+/// the page's continue token.
+pub fn store_page<K: Cached>(
+    side: &mut Side,
+    text: &str,
+) -> Result<Option<String>, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let next = Page::<K> {
+        side,
+        kind: std::marker::PhantomData,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok(next)
+}
+
+/// A list response (`{metadata, items, …}`) whose items go straight into a side.
+struct Page<'s, K> {
+    side: &'s mut Side,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<'de, K: Cached> serde::de::DeserializeSeed<'de> for Page<'_, K> {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, K: Cached> serde::de::Visitor<'de> for Page<'_, K> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes list")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+        let mut next = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "metadata" => next = map.next_value::<ListMeta>()?.continue_,
+                "items" => map.next_value_seed(Items::<K> {
+                    side: &mut *self.side,
+                    kind: std::marker::PhantomData,
+                })?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// A list's `items` (an array, or null for none), each stored as it is parsed.
+struct Items<'s, K> {
+    side: &'s mut Side,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<'de, K: Cached> serde::de::DeserializeSeed<'de> for Items<'_, K> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, K: Cached> serde::de::Visitor<'de> for Items<'_, K> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(o) = seq.next_element::<K>()? {
+            store(self.side, [o]);
+        }
+        Ok(())
+    }
+}
+
 fn fail(side: &'static str, t: &Target, e: kube::Error) -> FetchError {
     FetchError {
         side,
@@ -174,14 +285,13 @@ async fn read_pair_kinds(
     ns: Option<&str>,
 ) -> Result<(), kube::Error> {
     let lp = ListParams::default;
-    let (pods, services, endpoints, slices, ingresses) = tokio::try_join!(
-        list_all(api_in::<Pod>(c, ns), lp()),
+    let ((), services, endpoints, slices, ingresses) = tokio::try_join!(
+        list_into(side, api_in::<Pod>(c, ns), lp()),
         list_all(api_in::<Service>(c, ns), lp()),
         list_all(api_in::<Endpoints>(c, ns), lp()),
         list_all(api_in::<EndpointSlice>(c, ns), lp()),
         list_all(api_in::<Ingress>(c, ns), lp()),
     )?;
-    store(side, pods);
     store(side, services);
     store(side, endpoints);
     store(side, slices);
@@ -282,6 +392,43 @@ pub async fn fetch_snapshot(clients: &Clients, scope: &HostScope) -> Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_stored_item_by_item_with_its_continue_token() {
+        let env = serde_json::json!([{"name": "A_SERVICE_HOST", "value": "10.96.0.1"}]);
+        let pod = |n: &str| {
+            serde_json::json!({"metadata": {"name": n, "namespace": "h",
+                                            "managedFields": [{"manager": "x"}]},
+                               "spec": {"containers": [{"name": "c", "image": "i", "env": env}]}})
+        };
+        let text = serde_json::json!({
+            "kind": "PodList", "apiVersion": "v1",
+            "metadata": {"resourceVersion": "7", "continue": "next-page"},
+            "items": [pod("a"), pod("b")]
+        })
+        .to_string();
+        let mut side = Side::default();
+        let next = store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, &text).unwrap();
+        assert_eq!(next.as_deref(), Some("next-page"));
+        assert_eq!(side.pods.len(), 2);
+        assert_eq!(side.env_pool.live(), 1, "both pods share one list");
+        let a = side.full_pod(&ObjKey::new("h", "a")).unwrap();
+        assert!(a.metadata.managed_fields.is_none());
+        assert_eq!(
+            serde_json::to_value(&a.spec.as_ref().unwrap().containers[0].env).unwrap(),
+            env
+        );
+        let last = r#"{"metadata": {}, "items": null}"#;
+        assert_eq!(
+            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, last).unwrap(),
+            None
+        );
+        assert!(store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, "[1]").is_err());
+        assert!(
+            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, r#"{"items": [{"spec": 3}]}"#)
+                .is_err()
+        );
+    }
 
     #[test]
     fn extra_namespaces_come_from_replicate_and_resolve_dns() {

@@ -2,6 +2,7 @@
 //! objects are kept. The one-shot reads ([`super::fetch`]) and the watch caches
 //! ([`super::watch`]) both go through it, so the two cannot disagree on what a side holds.
 
+use crate::cluster::envpool::{PodEnv, PodEnvLink};
 use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -29,6 +30,98 @@ pub trait Cached:
     fn trim(&mut self) {
         strip_metadata(self.meta_mut());
     }
+
+    /// Moves what objects of the side share into its pools (the pods' env lists) and returns
+    /// what this object needs to be whole again; see [`Cached::link`].
+    fn share(&mut self, _side: &mut Side) -> Option<PodEnv> {
+        None
+    }
+
+    /// Records what [`Cached::share`] took from the object now cached at `key` (replacing
+    /// what an older version of it left).
+    fn link(_side: &mut Side, _key: &ObjKey, _obj: &Arc<Self>, _shared: Option<PodEnv>) {}
+
+    /// Forgets what [`Cached::share`] took from the object removed from `key`.
+    fn unlink(_side: &mut Side, _key: &ObjKey) {}
+
+    /// Forgets what [`Cached::share`] took from objects no longer cached (after a bulk removal).
+    fn prune(_side: &mut Side) {}
+}
+
+/// An object ready to go into a side: trimmed, its shared parts pooled.
+#[derive(Debug)]
+pub struct Prepared<K> {
+    key: ObjKey,
+    obj: Arc<K>,
+    shared: Option<PodEnv>,
+}
+
+impl<K: Cached> Prepared<K> {
+    /// Trim `obj` and move its shared parts into `side`'s pools; nothing is inserted yet (a
+    /// watcher buffers a whole list before it replaces its scope).
+    pub fn new(side: &mut Side, mut obj: K) -> Self {
+        obj.trim();
+        let shared = obj.share(side);
+        Self {
+            key: ObjKey::of(&obj),
+            obj: Arc::new(obj),
+            shared,
+        }
+    }
+
+    pub fn key(&self) -> &ObjKey {
+        &self.key
+    }
+
+    /// Put it into its collection of `side`, replacing the object cached under its key.
+    pub fn insert(self, side: &mut Side) {
+        K::link(side, &self.key, &self.obj, self.shared);
+        K::slot(side).insert(self.key, self.obj);
+    }
+}
+
+/// Drop the object at `key` from its collection of `side`.
+pub fn remove<K: Cached>(side: &mut Side, key: &ObjKey) {
+    if K::slot(side).remove(key).is_some() {
+        K::unlink(side, key);
+    }
+}
+
+/// Keep only the objects of `K` for which `keep` holds (a watcher replacing its scope).
+pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &mut Arc<K>) -> bool) {
+    K::slot(side).retain(keep);
+    K::prune(side);
+}
+
+impl Cached for Pod {
+    fn slot(side: &mut Side) -> &mut ObjMap<Self> {
+        &mut side.pods
+    }
+
+    /// Container env lists: every host pod of a namespace carries the same service links.
+    fn share(&mut self, side: &mut Side) -> Option<PodEnv> {
+        PodEnv::take(self, &mut side.env_pool)
+    }
+
+    fn link(side: &mut Side, key: &ObjKey, obj: &Arc<Self>, shared: Option<PodEnv>) {
+        match shared {
+            Some(env) => {
+                side.pod_env
+                    .insert(key.clone(), Arc::new(PodEnvLink::new(obj, env)));
+            }
+            None => {
+                side.pod_env.remove(key);
+            }
+        }
+    }
+
+    fn unlink(side: &mut Side, key: &ObjKey) {
+        side.pod_env.remove(key);
+    }
+
+    fn prune(side: &mut Side) {
+        side.prune_pod_env();
+    }
 }
 
 macro_rules! cached {
@@ -42,7 +135,6 @@ macro_rules! cached {
 }
 
 cached!(
-    Pod => pods,
     Service => services,
     Endpoints => endpoints,
     EndpointSlice => endpoint_slices,
@@ -82,10 +174,8 @@ impl Cached for Event {
 
 /// Put the objects the cache keeps into their collection of `side`.
 pub fn store<K: Cached>(side: &mut Side, items: impl IntoIterator<Item = K>) {
-    let map = K::slot(side);
-    for mut o in items.into_iter().filter(K::keep) {
-        o.trim();
-        map.insert(ObjKey::of(&o), Arc::new(o));
+    for o in items.into_iter().filter(K::keep) {
+        Prepared::new(side, o).insert(side);
     }
 }
 

@@ -1,6 +1,7 @@
 //! kube-rs plumbing: clients per context, watch caches, and the [`snapshot::Snapshot`] they publish.
 pub mod clients;
 pub mod config_source;
+pub mod envpool;
 pub mod fetch;
 pub mod kinds;
 pub mod session;

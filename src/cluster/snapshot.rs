@@ -4,6 +4,7 @@
 //! controller and the TUI only read it. One side failing never empties the other: each side
 //! carries its own connection state next to the last objects it saw.
 
+use crate::cluster::envpool::{EnvPool, PodEnvLink};
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -174,6 +175,11 @@ pub struct Side {
     pub secrets: ObjMap<Secret>,
     /// Events with reason SyncError/SyncWarning (virtual) or about managed objects (host).
     pub events: ObjMap<Event>,
+    /// The container env lists of cached pods, by pod (see [`crate::cluster::envpool`]): the
+    /// pods in `pods` have none, [`Side::full_pod`] puts them back.
+    pub pod_env: BTreeMap<ObjKey, Arc<PodEnvLink>>,
+    /// Each distinct env list once.
+    pub env_pool: EnvPool,
 }
 
 /// Both sides at one version. Cloning is cheap: share it as `Arc<Snapshot>`.
@@ -235,7 +241,16 @@ impl Side {
             .ok_or(SnapshotError::NoKind)?
             .to_string();
         match kind.as_str() {
-            "Pod" => put(&mut self.pods, v, &kind),
+            // Pooled like the watch caches do it, so fixtures see pods as the views do.
+            "Pod" => {
+                let pod: Pod =
+                    serde_json::from_value(v).map_err(|source| SnapshotError::Parse {
+                        kind: kind.clone(),
+                        source,
+                    })?;
+                crate::cluster::kinds::store(self, [pod]);
+                Ok(())
+            }
             "Service" => put(&mut self.services, v, &kind),
             "Endpoints" => put(&mut self.endpoints, v, &kind),
             "EndpointSlice" => put(&mut self.endpoint_slices, v, &kind),

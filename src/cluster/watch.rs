@@ -8,8 +8,8 @@
 
 use crate::cluster::clients::{Clients, Target};
 use crate::cluster::fetch::{HostScope, one_line};
-use crate::cluster::kinds::{Cached, api_in};
-use crate::cluster::snapshot::{ConnState, ObjKey, ObjMap, Side, Snapshot};
+use crate::cluster::kinds::{self, Cached, Prepared, api_in};
+use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
 use crate::vcluster::naming;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -220,7 +220,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
         };
         let mut stream = new_stream(Duration::ZERO, streaming);
         let mut listed = false;
-        let mut buffer: Option<ObjMap<K>> = None;
+        let mut buffer: Option<Vec<Prepared<K>>> = None;
         // Failures since the last successful list, for the retry delay.
         let mut failures = 0u32;
         while let Some(item) = stream.next().await {
@@ -247,23 +247,25 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                 Ok(ev) => {
                     match ev {
                         WEvent::Init => {
-                            buffer = Some(ObjMap::new());
+                            buffer = Some(Vec::new());
                             changed = false;
                         }
-                        WEvent::InitApply(mut o) => {
+                        WEvent::InitApply(o) => {
                             if o.keep() {
-                                o.trim();
-                                buffer
-                                    .get_or_insert_with(ObjMap::new)
-                                    .insert(ObjKey::of(&o), Arc::new(o));
+                                // Pooled as it arrives: a buffered list of full pods is
+                                // what made the first list of a big cluster peak.
+                                let p = Prepared::new(st.side(which), o);
+                                buffer.get_or_insert_with(Vec::new).push(p);
                             }
                             changed = false;
                         }
                         WEvent::InitDone => {
                             let fresh = buffer.take().unwrap_or_default();
-                            let map = K::slot(st.side(which));
-                            map.retain(|k, _| !in_scope(k, &namespace));
-                            map.extend(fresh);
+                            let side = st.side(which);
+                            kinds::retain::<K>(side, |k, _| !in_scope(k, &namespace));
+                            for p in fresh {
+                                p.insert(side);
+                            }
                             if let Some(i) = required {
                                 st.states(which)[i] = WState::Ready;
                                 if std::mem::replace(&mut st.listed(which)[i], true) {
@@ -272,20 +274,18 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             }
                             failures = 0;
                         }
-                        WEvent::Apply(mut o) => {
+                        WEvent::Apply(o) => {
                             note_rv(&mut st, which, &o);
-                            let key = ObjKey::of(&o);
-                            let map = K::slot(st.side(which));
+                            let side = st.side(which);
                             if o.keep() {
-                                o.trim();
-                                map.insert(key, Arc::new(o));
+                                Prepared::new(side, o).insert(side);
                             } else {
-                                map.remove(&key);
+                                kinds::remove::<K>(side, &ObjKey::of(&o));
                             }
                         }
                         WEvent::Delete(o) => {
                             note_rv(&mut st, which, &o);
-                            K::slot(st.side(which)).remove(&ObjKey::of(&o));
+                            kinds::remove::<K>(st.side(which), &ObjKey::of(&o));
                         }
                     }
                     if let Some(i) = required

@@ -44,7 +44,11 @@ pub fn plan(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
 pub fn desired_host(ctx: &Ctx, pair: &Pair) -> Option<Value> {
     let p = plan(ctx, pair, None);
     let seen = LastSeen::observe(ctx, pair);
-    let mut current = seen.host_obj.as_ref().map(seen_json);
+    // Whole, env lists included, so the view shows no env difference the engine would not make.
+    let mut current = seen.host_obj.as_ref().map(|h| match h {
+        Seen::Pod(p) => to_json(ctx.snapshot.host.full(p).as_ref()),
+        other => seen_json(other),
+    });
     let mut any = false;
     for c in &p.changes {
         if c.target.side != SideName::Host {
@@ -437,7 +441,8 @@ fn endpoints_wanted(ctx: &Ctx, vm: &ObjectMeta) -> bool {
 fn create_host(ctx: &Ctx, v: &Seen) -> Plan {
     let mut p = Plan::default();
     match v {
-        Seen::Pod(vp) => match pod::to_host(ctx, vp) {
+        // The twin gets the virtual containers' env: the cached pod holds it pooled.
+        Seen::Pod(vp) => match pod::to_host(ctx, &ctx.snapshot.virtual_side.full(vp)) {
             Ok(h) => p.changes.push(create(
                 SideName::Host,
                 ObjKind::Pod,
@@ -1136,27 +1141,43 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         ann.remove(naming::ANNOTATION_POD_OWNER_SET_KIND);
     }
     // Spec fields the API server lets change on a running pod (`translate::pod_update`).
-    let spec_update = pod_update::host_spec(vspec, hspec);
+    // Checked on the cached pod, which holds no container env (cheap: this runs for every
+    // synced pod); a merge patch replaces the container lists, so a patch that carries them is
+    // built from the whole host pod (`Side::full`).
+    let spec_differs = pod_update::host_spec(vspec, hspec).is_some();
+    let resize = pod_update::resize_patch(vspec, hspec).is_some();
+    let whole = if spec_differs || resize {
+        ctx.snapshot.host.full(h)
+    } else {
+        Cow::Borrowed(h)
+    };
+    let whole_spec = whole.spec.as_ref().unwrap_or(hspec);
+    let spec_update = spec_differs
+        .then(|| pod_update::host_spec(vspec, whole_spec))
+        .flatten();
     let host_differs = !metadata::same(hm.labels.as_ref(), &labels)
         || !metadata::same(hm.annotations.as_ref(), &ann)
         || spec_update.is_some();
     if host_differs {
-        let mut hu = h.clone();
+        let mut hu = whole.as_ref().clone();
         hu.metadata.labels = Some(metadata::owned(labels));
         hu.metadata.annotations = Some(metadata::owned(ann));
-        if let Some(s) = spec_update {
-            hu.spec = Some(s);
+        if let Some(s) = &spec_update {
+            hu.spec = Some(s.clone());
         }
         out.extend(patches(
             SideName::Host,
             ObjKind::Pod,
-            h,
+            whole.as_ref(),
             &hu,
             hm,
             "host pod",
         ));
     }
-    out.extend(pod_update_subresources(ctx, v, h, vspec, hspec));
+    // The resize goes after the main patch: built on the spec that patch leaves (new images),
+    // else it would carry the old images back and the API server refuses it.
+    let after = spec_update.as_ref().unwrap_or(whole_spec);
+    out.extend(pod_update_subresources(ctx, v, h, vspec, after, resize));
     // The synced status is only built (cloned from the host) when it is going to be written.
     let status_differs = !backsync::pod_status_in_line(v, h);
     if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
@@ -1197,6 +1218,7 @@ fn pod_update_subresources(
     h: &Pod,
     vspec: &PodSpec,
     hspec: &PodSpec,
+    resize: bool,
 ) -> Vec<Change> {
     let mut out = Vec::new();
     let mut sub = |patch: Value, name: &str, field: &str, reason: &str| {
@@ -1219,7 +1241,7 @@ fn pod_update_subresources(
             "host pod: ephemeral containers differ",
         );
     }
-    if let Some(p) = pod_update::resize_patch(vspec, hspec) {
+    if resize && let Some(p) = pod_update::resize_patch(vspec, hspec) {
         sub(
             p,
             "resize",

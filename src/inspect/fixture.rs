@@ -192,9 +192,7 @@ fn parse_ref(r: &str) -> Result<(String, ObjKey), FixtureError> {
 
 fn remove(side: &mut Side, kind: String, key: &ObjKey) {
     match kind.as_str() {
-        "Pod" => {
-            side.pods.remove(key);
-        }
+        "Pod" => crate::cluster::kinds::remove::<k8s_openapi::api::core::v1::Pod>(side, key),
         "Service" => {
             side.services.remove(key);
         }
@@ -210,7 +208,7 @@ fn remove(side: &mut Side, kind: String, key: &ObjKey) {
 
 fn get_json(side: &Side, kind: &str, key: &ObjKey) -> Option<Value> {
     let v = match kind {
-        "Pod" => serde_json::to_value(side.pods.get(key)?.as_ref()),
+        "Pod" => serde_json::to_value(side.full_pod(key)?.as_ref()),
         "Service" => serde_json::to_value(side.services.get(key)?.as_ref()),
         "Endpoints" => serde_json::to_value(side.endpoints.get(key)?.as_ref()),
         "Ingress" => serde_json::to_value(side.ingresses.get(key)?.as_ref()),

@@ -75,7 +75,10 @@ fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
 
 fn side_object(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
     match kind {
-        ObjKind::Pod => to_json(&side.pods, key),
+        // Whole (env lists included): the YAML view and the diff show the pod as it is.
+        ObjKind::Pod => side
+            .full_pod(key)
+            .and_then(|p| serde_json::to_value(&*p).ok()),
         ObjKind::Service => to_json(&side.services, key),
         ObjKind::Endpoints => to_json(&side.endpoints, key),
         ObjKind::EndpointSlice => to_json(&side.endpoint_slices, key),
@@ -165,5 +168,38 @@ mod tests {
         let desired = diff.desired.unwrap();
         assert_eq!(desired["metadata"]["name"], "web-x-shop-x-demo");
         assert_eq!(desired["metadata"]["namespace"], "vcluster-demo");
+    }
+
+    /// A converged pod pair: its twin carries the service-link env, held pooled by the cache.
+    /// The YAML view shows it whole, and the diff view finds nothing to change.
+    #[test]
+    fn pooled_pod_env_shows_in_yaml_and_makes_no_diff() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/inspect/base.yaml"
+        ))
+        .unwrap();
+        let (snap, config, _) = crate::inspect::fixture::load(&text).unwrap();
+        let (_, latest) = data_update(Arc::new(snap.clone()), Arc::new(config.clone()), None, 1);
+        let key = RowKey {
+            kind: RowKind::Pod,
+            namespace: "default".into(),
+            name: "web-1".into(),
+        };
+        let pair = latest.pair(&key).unwrap();
+        let hkey = pair.host_key.clone().unwrap();
+        let cached = &snap.host.pods[&hkey];
+        assert!(
+            cached.spec.as_ref().unwrap().containers[0].env.is_none(),
+            "the cache holds the twin's env pooled"
+        );
+        let host = object_json(&snap, pair, SideName::Host).unwrap();
+        let env = host["spec"]["containers"][0]["env"].as_array().unwrap();
+        assert!(
+            env.iter().any(|e| e["name"] == "WEB_SERVICE_HOST"),
+            "{env:?}"
+        );
+        let diff = diff_source(&snap, &config, pair);
+        assert_eq!(diff.desired, diff.actual);
     }
 }

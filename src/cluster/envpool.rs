@@ -1,0 +1,363 @@
+//! Container env lists shared between cached pods.
+//!
+//! Every host pod carries the service-link variables of every service in its namespace (as
+//! vCluster writes them), so all pods of a namespace hold the same few hundred `EnvVar`s. The
+//! caches keep each distinct list once: a cached pod's containers have no `env`, and its lists
+//! live in the side's [`EnvPool`], reachable through [`Side::full_pod`] / [`Side::full`]. Anything
+//! that shows or writes a pod's containers must go through those two.
+//!
+//! The pool only holds weak references: a list dies with the last pod (in any snapshot) that
+//! uses it, and dead entries are swept as the pool grows, so churn cannot grow it without bound.
+
+use crate::cluster::snapshot::{ObjKey, Side};
+use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Weak};
+
+/// One container's env list as the pool shares it.
+pub type EnvList = Arc<Vec<EnvVar>>;
+
+/// Distinct env lists, by a hash of their content.
+#[derive(Debug, Clone, Default)]
+pub struct EnvPool {
+    lists: HashMap<u64, Vec<Weak<Vec<EnvVar>>>>,
+    /// Entries (live or dead) held now, and the count that triggers the next sweep.
+    entries: usize,
+    sweep_at: usize,
+}
+
+/// Smallest pool size at which dead entries are swept.
+const MIN_SWEEP: usize = 64;
+
+fn hash_list(list: &[EnvVar]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    list.len().hash(&mut h);
+    for e in list {
+        e.name.hash(&mut h);
+        e.value.hash(&mut h);
+        // Rare (downward API, config refs): hashed through its debug text, equality decides.
+        if let Some(from) = &e.value_from {
+            format!("{from:?}").hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+impl EnvPool {
+    /// The pooled list equal to `list` (which is dropped), or `list` itself, now pooled.
+    pub fn intern(&mut self, list: Vec<EnvVar>) -> EnvList {
+        let bucket = self.lists.entry(hash_list(&list)).or_default();
+        if let Some(found) = bucket
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|l| **l == list)
+        {
+            return found;
+        }
+        let fresh = Arc::new(list);
+        bucket.push(Arc::downgrade(&fresh));
+        self.entries += 1;
+        if self.entries >= self.sweep_at.max(MIN_SWEEP) {
+            self.sweep();
+        }
+        fresh
+    }
+
+    /// Drop the entries of lists no pod holds any more.
+    pub fn sweep(&mut self) {
+        self.lists.retain(|_, b| {
+            b.retain(|w| w.strong_count() > 0);
+            !b.is_empty()
+        });
+        self.entries = self.lists.values().map(Vec::len).sum();
+        self.sweep_at = self.entries * 2;
+    }
+
+    /// Lists some pod still holds.
+    pub fn live(&self) -> usize {
+        self.lists
+            .values()
+            .flatten()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
+    /// Entries held, dead ones not yet swept included.
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+}
+
+/// The env lists a cached pod gave to the pool: per container, then per init container, the
+/// `env` field exactly as it was (`None` = the field was absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodEnv {
+    containers: Box<[Option<EnvList>]>,
+    init: Box<[Option<EnvList>]>,
+}
+
+fn take_from(cs: &mut [Container], pool: &mut EnvPool) -> Box<[Option<EnvList>]> {
+    cs.iter_mut()
+        .map(|c| c.env.take().map(|l| pool.intern(l)))
+        .collect()
+}
+
+fn give_back(cs: &mut [Container], lists: &[Option<EnvList>]) {
+    for (c, l) in cs.iter_mut().zip(lists) {
+        if c.env.is_none() {
+            c.env = l.as_ref().map(|l| l.as_ref().clone());
+        }
+    }
+}
+
+impl PodEnv {
+    /// Move the env of `pod`'s containers and init containers into `pool`; `None` (and the pod
+    /// untouched) when no container has an env field. Ephemeral containers keep theirs: they
+    /// are rare and their lists are the pod's own.
+    pub fn take(pod: &mut Pod, pool: &mut EnvPool) -> Option<PodEnv> {
+        let spec = pod.spec.as_mut()?;
+        let any = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .any(|c| c.env.is_some());
+        if !any {
+            return None;
+        }
+        Some(PodEnv {
+            containers: take_from(&mut spec.containers, pool),
+            init: take_from(
+                spec.init_containers.as_deref_mut().unwrap_or_default(),
+                pool,
+            ),
+        })
+    }
+
+    /// Put the lists back into the pod they were taken from.
+    pub fn restore(&self, pod: &mut Pod) {
+        if let Some(spec) = pod.spec.as_mut() {
+            give_back(&mut spec.containers, &self.containers);
+            give_back(
+                spec.init_containers.as_deref_mut().unwrap_or_default(),
+                &self.init,
+            );
+        }
+    }
+}
+
+/// A cached pod's pooled env, tied to that very pod object: a pod put into the map some other
+/// way (or a newer version of it) never gets another object's env.
+#[derive(Debug)]
+pub struct PodEnvLink {
+    pod: Weak<Pod>,
+    env: PodEnv,
+}
+
+impl PodEnvLink {
+    pub fn new(pod: &Arc<Pod>, env: PodEnv) -> Self {
+        Self {
+            pod: Arc::downgrade(pod),
+            env,
+        }
+    }
+
+    fn belongs_to(&self, pod: &Pod) -> bool {
+        std::ptr::eq(self.pod.as_ptr(), pod)
+    }
+}
+
+impl Side {
+    /// The pod at `key` as it was read, env lists included: what a YAML view, a diff or a
+    /// write of its containers needs. The cached pod itself has no container env.
+    pub fn full_pod(&self, key: &ObjKey) -> Option<Arc<Pod>> {
+        let pod = self.pods.get(key)?;
+        Some(match self.full(pod) {
+            Cow::Borrowed(_) => pod.clone(),
+            Cow::Owned(p) => Arc::new(p),
+        })
+    }
+
+    /// `pod` (one of this side's cached pods) with its env lists back; borrowed unchanged when
+    /// it gave none to the pool. Costs a clone of the pod: call it only where containers are
+    /// shown or written.
+    pub fn full<'p>(&self, pod: &'p Pod) -> Cow<'p, Pod> {
+        let key = ObjKey::of(pod);
+        match self.pod_env.get(&key) {
+            Some(link) if link.belongs_to(pod) => {
+                let mut full = pod.clone();
+                link.env.restore(&mut full);
+                Cow::Owned(full)
+            }
+            _ => Cow::Borrowed(pod),
+        }
+    }
+
+    /// Forget the links of pods no longer in the map (after a bulk replacement).
+    pub(crate) fn prune_pod_env(&mut self) {
+        let pods = &self.pods;
+        self.pod_env
+            .retain(|k, l| pods.get(k).is_some_and(|p| l.belongs_to(p)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::kinds::store;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn service_links(n: usize) -> Value {
+        (0..n)
+            .map(|i| json!({"name": format!("SVC_{i}_SERVICE_HOST"), "value": format!("10.96.0.{i}")}))
+            .collect()
+    }
+
+    fn pod(name: &str, env: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "hns", "uid": name},
+            "spec": {
+                "initContainers": [{"name": "init", "image": "busybox", "env": env.clone()}],
+                "containers": [
+                    {"name": "app", "image": "nginx", "env": env},
+                    {"name": "bare", "image": "envoy"},
+                    {"name": "empty", "image": "envoy", "env": []}
+                ]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pods_with_equal_env_share_one_list_and_come_back_whole() {
+        let mut side = Side::default();
+        let originals: Vec<Pod> = (0..50)
+            .map(|i| pod(&format!("p{i}"), service_links(300)))
+            .collect();
+        store(&mut side, originals.clone());
+        // One list of 300 and the empty one.
+        assert_eq!(side.env_pool.live(), 2);
+        let a = &side.pods[&ObjKey::new("hns", "p0")];
+        let b = &side.pods[&ObjKey::new("hns", "p1")];
+        for p in [a, b] {
+            let spec = p.spec.as_ref().unwrap();
+            assert!(
+                spec.containers.iter().all(|c| c.env.is_none()),
+                "cached pods hold no env"
+            );
+        }
+        let (la, lb) = (
+            &side.pod_env[&ObjKey::new("hns", "p0")].env.containers[0],
+            &side.pod_env[&ObjKey::new("hns", "p1")].env.containers[0],
+        );
+        assert!(Arc::ptr_eq(la.as_ref().unwrap(), lb.as_ref().unwrap()));
+        for o in &originals {
+            let full = side.full_pod(&ObjKey::of(o)).unwrap();
+            assert_eq!(&*full, o);
+        }
+    }
+
+    #[test]
+    fn a_pod_put_in_by_hand_is_never_given_another_objects_env() {
+        let mut side = Side::default();
+        store(&mut side, [pod("p", service_links(3))]);
+        let bare: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "hns"},
+            "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+        }))
+        .unwrap();
+        side.pods
+            .insert(ObjKey::new("hns", "p"), Arc::new(bare.clone()));
+        assert_eq!(&*side.full_pod(&ObjKey::new("hns", "p")).unwrap(), &bare);
+        side.prune_pod_env();
+        assert!(side.pod_env.is_empty());
+    }
+
+    #[test]
+    fn the_pool_forgets_lists_no_pod_holds() {
+        let mut side = Side::default();
+        // Churn: every round replaces every pod with one carrying a new list.
+        for round in 0..40 {
+            let pods: Vec<Pod> = (0..10)
+                .map(|i| {
+                    pod(
+                        &format!("p{i}"),
+                        json!([{"name": "ROUND", "value": format!("{round}-{i}")}]),
+                    )
+                })
+                .collect();
+            store(&mut side, pods);
+        }
+        // 10 lists + the empty one live; dead entries swept as the pool grew.
+        assert_eq!(side.env_pool.live(), 11);
+        assert!(
+            side.env_pool.entries() <= 2 * 11 + MIN_SWEEP,
+            "{}",
+            side.env_pool.entries()
+        );
+        side.env_pool.sweep();
+        assert_eq!(side.env_pool.entries(), 11);
+    }
+
+    fn env_var() -> impl Strategy<Value = Value> {
+        (
+            "[A-C]{1,2}",
+            proptest::option::of("[a-z0-9]{0,3}"),
+            proptest::option::of("[a-z.]{1,8}"),
+        )
+            .prop_map(|(name, value, field)| {
+                let mut e = json!({"name": name});
+                if let Some(v) = value {
+                    e["value"] = json!(v);
+                }
+                if let Some(f) = field {
+                    e["valueFrom"] = json!({"fieldRef": {"fieldPath": f}});
+                }
+                e
+            })
+    }
+
+    fn container(i: usize) -> impl Strategy<Value = Value> {
+        proptest::option::of(proptest::collection::vec(env_var(), 0..4)).prop_map(move |env| {
+            let mut c = json!({"name": format!("c{i}"), "image": "i"});
+            if let Some(env) = env {
+                c["env"] = Value::Array(env);
+            }
+            c
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn rehydration_gives_back_exactly_the_pod_read(
+            pods in proptest::collection::vec(
+                (proptest::collection::vec(container(0), 1..3),
+                 proptest::option::of(proptest::collection::vec(container(9), 0..2))),
+                1..8)
+        ) {
+            let originals: Vec<Pod> = pods
+                .into_iter()
+                .enumerate()
+                .map(|(i, (cs, inits))| {
+                    let mut spec = json!({"containers": cs});
+                    if let Some(inits) = inits {
+                        spec["initContainers"] = Value::Array(inits);
+                    }
+                    serde_json::from_value(json!({
+                        "metadata": {"name": format!("p{i}"), "namespace": "n"},
+                        "spec": spec
+                    }))
+                    .unwrap()
+                })
+                .collect();
+            let mut side = Side::default();
+            store(&mut side, originals.clone());
+            for o in &originals {
+                let full = side.full_pod(&ObjKey::of(o)).unwrap();
+                prop_assert_eq!(&*full, o);
+            }
+        }
+    }
+}
