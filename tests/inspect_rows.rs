@@ -213,3 +213,31 @@ fn newest_sync_error_is_attached() {
         Some("2026-03-01T10:00:00Z")
     );
 }
+
+#[test]
+fn rows_from_pairing_objects_equal_rows_from_fresh_look_ups() {
+    use vinspect::engine::{Ctx, pairs, pairs_seen, plan, plan_seen};
+    use vinspect::inspect::rows::{RowInputs, row_with_plan, row_with_seen};
+    let mut cases: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") && n != "base.yaml")
+        .collect();
+    cases.sort();
+    assert!(cases.len() > 10, "{cases:?}");
+    for case in cases {
+        let (snap, config, _) = load(&case);
+        let ctx = Ctx::new(&snap, &config);
+        let inputs = RowInputs::new(&ctx);
+        let fresh: Vec<_> = pairs(&ctx)
+            .into_iter()
+            .map(|p| row_with_plan(&inputs, &p, plan(&ctx, &p, None)))
+            .collect();
+        let reused: Vec<_> = pairs_seen(&ctx)
+            .into_iter()
+            .map(|(p, seen)| row_with_seen(&inputs, &p, &seen, plan_seen(&ctx, &p, &seen, None)))
+            .collect();
+        assert!(!fresh.is_empty(), "{case}");
+        assert_eq!(fresh, reused, "{case}");
+    }
+}

@@ -8,11 +8,13 @@
 use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap, in_namespace};
 use crate::engine::change::{ObjKind, PairKind};
 use crate::engine::ctx::Ctx;
+use crate::engine::memory::{LastSeen, Seen};
 use crate::engine::ownership::{is_controlled, is_managed, twin_name, virtual_ref};
 use crate::engine::replicate;
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// One row of the engine's world: a virtual object and its host twin.
 ///
@@ -51,17 +53,74 @@ impl Pair {
 
 /// Every pair of the snapshot, each exactly once, in a stable order.
 pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
+    collect(ctx, &KeysOnly)
+        .into_iter()
+        .map(|(p, ())| p)
+        .collect()
+}
+
+/// [`pairs`], each with both sides as [`LastSeen::observe`] would find them. Pairing looks the
+/// objects up anyway, so a caller that plans every pair (the inspector) need not search the
+/// snapshot's maps again: with 20,000 host keys sharing one namespace, each search is dozens
+/// of string comparisons.
+pub fn pairs_seen(ctx: &Ctx) -> Vec<(Pair, LastSeen)> {
+    collect(ctx, &WithObjects)
+}
+
+/// What a pair carries besides its keys: nothing for [`pairs`], the objects for [`pairs_seen`].
+trait Extra {
+    type Out;
+    fn of<K>(&self, v: Option<&Arc<K>>, h: Option<&Arc<K>>, seen: fn(Arc<K>) -> Seen) -> Self::Out;
+    /// The extra of a pair found without a look-up of its own.
+    fn look_up(&self, ctx: &Ctx, pair: &Pair) -> Self::Out;
+}
+
+struct KeysOnly;
+
+impl Extra for KeysOnly {
+    type Out = ();
+    fn of<K>(&self, _: Option<&Arc<K>>, _: Option<&Arc<K>>, _: fn(Arc<K>) -> Seen) {}
+    fn look_up(&self, _: &Ctx, _: &Pair) {}
+}
+
+struct WithObjects;
+
+impl Extra for WithObjects {
+    type Out = LastSeen;
+    fn of<K>(&self, v: Option<&Arc<K>>, h: Option<&Arc<K>>, seen: fn(Arc<K>) -> Seen) -> LastSeen {
+        LastSeen {
+            virtual_obj: v.cloned().map(seen),
+            host_obj: h.cloned().map(seen),
+        }
+    }
+    fn look_up(&self, ctx: &Ctx, pair: &Pair) -> LastSeen {
+        LastSeen::observe(ctx, pair)
+    }
+}
+
+fn collect<X: Extra>(ctx: &Ctx, x: &X) -> Vec<(Pair, X::Out)> {
     let v = &ctx.snapshot.virtual_side;
     let h = &ctx.snapshot.host;
     // Collected then sorted once: cheaper than keeping a tree ordered on every insert.
     let mut out = Vec::new();
-    regular(ctx, ObjKind::Pod, &v.pods, &h.pods, |_| true, &mut out);
+    regular(
+        ctx,
+        ObjKind::Pod,
+        &v.pods,
+        &h.pods,
+        |_| true,
+        Seen::Pod,
+        x,
+        &mut out,
+    );
     regular(
         ctx,
         ObjKind::Service,
         &v.services,
         &h.services,
         |_| true,
+        Seen::Service,
+        x,
         &mut out,
     );
     regular(
@@ -70,6 +129,8 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &v.ingresses,
         &h.ingresses,
         |_| true,
+        Seen::Ingress,
+        x,
         &mut out,
     );
     regular(
@@ -78,12 +139,18 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &v.endpoints,
         &h.endpoints,
         |key| endpoints_synced(ctx, key),
+        Seen::Endpoints,
+        x,
         &mut out,
     );
-    out.extend(replicate::pairs(ctx));
+    for p in replicate::pairs(ctx) {
+        // Few, and not found by the look-ups above: the general look-up is good enough.
+        let s = x.look_up(ctx, &p);
+        out.push((p, s));
+    }
     // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
-    out.sort();
-    out.dedup();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
     out
 }
 
@@ -106,16 +173,20 @@ fn endpoints_synced(ctx: &Ctx, key: &ObjKey) -> bool {
     }
 }
 
-fn regular<K: kube::Resource>(
+#[allow(clippy::too_many_arguments)]
+fn regular<K: kube::Resource, X: Extra>(
     ctx: &Ctx,
     kind: ObjKind,
     virt: &ObjMap<K>,
     host: &ObjMap<K>,
     wanted: impl Fn(&ObjKey) -> bool,
-    out: &mut Vec<Pair>,
+    seen: fn(Arc<K>) -> Seen,
+    x: &X,
+    out: &mut Vec<(Pair, X::Out)>,
 ) {
     let pk = PairKind::from(kind);
     let hns = ctx.host_namespace;
+    let both = |v: Option<&Arc<K>>, h: Option<&Arc<K>>| x.of(v, h, seen);
     // Host names already paired with a live virtual object: no need to run IsManaged on them.
     // Borrowed from the host map, so remembering one costs no allocation.
     let mut paired: HashSet<&str> = HashSet::with_capacity(virt.len().min(host.len()));
@@ -130,10 +201,10 @@ fn regular<K: kube::Resource>(
             // is still ours to clean up.
             let managed = existing.is_some_and(|(_, h)| is_managed(ctx, kind, h.meta()));
             if managed {
-                out.push(Pair::new(
-                    pk,
-                    Some(key.clone()),
-                    Some(ObjKey::new(hns, twin)),
+                let s = both(Some(obj), existing.map(|(_, h)| h));
+                out.push((
+                    Pair::new(pk, Some(key.clone()), Some(ObjKey::new(hns, twin))),
+                    s,
                 ));
             }
             continue;
@@ -141,10 +212,10 @@ fn regular<K: kube::Resource>(
         if let Some((hk, _)) = existing {
             paired.insert(hk.name.as_str());
         }
-        out.push(Pair::new(
-            pk,
-            Some(key.clone()),
-            Some(ObjKey::new(hns, twin)),
+        let s = both(Some(obj), existing.map(|(_, h)| h));
+        out.push((
+            Pair::new(pk, Some(key.clone()), Some(ObjKey::new(hns, twin))),
+            s,
         ));
     }
     // Managed host objects whose virtual object is gone (or never paired): orphans.
@@ -159,6 +230,8 @@ fn regular<K: kube::Resource>(
         // IsManaged guarantees the annotations translate to this very name, so a live
         // virtual object was already paired above with the same keys; the final dedup drops it.
         let vkey = virtual_ref(meta).map(|(ns, name)| ObjKey::new(ns, name));
-        out.push(Pair::new(pk, vkey, Some(key.clone())));
+        let vobj = vkey.as_ref().and_then(|k| virt.get(k));
+        let s = both(vobj, Some(obj));
+        out.push((Pair::new(pk, vkey, Some(key.clone())), s));
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
 use crate::engine::ctx::Ctx;
-use crate::engine::pair::{Pair, pairs};
+use crate::engine::memory::{LastSeen, Seen};
+use crate::engine::pair::{Pair, pairs_seen};
 use crate::engine::{Blocked, PairKind, Plan, SideName};
 use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
 use crate::inspect::sides::{self, SideIndex};
@@ -49,10 +50,11 @@ pub fn pair_rows_on(
         now: crate::engine::ctx::now_seconds(),
     };
     let inputs = RowInputs::new(&ctx);
-    let all = pairs(&ctx);
-    let one = |p: Pair| {
-        let plan = crate::engine::plan::plan(&ctx, &p, None);
-        let r = row_with_plan(&inputs, &p, plan);
+    let all = pairs_seen(&ctx);
+    // Pairing found both objects already; the plan and the row reuse them.
+    let one = |(p, seen): (Pair, LastSeen)| {
+        let plan = crate::engine::plan::plan_seen(&ctx, &p, &seen, None);
+        let r = row_with_seen(&inputs, &p, &seen, plan);
         (p, r)
     };
     if threads <= 1 || all.len() < PARALLEL_MIN_PAIRS {
@@ -124,18 +126,22 @@ pub fn unreadable(snapshot: &Snapshot) -> Option<String> {
 
 /// The row of one pair, given the plan the engine made for it.
 pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
+    row_with_seen(inputs, pair, &LastSeen::observe(inputs.ctx, pair), plan)
+}
+
+/// [`row_with_plan`] given both sides as [`LastSeen::observe`] finds them in the snapshot.
+pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Plan) -> PairRow {
     let ctx = inputs.ctx;
     let domain = ctx.config.networking.advanced.cluster_domain.as_str();
     let vkey = pair.virtual_key.as_ref();
     let hkey = pair.host_key.as_ref();
     let vs = &ctx.snapshot.virtual_side;
-    let hs = &ctx.snapshot.host;
     let mut notes: Vec<String> = Vec::new();
 
     let (virtual_side, host, dns, ip_mismatch) = match pair.kind {
         PairKind::Pod => {
-            let v = vkey.and_then(|k| vs.pods.get(k));
-            let h = hkey.and_then(|k| hs.pods.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_pod);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_pod);
             let dns = DnsNames {
                 virtual_names: v
                     .map(|p| sides::virtual_pod_names(p, domain))
@@ -157,8 +163,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, dns, mm)
         }
         PairKind::Service | PairKind::ReplicatedToHost | PairKind::ReplicatedFromHost => {
-            let v = vkey.and_then(|k| vs.services.get(k));
-            let h = hkey.and_then(|k| hs.services.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_service);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_service);
             let vv = v.map_or_else(
                 || sides::absent_view(vkey),
                 |s| sides::service_view(s, &inputs.virt),
@@ -226,8 +232,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, dns, mm)
         }
         PairKind::Endpoints => {
-            let v = vkey.and_then(|k| vs.endpoints.get(k));
-            let h = hkey.and_then(|k| hs.endpoints.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_endpoints);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_endpoints);
             let vv = v.map_or_else(|| sides::absent_view(vkey), |e| sides::endpoints_view(e));
             let hv = h.map_or_else(|| sides::absent_view(hkey), |e| sides::endpoints_view(e));
             let mm = match (v, h) {
@@ -240,8 +246,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, DnsNames::default(), mm)
         }
         PairKind::Ingress => {
-            let v = vkey.and_then(|k| vs.ingresses.get(k));
-            let h = hkey.and_then(|k| hs.ingresses.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_ingress);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_ingress);
             let dns = DnsNames {
                 virtual_names: v.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
                 host_names: h.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
