@@ -36,7 +36,7 @@ fn default_threads() -> usize {
 }
 
 /// [`pair_rows`] on at most `threads` threads (1 = on the caller's thread). The result does
-/// not depend on the thread count: pairs are split into consecutive chunks, joined in order.
+/// not depend on the thread count: pairs are cut into consecutive chunks, joined in order.
 pub fn pair_rows_on(
     snapshot: &Snapshot,
     config: &VClusterConfig,
@@ -49,43 +49,82 @@ pub fn pair_rows_on(
         host_namespace: &snapshot.host_namespace,
         now: crate::engine::ctx::now_seconds(),
     };
-    let inputs = RowInputs::new(&ctx);
-    let all = pairs_seen(&ctx);
     // Pairing found both objects already; the plan and the row reuse them.
-    let one = |(p, seen): (Pair, LastSeen)| {
+    let one = |inputs: &RowInputs, (p, seen): (Pair, LastSeen)| {
         let plan = crate::engine::plan::plan_seen(&ctx, &p, &seen, None);
-        let r = row_with_seen(&inputs, &p, &seen, plan);
+        let r = row_with_seen(inputs, &p, &seen, plan);
         (p, r)
     };
-    if threads <= 1 || all.len() < PARALLEL_MIN_PAIRS {
-        return all.into_iter().map(one).collect();
-    }
-    let chunk = all.len().div_ceil(threads);
-    let mut chunks = Vec::with_capacity(threads);
-    let mut rest = all;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    std::thread::scope(|s| {
-        let one = &one;
-        let handles: Vec<_> = chunks
+    let small = snapshot.virtual_side.object_count() + snapshot.host.object_count()
+        < PARALLEL_MIN_PAIRS;
+    if threads <= 1 || small {
+        let inputs = RowInputs::new(&ctx);
+        return pairs_seen(&ctx)
             .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(one).collect::<Vec<_>>()))
+            .map(|p| one(&inputs, p))
             .collect();
-        let mut out = Vec::new();
-        for h in handles {
+    }
+    // The host index is built while this thread pairs and indexes the virtual side.
+    let (all, virt, host) = std::thread::scope(|s| {
+        let host = s.spawn(|| SideIndex::new(&snapshot.host));
+        let all = pairs_seen(&ctx);
+        let virt = SideIndex::new(&snapshot.virtual_side);
+        match host.join() {
+            Ok(host) => (all, virt, host),
+            // A panic while indexing is a bug; surface it as if it happened on this thread.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let inputs = RowInputs {
+        ctx: &ctx,
+        virt,
+        host,
+        unreadable: unreadable(snapshot),
+    };
+    if all.len() < PARALLEL_MIN_PAIRS {
+        return all.into_iter().map(|p| one(&inputs, p)).collect();
+    }
+    // Small chunks handed out in turn: pod rows and service rows cost differently, so equal
+    // halves would leave one thread waiting for the other.
+    let mut chunks: Vec<Vec<(Pair, LastSeen)>> = Vec::new();
+    let mut rest = all.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(CHUNK_PAIRS).collect());
+    }
+    let n = chunks.len();
+    let queue = std::sync::Mutex::new(chunks.into_iter().enumerate());
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let next = match queue.lock() {
+                Ok(mut q) => q.next(),
+                Err(poisoned) => poisoned.into_inner().next(),
+            };
+            let Some((i, chunk)) = next else { break };
+            let part: Vec<_> = chunk.into_iter().map(|p| one(&inputs, p)).collect();
+            done.push((i, part));
+        }
+        done
+    };
+    let mut parts: Vec<Option<Vec<(Pair, PairRow)>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut done = work();
+        for h in helpers {
             match h.join() {
-                Ok(part) => out.extend(part),
-                // A panic in a row is a bug; surface it as if it happened on this thread.
+                Ok(more) => done.extend(more),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        out
-    })
+        for (i, part) in done {
+            parts[i] = Some(part);
+        }
+    });
+    parts.into_iter().flatten().flatten().collect()
 }
+
+/// Pairs handed to a thread at a time.
+const CHUNK_PAIRS: usize = 1024;
 
 /// Indexes shared by every row of one snapshot.
 pub struct RowInputs<'a> {
@@ -361,9 +400,9 @@ fn selector_notes(
             .filter(|_| view.namespace == key.namespace)
     };
     let vmatched =
-        counted(vview, vk).unwrap_or_else(|| inputs.virt.select(&vk.namespace, vsel).matched);
+        counted(vview, vk).unwrap_or_else(|| inputs.virt.matched(&vk.namespace, vsel));
     let hmatched =
-        counted(hview, hk).unwrap_or_else(|| inputs.host.select(&hk.namespace, hsel).matched);
+        counted(hview, hk).unwrap_or_else(|| inputs.host.matched(&hk.namespace, hsel));
     if hmatched == 0 && vmatched > 0 {
         let stale = inputs.host.unmatched_keys(&hk.namespace, hsel);
         let mut note = format!(
