@@ -1087,7 +1087,7 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         apply_virtual_meta(&mut after.metadata, &ms);
         ann.extend(metadata::cow(pod::pod_annotations(&after)));
     } else {
-        ann.extend(metadata::cow(pod::pod_annotations(v)));
+        ann.extend(pod::pod_annotations_ref(v));
     }
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {
