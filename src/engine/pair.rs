@@ -99,20 +99,53 @@ impl Extra for WithObjects {
 }
 
 fn collect<X: Extra>(ctx: &Ctx, x: &X) -> Vec<(Pair, X::Out)> {
+    let mut out = Vec::new();
+    collect_part(ctx, x, PairsPart::Pods, &mut out);
+    collect_part(ctx, x, PairsPart::Others, &mut out);
+    sort_pairs(out)
+}
+
+/// A share of the pairing work, so that two threads can pair one snapshot: the pods are
+/// most of the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairsPart {
+    Pods,
+    /// Services, ingresses, endpoints and replicated services.
+    Others,
+}
+
+/// The pairs of one part with their objects, in no particular order: join the parts with
+/// [`sort_pairs`]. Both parts together are [`pairs_seen`].
+pub fn pairs_seen_part(ctx: &Ctx, part: PairsPart) -> Vec<(Pair, LastSeen)> {
+    let mut out = Vec::new();
+    collect_part(ctx, &WithObjects, part, &mut out);
+    out
+}
+
+/// Pairs in the stable order of [`pairs`], each once.
+pub fn sort_pairs<S>(mut out: Vec<(Pair, S)>) -> Vec<(Pair, S)> {
+    // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+fn collect_part<X: Extra>(ctx: &Ctx, x: &X, part: PairsPart, out: &mut Vec<(Pair, X::Out)>) {
     let v = &ctx.snapshot.virtual_side;
     let h = &ctx.snapshot.host;
-    // Collected then sorted once: cheaper than keeping a tree ordered on every insert.
-    let mut out = Vec::new();
-    regular(
-        ctx,
-        ObjKind::Pod,
-        &v.pods,
-        &h.pods,
-        |_| true,
-        Seen::Pod,
-        x,
-        &mut out,
-    );
+    if part == PairsPart::Pods {
+        regular(
+            ctx,
+            ObjKind::Pod,
+            &v.pods,
+            &h.pods,
+            |_| true,
+            Seen::Pod,
+            x,
+            out,
+        );
+        return;
+    }
     regular(
         ctx,
         ObjKind::Service,
@@ -121,7 +154,7 @@ fn collect<X: Extra>(ctx: &Ctx, x: &X) -> Vec<(Pair, X::Out)> {
         |_| true,
         Seen::Service,
         x,
-        &mut out,
+        out,
     );
     regular(
         ctx,
@@ -131,7 +164,7 @@ fn collect<X: Extra>(ctx: &Ctx, x: &X) -> Vec<(Pair, X::Out)> {
         |_| true,
         Seen::Ingress,
         x,
-        &mut out,
+        out,
     );
     regular(
         ctx,
@@ -141,17 +174,13 @@ fn collect<X: Extra>(ctx: &Ctx, x: &X) -> Vec<(Pair, X::Out)> {
         |key| endpoints_synced(ctx, key),
         Seen::Endpoints,
         x,
-        &mut out,
+        out,
     );
     for p in replicate::pairs(ctx) {
         // Few, and not found by the look-ups above: the general look-up is good enough.
         let s = x.look_up(ctx, &p);
         out.push((p, s));
     }
-    // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out.dedup_by(|a, b| a.0 == b.0);
-    out
 }
 
 /// Virtual Endpoints get a host twin only when their Service has no selector (§4.4), plus the

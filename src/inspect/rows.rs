@@ -4,7 +4,7 @@
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
 use crate::engine::ctx::Ctx;
 use crate::engine::memory::{LastSeen, Seen};
-use crate::engine::pair::{Pair, pairs_seen};
+use crate::engine::pair::{Pair, PairsPart, pairs_seen, pairs_seen_part, sort_pairs};
 use crate::engine::{Blocked, PairKind, Plan, SideName};
 use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
 use crate::inspect::sides::{self, SideIndex};
@@ -55,8 +55,8 @@ pub fn pair_rows_on(
         let r = row_with_seen(inputs, &p, &seen, plan);
         (p, r)
     };
-    let small = snapshot.virtual_side.object_count() + snapshot.host.object_count()
-        < PARALLEL_MIN_PAIRS;
+    let small =
+        snapshot.virtual_side.object_count() + snapshot.host.object_count() < PARALLEL_MIN_PAIRS;
     if threads <= 1 || small {
         let inputs = RowInputs::new(&ctx);
         return pairs_seen(&ctx)
@@ -64,16 +64,18 @@ pub fn pair_rows_on(
             .map(|p| one(&inputs, p))
             .collect();
     }
-    // The host index is built while this thread pairs and indexes the virtual side.
+    // Pod pairing on one thread; the indexes and the other kinds' pairing on this one.
     let (all, virt, host) = std::thread::scope(|s| {
-        let host = s.spawn(|| SideIndex::new(&snapshot.host));
-        let all = pairs_seen(&ctx);
+        let pods = s.spawn(|| pairs_seen_part(&ctx, PairsPart::Pods));
+        let host = SideIndex::new(&snapshot.host);
         let virt = SideIndex::new(&snapshot.virtual_side);
-        match host.join() {
-            Ok(host) => (all, virt, host),
-            // A panic while indexing is a bug; surface it as if it happened on this thread.
+        let mut all = pairs_seen_part(&ctx, PairsPart::Others);
+        match pods.join() {
+            Ok(pods) => all.extend(pods),
+            // A panic while pairing is a bug; surface it as if it happened on this thread.
             Err(panic) => std::panic::resume_unwind(panic),
         }
+        (sort_pairs(all), virt, host)
     });
     let inputs = RowInputs {
         ctx: &ctx,
@@ -399,10 +401,8 @@ fn selector_notes(
         view.selected_pods
             .filter(|_| view.namespace == key.namespace)
     };
-    let vmatched =
-        counted(vview, vk).unwrap_or_else(|| inputs.virt.matched(&vk.namespace, vsel));
-    let hmatched =
-        counted(hview, hk).unwrap_or_else(|| inputs.host.matched(&hk.namespace, hsel));
+    let vmatched = counted(vview, vk).unwrap_or_else(|| inputs.virt.matched(&vk.namespace, vsel));
+    let hmatched = counted(hview, hk).unwrap_or_else(|| inputs.host.matched(&hk.namespace, hsel));
     if hmatched == 0 && vmatched > 0 {
         let stale = inputs.host.unmatched_keys(&hk.namespace, hsel);
         let mut note = format!(

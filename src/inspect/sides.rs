@@ -475,7 +475,11 @@ mod tests {
         .into();
         assert_eq!(idx.select("a", &stale).matched, 0);
         for (ns, sel) in [("a", &sel), ("a", &sel2), ("b", &sel), ("a", &stale)] {
-            assert_eq!(idx.matched(ns, sel), idx.select(ns, sel).matched, "{ns} {sel:?}");
+            assert_eq!(
+                idx.matched(ns, sel),
+                idx.select(ns, sel).matched,
+                "{ns} {sel:?}"
+            );
         }
         assert_eq!(idx.unmatched_keys("a", &stale), vec!["gone=x".to_string()]);
     }
