@@ -360,7 +360,17 @@ pub fn service_fqdn(name: &str, namespace: &str, domain: &str) -> String {
 
 /// Pod A record: `a-b-c-d.<ns>.pod.<domain>` (IPv6: colons become dashes, as CoreDNS does).
 pub fn pod_ip_fqdn(ip: &str, namespace: &str, domain: &str) -> String {
-    format!("{}.{namespace}.pod.{domain}", ip.replace(['.', ':'], "-"))
+    // Built in one allocation: this runs for both sides of every pod row.
+    let mut out = String::with_capacity(ip.len() + namespace.len() + domain.len() + 6);
+    out.extend(
+        ip.chars()
+            .map(|c| if c == '.' || c == ':' { '-' } else { c }),
+    );
+    out.push('.');
+    out.push_str(namespace);
+    out.push_str(".pod.");
+    out.push_str(domain);
+    out
 }
 
 /// DNS names of a virtual pod: its IP name and, with a subdomain, `hostname.subdomain.ns.svc`.
@@ -525,6 +535,18 @@ mod tests {
         assert_eq!(
             host_pod_names(&host, "cluster.local"),
             vec!["10-1-2-3.vcluster-vc.pod.cluster.local".to_string()]
+        );
+    }
+
+    #[test]
+    fn pod_ip_names_for_both_address_families() {
+        assert_eq!(
+            pod_ip_fqdn("10.1.2.3", "db", "cluster.local"),
+            "10-1-2-3.db.pod.cluster.local"
+        );
+        assert_eq!(
+            pod_ip_fqdn("fd00::1:2", "db", "example.org"),
+            "fd00--1-2.db.pod.example.org"
         );
     }
 
