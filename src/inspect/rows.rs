@@ -191,8 +191,8 @@ pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Pla
                     .map(|p| sides::host_pod_names(p, domain))
                     .unwrap_or_default(),
             };
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |p| sides::pod_view(p));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |p| sides::pod_view(p));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::pod_view);
+            let hv = h.map_or_else(|| sides::absent_view(hkey), sides::pod_view);
             let mm = ips_differ(&vv, &hv);
             if mm {
                 notes.push(format!(
@@ -249,7 +249,7 @@ pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Pla
                         .unwrap_or_default();
                     vv.ip = target_ips.first().cloned();
                     let source_ip = h
-                        .and_then(|s| sides::service_cluster_ip(s))
+                        .and_then(sides::service_cluster_ip)
                         .filter(|ip| ip != "None");
                     let mm = match (&source_ip, v) {
                         (Some(ip), Some(_)) => !target_ips.contains(ip),
@@ -275,8 +275,8 @@ pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Pla
         PairKind::Endpoints => {
             let v = seen.virtual_obj.as_ref().and_then(Seen::as_endpoints);
             let h = seen.host_obj.as_ref().and_then(Seen::as_endpoints);
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |e| sides::endpoints_view(e));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |e| sides::endpoints_view(e));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::endpoints_view);
+            let hv = h.map_or_else(|| sides::absent_view(hkey), sides::endpoints_view);
             let mm = match (v, h) {
                 (Some(v), Some(h)) => endpoint_ips(v) != endpoint_ips(h),
                 _ => false,
@@ -290,11 +290,11 @@ pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Pla
             let v = seen.virtual_obj.as_ref().and_then(Seen::as_ingress);
             let h = seen.host_obj.as_ref().and_then(Seen::as_ingress);
             let dns = DnsNames {
-                virtual_names: v.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
-                host_names: h.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
+                virtual_names: v.map(sides::ingress_hosts).unwrap_or_default(),
+                host_names: h.map(sides::ingress_hosts).unwrap_or_default(),
             };
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |i| sides::ingress_view(i));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |i| sides::ingress_view(i));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::ingress_view);
+            let hv = h.map_or_else(|| sides::absent_view(hkey), sides::ingress_view);
             let mm = ips_differ(&vv, &hv);
             (vv, hv, dns, mm)
         }
