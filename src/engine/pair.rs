@@ -5,7 +5,7 @@
 //! with the naming rule, so the annotation look-up and the name look-up meet at the same twin.
 //! Legacy (≤ 0.20) twins carry the same annotations and the same names, so they pair too.
 
-use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap, in_namespace};
+use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap};
 use crate::engine::change::{ObjKind, PairKind};
 use crate::engine::ctx::Ctx;
 use crate::engine::memory::{LastSeen, Seen};
@@ -216,9 +216,10 @@ fn regular<K: kube::Resource, X: Extra>(
     let pk = PairKind::from(kind);
     let hns = ctx.host_namespace;
     let both = |v: Option<&Arc<K>>, h: Option<&Arc<K>>| x.of(v, h, seen);
-    // Host names already paired with a live virtual object: no need to run IsManaged on them.
-    // Borrowed from the host map, so remembering one costs no allocation.
-    let mut paired: HashSet<&str> = HashSet::with_capacity(virt.len().min(host.len()));
+    // Host keys already paired with a live virtual object: no need to run IsManaged on them.
+    // Remembered by their address in the host map (the map is not changed while we pair), so
+    // neither remembering nor checking one reads its strings.
+    let mut paired: HashSet<*const ObjKey> = HashSet::with_capacity(virt.len().min(host.len()));
     for (key, obj) in virt {
         if is_controlled(obj.meta()) || key.name.is_empty() {
             continue;
@@ -239,7 +240,7 @@ fn regular<K: kube::Resource, X: Extra>(
             continue;
         }
         if let Some((hk, _)) = existing {
-            paired.insert(hk.name.as_str());
+            paired.insert(hk as *const ObjKey);
         }
         let s = both(Some(obj), existing.map(|(_, h)| h));
         out.push((
@@ -248,8 +249,8 @@ fn regular<K: kube::Resource, X: Extra>(
         ));
     }
     // Managed host objects whose virtual object is gone (or never paired): orphans.
-    for (key, obj) in in_namespace(host, hns) {
-        if paired.contains(key.name.as_str()) {
+    for (key, obj) in namespace_range(host, hns) {
+        if paired.contains(&(key as *const ObjKey)) {
             continue;
         }
         let meta: &ObjectMeta = obj.meta();
@@ -262,5 +263,51 @@ fn regular<K: kube::Resource, X: Extra>(
         let vobj = vkey.as_ref().and_then(|k| virt.get(k));
         let s = both(vobj, Some(obj));
         out.push((Pair::new(pk, vkey, Some(key.clone())), s));
+    }
+}
+
+/// The entries of `map` in `namespace`, in name order. Unlike a scan that stops at the first
+/// key of another namespace, the range is bounded by two searches and then read without
+/// comparing (so without reading) every key's namespace: `namespace + "\0"` is the least
+/// namespace above it.
+fn namespace_range<'m, V>(
+    map: &'m ObjMap<V>,
+    namespace: &str,
+) -> std::collections::btree_map::Range<'m, ObjKey, Arc<V>> {
+    use std::ops::Bound;
+    let above = format!("{namespace}\0");
+    let from: (&str, &str) = (namespace, "");
+    let to: (&str, &str) = (above.as_str(), "");
+    map.range::<dyn KeyRef, _>((
+        Bound::Included(&from as &dyn KeyRef),
+        Bound::Excluded(&to as &dyn KeyRef),
+    ))
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_range_holds_exactly_that_namespace() {
+        let mut m: ObjMap<u8> = ObjMap::new();
+        for (ns, name) in [
+            ("a", "x"),
+            ("ns", ""),
+            ("ns", "a"),
+            ("ns", "zz"),
+            ("ns\0", "a"),
+            ("ns-1", "a"),
+            ("nsa", "a"),
+            ("nr", "z"),
+            ("", "cluster-scoped"),
+        ] {
+            m.insert(ObjKey::new(ns, name), Arc::new(0));
+        }
+        for ns in ["ns", "a", "", "nr", "missing", "ns\0"] {
+            let got: Vec<&ObjKey> = namespace_range(&m, ns).map(|(k, _)| k).collect();
+            let want: Vec<&ObjKey> = m.keys().filter(|k| k.namespace == ns).collect();
+            assert_eq!(got, want, "{ns:?}");
+        }
     }
 }
