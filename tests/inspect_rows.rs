@@ -295,4 +295,6 @@ fn rows_do_not_depend_on_the_thread_count() {
             "{threads} threads"
         );
     }
+    let rows_only: Vec<_> = one.into_iter().map(|(_, r)| r).collect();
+    assert!(vinspect::inspect::rows(&snap, &config) == rows_only);
 }

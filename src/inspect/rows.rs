@@ -15,10 +15,8 @@ use k8s_openapi::api::core::v1::{Endpoints, Service};
 
 /// Rows of every pair in the snapshot, in the engine's pair order.
 pub fn rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<PairRow> {
-    pair_rows(snapshot, config)
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect()
+    // Each pair is dropped where its row is made: no second pass over 20,000 rows.
+    rows_with(snapshot, config, default_threads(), |_, r| r)
 }
 
 /// Rows together with the engine pair each was built from (`fix` re-plans by pair).
@@ -42,6 +40,16 @@ pub fn pair_rows_on(
     config: &VClusterConfig,
     threads: usize,
 ) -> Vec<(Pair, PairRow)> {
+    rows_with(snapshot, config, threads, |p, r| (p, r))
+}
+
+/// The rows on at most `threads` threads, each passed through `keep` with its pair.
+fn rows_with<T: Send>(
+    snapshot: &Snapshot,
+    config: &VClusterConfig,
+    threads: usize,
+    keep: impl Fn(Pair, PairRow) -> T + Sync,
+) -> Vec<T> {
     let ctx = Ctx {
         snapshot,
         config,
@@ -53,7 +61,7 @@ pub fn pair_rows_on(
     let one = |inputs: &RowInputs, (p, seen): (Pair, LastSeen)| {
         let plan = crate::engine::plan::plan_seen(&ctx, &p, &seen, None);
         let r = row_with_seen(inputs, &p, &seen, plan);
-        (p, r)
+        keep(p, r)
     };
     let small =
         snapshot.virtual_side.object_count() + snapshot.host.object_count() < PARALLEL_MIN_PAIRS;
@@ -108,7 +116,7 @@ pub fn pair_rows_on(
         }
         done
     };
-    let mut parts: Vec<Option<Vec<(Pair, PairRow)>>> = (0..n).map(|_| None).collect();
+    let mut parts: Vec<Option<Vec<T>>> = (0..n).map(|_| None).collect();
     std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
         let mut done = work();
@@ -122,7 +130,11 @@ pub fn pair_rows_on(
             parts[i] = Some(part);
         }
     });
-    parts.into_iter().flatten().flatten().collect()
+    let mut out = Vec::with_capacity(parts.iter().flatten().map(Vec::len).sum());
+    for part in parts.into_iter().flatten() {
+        out.extend(part);
+    }
+    out
 }
 
 /// Pairs handed to a thread at a time.
