@@ -4,6 +4,8 @@
 //!    only where nothing exists.
 //! 2. A pair whose plan only patches is in line after applying that plan once.
 //! 3. Plan → apply → plan converges (bounded rounds) to empty plans, with or without memory.
+//! 4. `pairs_seen` hands out the same pairs as `pairs` with the objects `LastSeen::observe`
+//!    finds, so `plan_seen` plans exactly like `plan`.
 
 mod engine_support;
 use engine_support::sim::Sim;
@@ -12,7 +14,9 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use proptest::prelude::*;
 use vinspect::cluster::snapshot::{ObjKey, Snapshot};
 use vinspect::engine::ownership::is_managed;
-use vinspect::engine::{Action, Ctx, Memory, ObjKind, SideName, pairs, plan};
+use vinspect::engine::{
+    Action, Ctx, LastSeen, Memory, ObjKind, SideName, pairs, pairs_seen, plan, plan_seen,
+};
 use vinspect::vcluster::config::VClusterConfig;
 use vinspect::vcluster::naming;
 
@@ -269,6 +273,20 @@ proptest! {
                     "{}", k
                 );
             }
+        }
+    }
+
+    #[test]
+    fn pairs_seen_carries_what_observe_finds(cases in proptest::collection::vec(svc_case(), 1..8)) {
+        let s = world(&cases);
+        let cfg = VClusterConfig::default();
+        let ctx = Ctx::new(&s, &cfg);
+        let seen = pairs_seen(&ctx);
+        let keys: Vec<_> = seen.iter().map(|(p, _)| p.clone()).collect();
+        prop_assert_eq!(&keys, &pairs(&ctx));
+        for (pair, now) in &seen {
+            prop_assert_eq!(now, &LastSeen::observe(&ctx, pair), "{:?}", pair);
+            prop_assert_eq!(plan_seen(&ctx, pair, now, None), plan(&ctx, pair, None), "{:?}", pair);
         }
     }
 }

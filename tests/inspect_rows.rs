@@ -213,3 +213,88 @@ fn newest_sync_error_is_attached() {
         Some("2026-03-01T10:00:00Z")
     );
 }
+
+#[test]
+fn rows_from_pairing_objects_equal_rows_from_fresh_look_ups() {
+    use vinspect::engine::{Ctx, pairs, pairs_seen, plan, plan_seen};
+    use vinspect::inspect::rows::{RowInputs, row_with_plan, row_with_seen};
+    let mut cases: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") && n != "base.yaml")
+        .collect();
+    cases.sort();
+    assert!(cases.len() > 10, "{cases:?}");
+    for case in cases {
+        let (snap, config, _) = load(&case);
+        let ctx = Ctx::new(&snap, &config);
+        let inputs = RowInputs::new(&ctx);
+        let fresh: Vec<_> = pairs(&ctx)
+            .into_iter()
+            .map(|p| row_with_plan(&inputs, &p, plan(&ctx, &p, None)))
+            .collect();
+        let reused: Vec<_> = pairs_seen(&ctx)
+            .into_iter()
+            .map(|(p, seen)| row_with_seen(&inputs, &p, &seen, plan_seen(&ctx, &p, &seen, None)))
+            .collect();
+        assert!(!fresh.is_empty(), "{case}");
+        assert_eq!(fresh, reused, "{case}");
+    }
+}
+
+/// Enough pairs for `pair_rows_on` to split the work: the rows must not depend on threads.
+#[test]
+fn rows_do_not_depend_on_the_thread_count() {
+    use serde_json::json;
+    use vinspect::cluster::snapshot::{ConnState, Snapshot};
+    use vinspect::inspect::fixture::MemServer;
+    use vinspect::inspect::rows::pair_rows_on;
+    use vinspect::vcluster::config::VClusterConfig;
+    let (vc, hns) = ("my-vcluster", "vcluster-my-vcluster");
+    let config = VClusterConfig::default();
+    let mut snap = Snapshot::new(vc, hns);
+    snap.virtual_side.conn = ConnState::Live;
+    snap.host.conn = ConnState::Live;
+    let mut server = MemServer::default();
+    let host_vc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"namespace": hns, "name": vc},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}});
+    server.insert(&mut snap.host, host_vc).unwrap();
+    let dns = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"namespace": "kube-system", "name": "kube-dns"},
+        "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
+                 "ports": [{"port": 53, "protocol": "UDP"}]}});
+    server.insert(&mut snap.virtual_side, dns).unwrap();
+    for i in 0..1_100 {
+        let ns = format!("team-{}", i % 20);
+        let app = format!("app-{i}");
+        let svc = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"namespace": ns, "name": app},
+            "spec": {"selector": {"app": app}, "ports": [{"port": 80, "protocol": "TCP"}]}});
+        server.insert(&mut snap.virtual_side, svc).unwrap();
+        for j in 0..3 {
+            let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"namespace": ns, "name": format!("{app}-{j}"), "labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+            server.insert(&mut snap.virtual_side, pod).unwrap();
+        }
+    }
+    server.converge(&mut snap, &config, 6);
+    // Break a few pairs so that not every row is alike: a missing twin, an orphan.
+    let twin = snap.host.pods.keys().nth(7).unwrap().clone();
+    snap.host.pods.remove(&twin);
+    let gone = snap.virtual_side.services.keys().nth(3).unwrap().clone();
+    snap.virtual_side.services.remove(&gone);
+    let one = pair_rows_on(&snap, &config, 1);
+    assert!(one.len() > 4096, "{}", one.len());
+    assert!(one.iter().any(|(_, r)| r.status == Status::Missing));
+    assert!(one.iter().any(|(_, r)| r.status == Status::Orphan));
+    for threads in [2, 3] {
+        assert!(
+            pair_rows_on(&snap, &config, threads) == one,
+            "{threads} threads"
+        );
+    }
+    let rows_only: Vec<_> = one.into_iter().map(|(_, r)| r).collect();
+    assert!(vinspect::inspect::rows(&snap, &config) == rows_only);
+}

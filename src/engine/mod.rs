@@ -17,8 +17,8 @@ pub mod translate;
 pub use change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
 pub use ctx::Ctx;
 pub use memory::{LastSeen, Memory};
-pub use pair::{Pair, pairs};
-pub use plan::{desired_host, plan};
+pub use pair::{Pair, pairs, pairs_seen};
+pub use plan::{desired_host, plan, plan_seen};
 
 pub mod controller;
 pub mod events;

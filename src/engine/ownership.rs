@@ -40,6 +40,43 @@ pub fn is_controlled(meta: &ObjectMeta) -> bool {
     label(meta, naming::LABEL_CONTROLLED_BY).is_some()
 }
 
+/// The `vcluster.loft.sh/object-*` annotations of an object, read in one pass.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ObjectAnnotations<'m> {
+    name: Option<&'m str>,
+    namespace: Option<&'m str>,
+    kind: Option<&'m str>,
+    host_name: Option<&'m str>,
+    host_namespace: Option<&'m str>,
+}
+
+/// One range scan instead of a look-up per key: the keys share a long prefix, so every
+/// look-up compares it again against each key it passes (this runs once per pair per plan).
+fn object_annotations(meta: &ObjectMeta) -> ObjectAnnotations<'_> {
+    use std::ops::Bound;
+    const PREFIX: &str = "vcluster.loft.sh/object-";
+    let mut out = ObjectAnnotations::default();
+    let Some(ann) = meta.annotations.as_ref() else {
+        return out;
+    };
+    let from: (Bound<&str>, Bound<&str>) = (Bound::Included(PREFIX), Bound::Unbounded);
+    for (k, v) in ann.range::<str, _>(from) {
+        let Some(suffix) = k.strip_prefix(PREFIX) else {
+            break;
+        };
+        let slot = match suffix {
+            "name" => &mut out.name,
+            "namespace" => &mut out.namespace,
+            "kind" => &mut out.kind,
+            "host-name" => &mut out.host_name,
+            "host-namespace" => &mut out.host_namespace,
+            _ => continue,
+        };
+        *slot = Some(v.as_str());
+    }
+    out
+}
+
 /// `IsManaged` for a namespaced host object of `kind`.
 pub fn is_managed(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
     if meta.namespace.as_deref() != Some(ctx.host_namespace) {
@@ -48,26 +85,26 @@ pub fn is_managed(ctx: &Ctx, kind: ObjKind, meta: &ObjectMeta) -> bool {
     if label(meta, naming::LABEL_MANAGED_BY) != Some(ctx.vcluster) || is_controlled(meta) {
         return false;
     }
-    let Some(vname) = annotation(meta, naming::ANNOTATION_OBJECT_NAME).filter(|n| !n.is_empty())
-    else {
+    let a = object_annotations(meta);
+    let Some(vname) = a.name.filter(|n| !n.is_empty()) else {
         return false;
     };
-    let vns = annotation(meta, naming::ANNOTATION_OBJECT_NAMESPACE).unwrap_or("");
+    let vns = a.namespace.unwrap_or("");
     let name = meta.name.as_deref().unwrap_or("");
     if !is_translation(name, vname, vns, ctx.vcluster) {
         return false;
     }
-    if let Some(k) = annotation(meta, naming::ANNOTATION_OBJECT_KIND)
+    if let Some(k) = a.kind
         && k != object_kind(kind)
     {
         return false;
     }
-    if let Some(h) = annotation(meta, naming::ANNOTATION_OBJECT_HOST_NAME)
+    if let Some(h) = a.host_name
         && h != name
     {
         return false;
     }
-    if let Some(h) = annotation(meta, naming::ANNOTATION_OBJECT_HOST_NAMESPACE)
+    if let Some(h) = a.host_namespace
         && h != ctx.host_namespace
     {
         return false;
@@ -125,7 +162,41 @@ pub fn skip_backsync(meta: &ObjectMeta) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_translation;
+    use super::{ObjectAnnotations, annotation, is_translation, object_annotations};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    #[test]
+    fn one_scan_reads_what_single_look_ups_read() {
+        let keys = [
+            naming::ANNOTATION_OBJECT_NAME,
+            naming::ANNOTATION_OBJECT_NAMESPACE,
+            naming::ANNOTATION_OBJECT_KIND,
+            naming::ANNOTATION_OBJECT_HOST_NAME,
+            naming::ANNOTATION_OBJECT_HOST_NAMESPACE,
+        ];
+        let mut meta = ObjectMeta::default();
+        assert_eq!(object_annotations(&meta), ObjectAnnotations::default());
+        let mut ann: std::collections::BTreeMap<String, String> = [
+            ("vcluster.loft.sh/object", "no suffix"),
+            ("vcluster.loft.sh/object-uid", "u"),
+            ("vcluster.loft.sh/object-imported", "true"),
+            ("vcluster.loft.sh/objects", "after the prefix"),
+            ("a", "before"),
+            ("z", "after"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (i, k) in keys.iter().enumerate() {
+            ann.insert(k.to_string(), format!("v{i}"));
+            meta.annotations = Some(ann.clone());
+            let a = object_annotations(&meta);
+            let got = [a.name, a.namespace, a.kind, a.host_name, a.host_namespace];
+            for (k, g) in keys.iter().zip(got) {
+                assert_eq!(g, annotation(&meta, k), "{k}");
+            }
+        }
+    }
     use crate::vcluster::naming;
 
     #[test]

@@ -5,15 +5,17 @@
 //! with the naming rule, so the annotation look-up and the name look-up meet at the same twin.
 //! Legacy (≤ 0.20) twins carry the same annotations and the same names, so they pair too.
 
-use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap, in_namespace};
+use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap};
 use crate::engine::change::{ObjKind, PairKind};
 use crate::engine::ctx::Ctx;
+use crate::engine::memory::{LastSeen, Seen};
 use crate::engine::ownership::{is_controlled, is_managed, twin_name, virtual_ref};
 use crate::engine::replicate;
 use crate::engine::translate::endpoint_slice::{self, Fate};
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// One row of the engine's world: a virtual object and its host twin.
 ///
@@ -53,18 +55,108 @@ impl Pair {
 
 /// Every pair of the snapshot, each exactly once, in a stable order.
 pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
+    collect(ctx, &KeysOnly)
+        .into_iter()
+        .map(|(p, ())| p)
+        .collect()
+}
+
+/// [`pairs`], each with both sides as [`LastSeen::observe`] would find them. Pairing looks the
+/// objects up anyway, so a caller that plans every pair (the inspector) need not search the
+/// snapshot's maps again: with 20,000 host keys sharing one namespace, each search is dozens
+/// of string comparisons.
+pub fn pairs_seen(ctx: &Ctx) -> Vec<(Pair, LastSeen)> {
+    collect(ctx, &WithObjects)
+}
+
+/// What a pair carries besides its keys: nothing for [`pairs`], the objects for [`pairs_seen`].
+trait Extra {
+    type Out;
+    fn of<K>(&self, v: Option<&Arc<K>>, h: Option<&Arc<K>>, seen: fn(Arc<K>) -> Seen) -> Self::Out;
+    /// The extra of a pair found without a look-up of its own.
+    fn look_up(&self, ctx: &Ctx, pair: &Pair) -> Self::Out;
+}
+
+struct KeysOnly;
+
+impl Extra for KeysOnly {
+    type Out = ();
+    fn of<K>(&self, _: Option<&Arc<K>>, _: Option<&Arc<K>>, _: fn(Arc<K>) -> Seen) {}
+    fn look_up(&self, _: &Ctx, _: &Pair) {}
+}
+
+struct WithObjects;
+
+impl Extra for WithObjects {
+    type Out = LastSeen;
+    fn of<K>(&self, v: Option<&Arc<K>>, h: Option<&Arc<K>>, seen: fn(Arc<K>) -> Seen) -> LastSeen {
+        LastSeen {
+            virtual_obj: v.cloned().map(seen),
+            host_obj: h.cloned().map(seen),
+        }
+    }
+    fn look_up(&self, ctx: &Ctx, pair: &Pair) -> LastSeen {
+        LastSeen::observe(ctx, pair)
+    }
+}
+
+fn collect<X: Extra>(ctx: &Ctx, x: &X) -> Vec<(Pair, X::Out)> {
+    let mut out = Vec::new();
+    collect_part(ctx, x, PairsPart::Pods, &mut out);
+    collect_part(ctx, x, PairsPart::Others, &mut out);
+    sort_pairs(out)
+}
+
+/// A share of the pairing work, so that two threads can pair one snapshot: the pods are
+/// most of the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairsPart {
+    Pods,
+    /// Services, ingresses, endpoints and replicated services.
+    Others,
+}
+
+/// The pairs of one part with their objects, in no particular order: join the parts with
+/// [`sort_pairs`]. Both parts together are [`pairs_seen`].
+pub fn pairs_seen_part(ctx: &Ctx, part: PairsPart) -> Vec<(Pair, LastSeen)> {
+    let mut out = Vec::new();
+    collect_part(ctx, &WithObjects, part, &mut out);
+    out
+}
+
+/// Pairs in the stable order of [`pairs`], each once.
+pub fn sort_pairs<S>(mut out: Vec<(Pair, S)>) -> Vec<(Pair, S)> {
+    // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+fn collect_part<X: Extra>(ctx: &Ctx, x: &X, part: PairsPart, out: &mut Vec<(Pair, X::Out)>) {
     let v = &ctx.snapshot.virtual_side;
     let h = &ctx.snapshot.host;
-    // Collected then sorted once: cheaper than keeping a tree ordered on every insert.
-    let mut out = Vec::new();
-    regular(ctx, ObjKind::Pod, &v.pods, &h.pods, |_| true, &mut out);
+    if part == PairsPart::Pods {
+        regular(
+            ctx,
+            ObjKind::Pod,
+            &v.pods,
+            &h.pods,
+            |_| true,
+            Seen::Pod,
+            x,
+            out,
+        );
+        return;
+    }
     regular(
         ctx,
         ObjKind::Service,
         &v.services,
         &h.services,
         |_| true,
-        &mut out,
+        Seen::Service,
+        x,
+        out,
     );
     regular(
         ctx,
@@ -72,7 +164,9 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &v.ingresses,
         &h.ingresses,
         |_| true,
-        &mut out,
+        Seen::Ingress,
+        x,
+        out,
     );
     regular(
         ctx,
@@ -80,7 +174,9 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
         &v.endpoints,
         &h.endpoints,
         |key| endpoints_synced(ctx, key),
-        &mut out,
+        Seen::Endpoints,
+        x,
+        out,
     );
     regular(
         ctx,
@@ -92,22 +188,26 @@ pub fn pairs(ctx: &Ctx) -> Vec<Pair> {
                 .get(key)
                 .is_some_and(|s| endpoint_slice::fate(ctx, &s.metadata) == Fate::Sync)
         },
-        &mut out,
+        Seen::EndpointSlice,
+        x,
+        out,
     );
     // Virtual `default/kubernetes` slice ⇄ host Endpoints `<vc>` (vCluster's default-endpoint
     // controller writes it; no host slice is involved).
     if crate::cluster::snapshot::lookup(&h.endpoints, ctx.host_namespace, ctx.vcluster).is_some() {
-        out.push(Pair::new(
+        let p = Pair::new(
             PairKind::EndpointSlice,
             Some(ObjKey::new("default", "kubernetes")),
             Some(ObjKey::new(ctx.host_namespace, ctx.vcluster)),
-        ));
+        );
+        let s = x.look_up(ctx, &p);
+        out.push((p, s));
     }
-    out.extend(replicate::pairs(ctx));
-    // Each kind arrives as a few already-sorted runs: the stable sort merges runs in linear time.
-    out.sort();
-    out.dedup();
-    out
+    for p in replicate::pairs(ctx) {
+        // Few, and not found by the look-ups above: the general look-up is good enough.
+        let s = x.look_up(ctx, &p);
+        out.push((p, s));
+    }
 }
 
 /// Virtual Endpoints get a host twin only when their Service has no selector (§4.4), plus the
@@ -129,19 +229,24 @@ fn endpoints_synced(ctx: &Ctx, key: &ObjKey) -> bool {
     }
 }
 
-fn regular<K: kube::Resource>(
+#[allow(clippy::too_many_arguments)]
+fn regular<K: kube::Resource, X: Extra>(
     ctx: &Ctx,
     kind: ObjKind,
     virt: &ObjMap<K>,
     host: &ObjMap<K>,
     wanted: impl Fn(&ObjKey) -> bool,
-    out: &mut Vec<Pair>,
+    seen: fn(Arc<K>) -> Seen,
+    x: &X,
+    out: &mut Vec<(Pair, X::Out)>,
 ) {
     let pk = PairKind::from(kind);
     let hns = ctx.host_namespace;
-    // Host names already paired with a live virtual object: no need to run IsManaged on them.
-    // Borrowed from the host map, so remembering one costs no allocation.
-    let mut paired: HashSet<&str> = HashSet::with_capacity(virt.len().min(host.len()));
+    let both = |v: Option<&Arc<K>>, h: Option<&Arc<K>>| x.of(v, h, seen);
+    // Host keys already paired with a live virtual object: no need to run IsManaged on them.
+    // Remembered by their address in the host map (the map is not changed while we pair), so
+    // neither remembering nor checking one reads its strings.
+    let mut paired: HashSet<*const ObjKey> = HashSet::with_capacity(virt.len().min(host.len()));
     for (key, obj) in virt {
         if is_controlled(obj.meta()) || key.name.is_empty() {
             continue;
@@ -153,26 +258,26 @@ fn regular<K: kube::Resource>(
             // is still ours to clean up.
             let managed = existing.is_some_and(|(_, h)| is_managed(ctx, kind, h.meta()));
             if managed {
-                out.push(Pair::new(
-                    pk,
-                    Some(key.clone()),
-                    Some(ObjKey::new(hns, twin)),
+                let s = both(Some(obj), existing.map(|(_, h)| h));
+                out.push((
+                    Pair::new(pk, Some(key.clone()), Some(ObjKey::new(hns, twin))),
+                    s,
                 ));
             }
             continue;
         }
         if let Some((hk, _)) = existing {
-            paired.insert(hk.name.as_str());
+            paired.insert(hk as *const ObjKey);
         }
-        out.push(Pair::new(
-            pk,
-            Some(key.clone()),
-            Some(ObjKey::new(hns, twin)),
+        let s = both(Some(obj), existing.map(|(_, h)| h));
+        out.push((
+            Pair::new(pk, Some(key.clone()), Some(ObjKey::new(hns, twin))),
+            s,
         ));
     }
     // Managed host objects whose virtual object is gone (or never paired): orphans.
-    for (key, obj) in in_namespace(host, hns) {
-        if paired.contains(key.name.as_str()) {
+    for (key, obj) in namespace_range(host, hns) {
+        if paired.contains(&(key as *const ObjKey)) {
             continue;
         }
         let meta: &ObjectMeta = obj.meta();
@@ -182,6 +287,54 @@ fn regular<K: kube::Resource>(
         // IsManaged guarantees the annotations translate to this very name, so a live
         // virtual object was already paired above with the same keys; the final dedup drops it.
         let vkey = virtual_ref(meta).map(|(ns, name)| ObjKey::new(ns, name));
-        out.push(Pair::new(pk, vkey, Some(key.clone())));
+        let vobj = vkey.as_ref().and_then(|k| virt.get(k));
+        let s = both(vobj, Some(obj));
+        out.push((Pair::new(pk, vkey, Some(key.clone())), s));
+    }
+}
+
+/// The entries of `map` in `namespace`, in name order. Unlike a scan that stops at the first
+/// key of another namespace, the range is bounded by two searches and then read without
+/// comparing (so without reading) every key's namespace: `namespace + "\0"` is the least
+/// namespace above it.
+fn namespace_range<'m, V>(
+    map: &'m ObjMap<V>,
+    namespace: &str,
+) -> std::collections::btree_map::Range<'m, ObjKey, Arc<V>> {
+    use std::ops::Bound;
+    let above = format!("{namespace}\0");
+    let from: (&str, &str) = (namespace, "");
+    let to: (&str, &str) = (above.as_str(), "");
+    map.range::<dyn KeyRef, _>((
+        Bound::Included(&from as &dyn KeyRef),
+        Bound::Excluded(&to as &dyn KeyRef),
+    ))
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_range_holds_exactly_that_namespace() {
+        let mut m: ObjMap<u8> = ObjMap::new();
+        for (ns, name) in [
+            ("a", "x"),
+            ("ns", ""),
+            ("ns", "a"),
+            ("ns", "zz"),
+            ("ns\0", "a"),
+            ("ns-1", "a"),
+            ("nsa", "a"),
+            ("nr", "z"),
+            ("", "cluster-scoped"),
+        ] {
+            m.insert(ObjKey::new(ns, name), Arc::new(0));
+        }
+        for ns in ["ns", "a", "", "nr", "missing", "ns\0"] {
+            let got: Vec<&ObjKey> = namespace_range(&m, ns).map(|(k, _)| k).collect();
+            let want: Vec<&ObjKey> = m.keys().filter(|k| k.namespace == ns).collect();
+            assert_eq!(got, want, "{ns:?}");
+        }
     }
 }

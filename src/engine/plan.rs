@@ -34,7 +34,18 @@ pub fn plan(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
     match pair.kind {
         PairKind::ReplicatedFromHost => replicate::plan_from_host(ctx, pair, memory),
         PairKind::ReplicatedToHost => replicate::plan_to_host(ctx, pair, memory),
-        _ => regular(ctx, pair, memory),
+        _ => regular(ctx, pair, &LastSeen::observe(ctx, pair), memory),
+    }
+}
+
+/// [`plan`] given both sides of the pair as they are now, exactly as [`LastSeen::observe`]
+/// finds them in `ctx`'s snapshot (e.g. from [`crate::engine::pair::pairs_seen`]): the same
+/// plan without searching the snapshot again.
+pub fn plan_seen(ctx: &Ctx, pair: &Pair, now: &LastSeen, memory: Option<&LastSeen>) -> Plan {
+    match pair.kind {
+        PairKind::ReplicatedFromHost => replicate::plan_from_host(ctx, pair, memory),
+        PairKind::ReplicatedToHost => replicate::plan_to_host(ctx, pair, memory),
+        _ => regular(ctx, pair, now, memory),
     }
 }
 
@@ -239,15 +250,14 @@ fn meta_of(s: &Seen) -> &ObjectMeta {
     }
 }
 
-fn regular(ctx: &Ctx, pair: &Pair, memory: Option<&LastSeen>) -> Plan {
+fn regular(ctx: &Ctx, pair: &Pair, now: &LastSeen, memory: Option<&LastSeen>) -> Plan {
     let kind = pair.obj_kind();
-    let now = LastSeen::observe(ctx, pair);
     let vkey_is_kubernetes = pair
         .virtual_key
         .as_ref()
         .is_some_and(|k| naming::is_default_kubernetes(&k.namespace, &k.name));
     if vkey_is_kubernetes && matches!(kind, ObjKind::Service | ObjKind::Endpoints) {
-        return kubernetes_special(ctx, &now);
+        return kubernetes_special(ctx, now);
     }
     if vkey_is_kubernetes && kind == ObjKind::EndpointSlice {
         return kubernetes_slice(ctx, &now);
@@ -1126,7 +1136,7 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         apply_virtual_meta(&mut after.metadata, &ms);
         ann.extend(metadata::cow(pod::pod_annotations(&after)));
     } else {
-        ann.extend(metadata::cow(pod::pod_annotations(v)));
+        ann.extend(pod::pod_annotations_ref(v));
     }
     // Host-only pod bookkeeping vCluster wrote at creation stays.
     for (k, val) in hm.annotations.iter().flatten() {

@@ -3,7 +3,8 @@
 
 use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot};
 use crate::engine::ctx::Ctx;
-use crate::engine::pair::{Pair, pairs};
+use crate::engine::memory::{LastSeen, Seen};
+use crate::engine::pair::{Pair, PairsPart, pairs_seen, pairs_seen_part, sort_pairs};
 use crate::engine::{Blocked, PairKind, Plan, SideName};
 use crate::inspect::model::{DnsNames, PairRow, SideView, Status};
 use crate::inspect::sides::{self, SideIndex};
@@ -15,10 +16,8 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// Rows of every pair in the snapshot, in the engine's pair order.
 pub fn rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<PairRow> {
-    pair_rows(snapshot, config)
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect()
+    // Each pair is dropped where its row is made: no second pass over 20,000 rows.
+    rows_with(snapshot, config, default_threads(), |_, r| r)
 }
 
 /// Rows together with the engine pair each was built from (`fix` re-plans by pair).
@@ -36,12 +35,22 @@ fn default_threads() -> usize {
 }
 
 /// [`pair_rows`] on at most `threads` threads (1 = on the caller's thread). The result does
-/// not depend on the thread count: pairs are split into consecutive chunks, joined in order.
+/// not depend on the thread count: pairs are cut into consecutive chunks, joined in order.
 pub fn pair_rows_on(
     snapshot: &Snapshot,
     config: &VClusterConfig,
     threads: usize,
 ) -> Vec<(Pair, PairRow)> {
+    rows_with(snapshot, config, threads, |p, r| (p, r))
+}
+
+/// The rows on at most `threads` threads, each passed through `keep` with its pair.
+fn rows_with<T: Send>(
+    snapshot: &Snapshot,
+    config: &VClusterConfig,
+    threads: usize,
+    keep: impl Fn(Pair, PairRow) -> T + Sync,
+) -> Vec<T> {
     let ctx = Ctx {
         snapshot,
         config,
@@ -49,42 +58,88 @@ pub fn pair_rows_on(
         host_namespace: &snapshot.host_namespace,
         now: crate::engine::ctx::now_seconds(),
     };
-    let inputs = RowInputs::new(&ctx);
-    let all = pairs(&ctx);
-    let one = |p: Pair| {
-        let plan = crate::engine::plan::plan(&ctx, &p, None);
-        let r = row_with_plan(&inputs, &p, plan);
-        (p, r)
+    // Pairing found both objects already; the plan and the row reuse them.
+    let one = |inputs: &RowInputs, (p, seen): (Pair, LastSeen)| {
+        let plan = crate::engine::plan::plan_seen(&ctx, &p, &seen, None);
+        let r = row_with_seen(inputs, &p, &seen, plan);
+        keep(p, r)
     };
-    if threads <= 1 || all.len() < PARALLEL_MIN_PAIRS {
-        return all.into_iter().map(one).collect();
-    }
-    let chunk = all.len().div_ceil(threads);
-    let mut chunks = Vec::with_capacity(threads);
-    let mut rest = all;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    std::thread::scope(|s| {
-        let one = &one;
-        let handles: Vec<_> = chunks
+    let small =
+        snapshot.virtual_side.object_count() + snapshot.host.object_count() < PARALLEL_MIN_PAIRS;
+    if threads <= 1 || small {
+        let inputs = RowInputs::new(&ctx);
+        return pairs_seen(&ctx)
             .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(one).collect::<Vec<_>>()))
+            .map(|p| one(&inputs, p))
             .collect();
-        let mut out = Vec::new();
-        for h in handles {
+    }
+    // Pod pairing on one thread; the indexes and the other kinds' pairing on this one.
+    let (all, virt, host) = std::thread::scope(|s| {
+        let pods = s.spawn(|| pairs_seen_part(&ctx, PairsPart::Pods));
+        let host = SideIndex::new(&snapshot.host);
+        let virt = SideIndex::new(&snapshot.virtual_side);
+        let mut all = pairs_seen_part(&ctx, PairsPart::Others);
+        match pods.join() {
+            Ok(pods) => all.extend(pods),
+            // A panic while pairing is a bug; surface it as if it happened on this thread.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        (sort_pairs(all), virt, host)
+    });
+    let inputs = RowInputs {
+        ctx: &ctx,
+        virt,
+        host,
+        unreadable: unreadable(snapshot),
+    };
+    if all.len() < PARALLEL_MIN_PAIRS {
+        return all.into_iter().map(|p| one(&inputs, p)).collect();
+    }
+    // Small chunks handed out in turn: pod rows and service rows cost differently, so equal
+    // halves would leave one thread waiting for the other.
+    let mut chunks: Vec<Vec<(Pair, LastSeen)>> = Vec::new();
+    let mut rest = all.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(CHUNK_PAIRS).collect());
+    }
+    let n = chunks.len();
+    let queue = std::sync::Mutex::new(chunks.into_iter().enumerate());
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let next = match queue.lock() {
+                Ok(mut q) => q.next(),
+                Err(poisoned) => poisoned.into_inner().next(),
+            };
+            let Some((i, chunk)) = next else { break };
+            let part: Vec<_> = chunk.into_iter().map(|p| one(&inputs, p)).collect();
+            done.push((i, part));
+        }
+        done
+    };
+    let mut parts: Vec<Option<Vec<T>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut done = work();
+        for h in helpers {
             match h.join() {
-                Ok(part) => out.extend(part),
-                // A panic in a row is a bug; surface it as if it happened on this thread.
+                Ok(more) => done.extend(more),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        out
-    })
+        for (i, part) in done {
+            parts[i] = Some(part);
+        }
+    });
+    let mut out = Vec::with_capacity(parts.iter().flatten().map(Vec::len).sum());
+    for part in parts.into_iter().flatten() {
+        out.extend(part);
+    }
+    out
 }
+
+/// Pairs handed to a thread at a time.
+const CHUNK_PAIRS: usize = 1024;
 
 /// Indexes shared by every row of one snapshot.
 pub struct RowInputs<'a> {
@@ -125,18 +180,22 @@ pub fn unreadable(snapshot: &Snapshot) -> Option<String> {
 
 /// The row of one pair, given the plan the engine made for it.
 pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
+    row_with_seen(inputs, pair, &LastSeen::observe(inputs.ctx, pair), plan)
+}
+
+/// [`row_with_plan`] given both sides as [`LastSeen::observe`] finds them in the snapshot.
+pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Plan) -> PairRow {
     let ctx = inputs.ctx;
     let domain = ctx.config.networking.advanced.cluster_domain.as_str();
     let vkey = pair.virtual_key.as_ref();
     let hkey = pair.host_key.as_ref();
     let vs = &ctx.snapshot.virtual_side;
-    let hs = &ctx.snapshot.host;
     let mut notes: Vec<String> = Vec::new();
 
     let (virtual_side, host, dns, ip_mismatch) = match pair.kind {
         PairKind::Pod => {
-            let v = vkey.and_then(|k| vs.pods.get(k));
-            let h = hkey.and_then(|k| hs.pods.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_pod);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_pod);
             let dns = DnsNames {
                 virtual_names: v
                     .map(|p| sides::virtual_pod_names(p, domain))
@@ -145,8 +204,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
                     .map(|p| sides::host_pod_names(p, domain))
                     .unwrap_or_default(),
             };
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |p| sides::pod_view(p));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |p| sides::pod_view(p));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::pod_view);
+            let hv = h.map_or_else(|| sides::absent_view(hkey), sides::pod_view);
             let mm = ips_differ(&vv, &hv);
             if mm {
                 notes.push(format!(
@@ -158,8 +217,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, dns, mm)
         }
         PairKind::Service | PairKind::ReplicatedToHost | PairKind::ReplicatedFromHost => {
-            let v = vkey.and_then(|k| vs.services.get(k));
-            let h = hkey.and_then(|k| hs.services.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_service);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_service);
             let vv = v.map_or_else(
                 || sides::absent_view(vkey),
                 |s| sides::service_view(s, &inputs.virt),
@@ -203,7 +262,7 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
                         .unwrap_or_default();
                     vv.ip = target_ips.first().cloned();
                     let source_ip = h
-                        .and_then(|s| sides::service_cluster_ip(s))
+                        .and_then(sides::service_cluster_ip)
                         .filter(|ip| ip != "None");
                     let mm = match (&source_ip, v) {
                         (Some(ip), Some(_)) => !target_ips.contains(ip),
@@ -227,10 +286,10 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, dns, mm)
         }
         PairKind::Endpoints => {
-            let v = vkey.and_then(|k| vs.endpoints.get(k));
-            let h = hkey.and_then(|k| hs.endpoints.get(k));
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |e| sides::endpoints_view(e));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |e| sides::endpoints_view(e));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_endpoints);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_endpoints);
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::endpoints_view);
+            let hv = h.map_or_else(|| sides::absent_view(hkey), sides::endpoints_view);
             let mm = match (v, h) {
                 (Some(v), Some(h)) => endpoint_ips(v) != endpoint_ips(h),
                 _ => false,
@@ -241,8 +300,8 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, DnsNames::default(), mm)
         }
         PairKind::EndpointSlice => {
-            let v = vkey.and_then(|k| vs.endpoint_slices.get(k));
-            let h = hkey.and_then(|k| hs.endpoint_slices.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_endpoint_slice);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_endpoint_slice);
             let vv = v.map_or_else(
                 || sides::absent_view(vkey),
                 |e| sides::endpoint_slice_view(e),
@@ -253,7 +312,7 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
                 Some(e) => sides::endpoint_slice_view(e),
                 // The virtual `default/kubernetes` slice mirrors host Endpoints `<vc>`.
                 None if kubernetes => hkey
-                    .and_then(|k| hs.endpoints.get(k))
+                    .and_then(|k| ctx.snapshot.host.endpoints.get(k))
                     .map_or_else(|| sides::absent_view(hkey), |e| sides::endpoints_view(e)),
                 None => sides::absent_view(hkey),
             };
@@ -267,14 +326,14 @@ pub fn row_with_plan(inputs: &RowInputs, pair: &Pair, plan: Plan) -> PairRow {
             (vv, hv, DnsNames::default(), mm)
         }
         PairKind::Ingress => {
-            let v = vkey.and_then(|k| vs.ingresses.get(k));
-            let h = hkey.and_then(|k| hs.ingresses.get(k));
+            let v = seen.virtual_obj.as_ref().and_then(Seen::as_ingress);
+            let h = seen.host_obj.as_ref().and_then(Seen::as_ingress);
             let dns = DnsNames {
-                virtual_names: v.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
-                host_names: h.map(|i| sides::ingress_hosts(i)).unwrap_or_default(),
+                virtual_names: v.map(sides::ingress_hosts).unwrap_or_default(),
+                host_names: h.map(sides::ingress_hosts).unwrap_or_default(),
             };
-            let vv = v.map_or_else(|| sides::absent_view(vkey), |i| sides::ingress_view(i));
-            let hv = h.map_or_else(|| sides::absent_view(hkey), |i| sides::ingress_view(i));
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::ingress_view);
+            let hv = h.map_or_else(|| sides::absent_view(hkey), sides::ingress_view);
             let mm = ips_differ(&vv, &hv);
             (vv, hv, dns, mm)
         }
@@ -393,10 +452,8 @@ fn selector_notes(
         view.selected_pods
             .filter(|_| view.namespace == key.namespace)
     };
-    let vmatched =
-        counted(vview, vk).unwrap_or_else(|| inputs.virt.select(&vk.namespace, vsel).matched);
-    let hmatched =
-        counted(hview, hk).unwrap_or_else(|| inputs.host.select(&hk.namespace, hsel).matched);
+    let vmatched = counted(vview, vk).unwrap_or_else(|| inputs.virt.matched(&vk.namespace, vsel));
+    let hmatched = counted(hview, hk).unwrap_or_else(|| inputs.host.matched(&hk.namespace, hsel));
     if hmatched == 0 && vmatched > 0 {
         let stale = inputs.host.unmatched_keys(&hk.namespace, hsel);
         let mut note = format!(

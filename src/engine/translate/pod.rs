@@ -186,30 +186,42 @@ pub fn namespace_labels(ctx: &Ctx, vns: &str) -> Labels {
 
 /// The pod-only annotations (§3.1).
 pub fn pod_annotations(vpod: &Pod) -> Labels {
+    metadata::owned(pod_annotations_ref(vpod))
+}
+
+/// [`pod_annotations`], borrowing what it copies from the pod (plans compare it with the host
+/// pod's annotations, and most pods are in line).
+pub fn pod_annotations_ref(vpod: &Pod) -> metadata::RefLabels<'_> {
+    use std::borrow::Cow::{Borrowed, Owned};
     let m = &vpod.metadata;
-    let mut out = Labels::new();
-    out.insert(
-        naming::ANNOTATION_POD_NAME.to_string(),
-        m.name.clone().unwrap_or_default(),
+    let mut out = metadata::RefLabels::new();
+    let mut put = |k: &'static str, v| {
+        out.insert(Borrowed(k), v);
+    };
+    put(
+        naming::ANNOTATION_POD_NAME,
+        Borrowed(m.name.as_deref().unwrap_or_default()),
     );
-    out.insert(
-        naming::ANNOTATION_POD_NAMESPACE.to_string(),
-        m.namespace.clone().unwrap_or_default(),
+    put(
+        naming::ANNOTATION_POD_NAMESPACE,
+        Borrowed(m.namespace.as_deref().unwrap_or_default()),
     );
-    out.insert(
-        naming::ANNOTATION_POD_UID.to_string(),
-        m.uid.clone().unwrap_or_default(),
+    put(
+        naming::ANNOTATION_POD_UID,
+        Borrowed(m.uid.as_deref().unwrap_or_default()),
     );
-    out.insert(
-        naming::ANNOTATION_POD_SERVICE_ACCOUNT.to_string(),
-        vpod.spec
-            .as_ref()
-            .and_then(|s| s.service_account_name.clone())
-            .unwrap_or_default(),
+    put(
+        naming::ANNOTATION_POD_SERVICE_ACCOUNT,
+        Borrowed(
+            vpod.spec
+                .as_ref()
+                .and_then(|s| s.service_account_name.as_deref())
+                .unwrap_or_default(),
+        ),
     );
-    out.insert(
-        naming::ANNOTATION_POD_LABELS.to_string(),
-        labels_annotation(m.labels.as_ref()),
+    put(
+        naming::ANNOTATION_POD_LABELS,
+        Owned(labels_annotation(m.labels.as_ref())),
     );
     let owners = m.owner_references.as_deref().unwrap_or_default();
     let has_controller = owners.iter().any(|o| o.controller == Some(true));
@@ -218,24 +230,21 @@ pub fn pod_annotations(vpod: &Pod) -> Labels {
         .as_ref()
         .is_some_and(|a| a.contains_key(naming::ANNOTATION_SAFE_TO_EVICT));
     if !user_set {
-        out.insert(
-            naming::ANNOTATION_SAFE_TO_EVICT.to_string(),
-            has_controller.to_string(),
+        put(
+            naming::ANNOTATION_SAFE_TO_EVICT,
+            Borrowed(if has_controller { "true" } else { "false" }),
         );
         if owners
             .iter()
             .any(|o| o.controller == Some(true) && o.kind == "DaemonSet")
         {
-            out.insert(
-                naming::ANNOTATION_DAEMONSET_POD.to_string(),
-                "true".to_string(),
-            );
+            put(naming::ANNOTATION_DAEMONSET_POD, Borrowed("true"));
         }
     }
     if !owners.is_empty() {
-        out.insert(
-            naming::ANNOTATION_POD_OWNER_REFERENCES.to_string(),
-            owner_refs_json(owners),
+        put(
+            naming::ANNOTATION_POD_OWNER_REFERENCES,
+            Owned(owner_refs_json(owners)),
         );
         if let Some(kind) = owners.iter().find_map(|o| {
             (o.api_version == "apps/v1"
@@ -245,10 +254,7 @@ pub fn pod_annotations(vpod: &Pod) -> Labels {
                 ))
             .then_some(o.kind.as_str())
         }) {
-            out.insert(
-                naming::ANNOTATION_POD_OWNER_SET_KIND.to_string(),
-                kind.to_string(),
-            );
+            put(naming::ANNOTATION_POD_OWNER_SET_KIND, Borrowed(kind));
         }
     }
     out
