@@ -27,6 +27,7 @@ use crate::engine::queue::{Backoff, RetryBucket, WorkQueue};
 pub use crate::engine::runner::{Tuning, run_sync, run_sync_tuned};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -227,26 +228,30 @@ struct Expectation {
 
 /// resourceVersion and UID of a target as the snapshot shows it.
 fn observed(snap: &Snapshot, t: &Target) -> Option<(Option<String>, Option<String>)> {
-    let side = match t.side {
+    observed_meta(snap, t.side, t.kind, &t.namespace, &t.name)
+        .map(|m| (m.resource_version.clone(), m.uid.clone()))
+}
+
+/// The metadata of an object as the snapshot shows it, looked up without building a key: the
+/// feeder fingerprints every pair on every publish.
+fn observed_meta<'s>(
+    snap: &'s Snapshot,
+    side: SideName,
+    kind: ObjKind,
+    namespace: &str,
+    name: &str,
+) -> Option<&'s ObjectMeta> {
+    use crate::cluster::snapshot::lookup;
+    let side = match side {
         SideName::Virtual => &snap.virtual_side,
         SideName::Host => &snap.host,
     };
-    let key = ObjKey::new(t.namespace.clone(), t.name.clone());
-    fn pick<K: kube::Resource>(
-        m: &crate::cluster::snapshot::ObjMap<K>,
-        k: &ObjKey,
-    ) -> Option<(Option<String>, Option<String>)> {
-        m.get(k).map(|o| {
-            let meta = o.meta();
-            (meta.resource_version.clone(), meta.uid.clone())
-        })
-    }
-    match t.kind {
-        ObjKind::Pod => pick(&side.pods, &key),
-        ObjKind::Service => pick(&side.services, &key),
-        ObjKind::Endpoints => pick(&side.endpoints, &key),
-        ObjKind::Ingress => pick(&side.ingresses, &key),
-        ObjKind::Namespace => pick(&side.namespaces, &ObjKey::new("", t.name.clone())),
+    match kind {
+        ObjKind::Pod => lookup(&side.pods, namespace, name).map(|o| &o.metadata),
+        ObjKind::Service => lookup(&side.services, namespace, name).map(|o| &o.metadata),
+        ObjKind::Endpoints => lookup(&side.endpoints, namespace, name).map(|o| &o.metadata),
+        ObjKind::Ingress => lookup(&side.ingresses, namespace, name).map(|o| &o.metadata),
+        ObjKind::Namespace => lookup(&side.namespaces, "", name).map(|o| &o.metadata),
     }
 }
 
@@ -289,40 +294,25 @@ impl Expect {
 /// same as last time, planning again would give the same answer.
 fn pair_fingerprint(snap: &Snapshot, pair: &Pair) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    let kind = pair.obj_kind();
-    for (side, key) in [
-        (SideName::Virtual, &pair.virtual_key),
-        (SideName::Host, &pair.host_key),
-    ] {
-        if let Some(k) = key {
-            let t = Target {
-                side,
-                kind,
-                namespace: k.namespace.clone(),
-                name: k.name.clone(),
-            };
-            observed(snap, &t).hash(&mut h);
-        }
-    }
-    // Replicated pairs also read the endpoints of their source.
-    if matches!(
-        pair.kind,
-        PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost
-    ) {
+    let mut look = |kind: ObjKind| {
         for (side, key) in [
             (SideName::Virtual, &pair.virtual_key),
             (SideName::Host, &pair.host_key),
         ] {
             if let Some(k) = key {
-                let t = Target {
-                    side,
-                    kind: ObjKind::Endpoints,
-                    namespace: k.namespace.clone(),
-                    name: k.name.clone(),
-                };
-                observed(snap, &t).hash(&mut h);
+                observed_meta(snap, side, kind, &k.namespace, &k.name)
+                    .map(|m| (m.resource_version.as_deref(), m.uid.as_deref()))
+                    .hash(&mut h);
             }
         }
+    };
+    look(pair.obj_kind());
+    // Replicated pairs also read the endpoints of their source.
+    if matches!(
+        pair.kind,
+        PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost
+    ) {
+        look(ObjKind::Endpoints);
     }
     h.finish()
 }
