@@ -737,7 +737,9 @@ fn read<T: Clone>(m: &RwLock<T>) -> T {
 struct Feeder<W> {
     sh: Arc<Shared<W>>,
     source: ConfigSource,
-    fingerprints: HashMap<Pair, u64>,
+    /// Per pair: its fingerprint and the feed round that last saw it.
+    fingerprints: HashMap<Pair, (u64, u64)>,
+    round: u64,
     environment: Option<u64>,
     config_version: Option<String>,
     last_resync: Instant,
@@ -750,6 +752,7 @@ impl<W: Writer> Feeder<W> {
             sh,
             source,
             fingerprints: HashMap::new(),
+            round: 0,
             environment: None,
             config_version: None,
             last_resync: Instant::now(),
@@ -828,21 +831,32 @@ impl<W: Writer> Feeder<W> {
         self.environment = Some(env);
 
         let feeding = Instant::now();
-        let mut next = HashMap::new();
+        // Updated in place: rebuilding the map cloned and re-hashed every pair per publish.
+        self.round += 1;
+        let round = self.round;
         let mut changed = Vec::new();
         for p in pairs(&ctx) {
             let fp = pair_fingerprint(&snap, &p);
-            if everything || self.fingerprints.get(&p) != Some(&fp) {
-                changed.push(p.clone());
+            match self.fingerprints.get_mut(&p) {
+                Some((old, seen)) => {
+                    let differs = *old != fp;
+                    (*old, *seen) = (fp, round);
+                    if everything || differs {
+                        changed.push(p);
+                    }
+                }
+                None => {
+                    self.fingerprints.insert(p.clone(), (fp, round));
+                    changed.push(p);
+                }
             }
-            next.insert(p, fp);
         }
         // Pairs whose objects are both gone: nothing left to remember.
         let gone: Vec<Pair> = self
             .fingerprints
-            .keys()
-            .filter(|p| !next.contains_key(*p))
-            .cloned()
+            .iter()
+            .filter(|(_, (_, seen))| *seen != round)
+            .map(|(p, _)| p.clone())
             .collect();
         if !gone.is_empty() {
             let mut memory = lock(&self.sh.memory);
@@ -850,13 +864,13 @@ impl<W: Writer> Feeder<W> {
             let mut ex = lock(&self.sh.expectations);
             let mut notes = lock(&self.sh.last_notice);
             for p in &gone {
+                self.fingerprints.remove(p);
                 memory.forget(p);
                 q.forget(p);
                 ex.remove(p);
                 notes.remove(p);
             }
         }
-        self.fingerprints = next;
         tracing::trace!("fed snapshot {} in {:?}", snap.version, feeding.elapsed());
         if changed.is_empty() {
             return;
