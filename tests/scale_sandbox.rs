@@ -109,7 +109,7 @@ async fn twins_share_cluster_ips_and_pods_run_on_both_sides() {
                 .get("services", sb.host_namespace(), &twin)
                 .unwrap_or_else(|| panic!("no twin {twin}"));
             assert_eq!(
-                v.pointer("/spec/clusterIP"),
+                v.head().pointer("/spec/clusterIP"),
                 h.pointer("/spec/clusterIP"),
                 "{twin}"
             );

@@ -133,7 +133,7 @@ fn read_side(cluster: &Cluster, ns: Option<&str>) -> anyhow::Result<Side> {
         }
         let scope = if namespaced { ns } else { None };
         for (_, obj) in store.range(id, scope, None) {
-            side.insert_json((**obj).clone())
+            side.insert_json((*obj.full()).clone())
                 .with_context(|| format!("scale: cannot read back a {id}"))?;
         }
     }
@@ -300,8 +300,9 @@ pub fn running_pods(cluster: &Cluster, host_namespace: Option<&str>) -> usize {
                 k.2.contains(&twin_marker)
             } else {
                 k.1.starts_with(scale::NAMESPACE_PREFIX)
-            }) && p.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
-                && p.pointer("/status/podIP")
+            }) && p.head().pointer("/status/phase").and_then(Value::as_str) == Some("Running")
+                && p.head()
+                    .pointer("/status/podIP")
                     .and_then(Value::as_str)
                     .is_some_and(|ip| !ip.is_empty())
         })

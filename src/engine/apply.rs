@@ -12,6 +12,7 @@ use crate::engine::change::{Action, Change, ObjKind, Plan, SideName, Target};
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use kube::core::ApiResource;
@@ -233,6 +234,35 @@ fn api_for(clients: &Clients, t: &Target) -> Api<DynamicObject> {
     }
 }
 
+/// The part of a create's answer the engine reads.
+#[derive(serde::Deserialize)]
+struct Created {
+    #[serde(default)]
+    metadata: ObjectMeta,
+}
+
+/// `Api::create` without turning the answer into a tree: only its metadata is read (the
+/// resourceVersion for the plan's next change), and a pod twin's answer carries hundreds of
+/// service-link env vars.
+async fn create_meta(
+    clients: &Clients,
+    t: &Target,
+    pp: &PostParams,
+    body: &DynamicObject,
+) -> Result<ObjectMeta, kube::Error> {
+    let ar = api_resource(t.kind);
+    let ns =
+        (t.kind != ObjKind::Namespace && !t.namespace.is_empty()).then_some(t.namespace.as_str());
+    let url = <DynamicObject as kube::Resource>::url_path(&ar, ns);
+    let bytes = serde_json::to_vec(body).map_err(kube::Error::SerdeError)?;
+    let mut req = kube::core::Request::new(url)
+        .create(pp, bytes)
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("create");
+    let made: Created = clients.for_side(t.side).request(req).await?;
+    Ok(made.metadata)
+}
+
 /// The resourceVersions our own writes produced, for the later changes of the same plan.
 ///
 /// A plan may patch one object twice (spec and metadata, then `/status`), both planned from the
@@ -419,14 +449,14 @@ async fn delete_graceful(
 /// The create half of a re-creation, after the delete went through: the object must not be
 /// left deleted.
 async fn create_again(
-    api: &Api<DynamicObject>,
+    clients: &Clients,
     t: &Target,
     pp: &PostParams,
     body: &DynamicObject,
-) -> Result<DynamicObject, ApplyError> {
+) -> Result<ObjectMeta, ApplyError> {
     let mut last = None;
     for attempt in 0..RECREATE_TRIES {
-        match api.create(pp, body).await {
+        match create_meta(clients, t, pp, body).await {
             Ok(made) => return Ok(made),
             // The delete may still be finishing (finalizers, grace), or the server may be
             // briefly failing: a few short tries before anything else.
@@ -445,7 +475,7 @@ async fn create_again(
                     spec.remove("clusterIP");
                     spec.remove("clusterIPs");
                 }
-                return match api.create(pp, &fallback).await {
+                return match create_meta(clients, t, pp, &fallback).await {
                     Ok(made) => {
                         tracing::warn!("re-created {t} without its planned IP after: {first}");
                         Ok(made)
@@ -545,11 +575,10 @@ pub async fn apply_change(
         Action::Create { object } => {
             let filled = with_tokens(clients, t, object, send).await?;
             let obj = creatable(t, filled.as_ref().unwrap_or(object))?;
-            let made = api
-                .create(&pp, &obj)
+            let made = create_meta(clients, t, &pp, &obj)
                 .await
                 .map_err(|e| classify(t, "create", e))?;
-            Ok(done("created", made.metadata.resource_version))
+            Ok(done("created", made.resource_version))
         }
         Action::Patch {
             patch,
@@ -610,8 +639,8 @@ pub async fn apply_change(
                 // AlreadyExists; the body was validated locally instead.
                 return Ok(done("recreated (dry run: create not sent)", None));
             }
-            let made = create_again(&api, t, &pp, &obj).await?;
-            Ok(done("recreated", made.metadata.resource_version))
+            let made = create_again(clients, t, &pp, &obj).await?;
+            Ok(done("recreated", made.resource_version))
         }
         Action::Bind { node } => {
             let pods: Api<Pod> = Api::namespaced(clients.for_side(t.side).clone(), &t.namespace);

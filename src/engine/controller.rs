@@ -27,6 +27,7 @@ use crate::engine::queue::{Backoff, RetryBucket, WorkQueue};
 pub use crate::engine::runner::{Tuning, run_sync, run_sync_tuned};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -227,27 +228,33 @@ struct Expectation {
 
 /// resourceVersion and UID of a target as the snapshot shows it.
 fn observed(snap: &Snapshot, t: &Target) -> Option<(Option<String>, Option<String>)> {
-    let side = match t.side {
+    observed_meta(snap, t.side, t.kind, &t.namespace, &t.name)
+        .map(|m| (m.resource_version.clone(), m.uid.clone()))
+}
+
+/// The metadata of an object as the snapshot shows it, looked up without building a key: the
+/// feeder fingerprints every pair on every publish.
+fn observed_meta<'s>(
+    snap: &'s Snapshot,
+    side: SideName,
+    kind: ObjKind,
+    namespace: &str,
+    name: &str,
+) -> Option<&'s ObjectMeta> {
+    use crate::cluster::snapshot::lookup;
+    let side = match side {
         SideName::Virtual => &snap.virtual_side,
         SideName::Host => &snap.host,
     };
-    let key = ObjKey::new(t.namespace.clone(), t.name.clone());
-    fn pick<K: kube::Resource>(
-        m: &crate::cluster::snapshot::ObjMap<K>,
-        k: &ObjKey,
-    ) -> Option<(Option<String>, Option<String>)> {
-        m.get(k).map(|o| {
-            let meta = o.meta();
-            (meta.resource_version.clone(), meta.uid.clone())
-        })
-    }
-    match t.kind {
-        ObjKind::Pod => pick(&side.pods, &key),
-        ObjKind::Service => pick(&side.services, &key),
-        ObjKind::Endpoints => pick(&side.endpoints, &key),
-        ObjKind::EndpointSlice => pick(&side.endpoint_slices, &key),
-        ObjKind::Ingress => pick(&side.ingresses, &key),
-        ObjKind::Namespace => pick(&side.namespaces, &ObjKey::new("", t.name.clone())),
+    match kind {
+        ObjKind::Pod => lookup(&side.pods, namespace, name).map(|o| &o.metadata),
+        ObjKind::Service => lookup(&side.services, namespace, name).map(|o| &o.metadata),
+        ObjKind::Endpoints => lookup(&side.endpoints, namespace, name).map(|o| &o.metadata),
+        ObjKind::EndpointSlice => {
+            lookup(&side.endpoint_slices, namespace, name).map(|o| &o.metadata)
+        }
+        ObjKind::Ingress => lookup(&side.ingresses, namespace, name).map(|o| &o.metadata),
+        ObjKind::Namespace => lookup(&side.namespaces, "", name).map(|o| &o.metadata),
     }
 }
 
@@ -290,42 +297,19 @@ impl Expect {
 /// same as last time, planning again would give the same answer.
 fn pair_fingerprint(snap: &Snapshot, pair: &Pair) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    let kind = pair.obj_kind();
-    for (side, key) in [
-        (SideName::Virtual, &pair.virtual_key),
-        (SideName::Host, &pair.host_key),
-    ] {
-        if let Some(k) = key {
-            let t = Target {
-                side,
-                kind,
-                namespace: k.namespace.clone(),
-                name: k.name.clone(),
-            };
-            observed(snap, &t).hash(&mut h);
+    let mut look = |kind: ObjKind| {
+        for (side, key) in [
+            (SideName::Virtual, &pair.virtual_key),
+            (SideName::Host, &pair.host_key),
+        ] {
+            if let Some(k) = key {
+                observed_meta(snap, side, kind, &k.namespace, &k.name)
+                    .map(|m| (m.resource_version.as_deref(), m.uid.as_deref()))
+                    .hash(&mut h);
+            }
         }
-    }
-    // An Endpoints or slice plan reads the virtual Service it belongs to (selector or not):
-    // a Service that gains a selector must re-plan its Endpoints/slices at once.
-    let service = match (&pair.kind, &pair.virtual_key) {
-        (PairKind::Endpoints, Some(k)) => Some((k, k.name.as_str())),
-        (PairKind::EndpointSlice, Some(k)) => snap
-            .virtual_side
-            .endpoint_slices
-            .get(k)
-            .and_then(|s| crate::engine::translate::endpoint_slice::service_name(&s.metadata))
-            .map(|svc| (k, svc)),
-        _ => None,
     };
-    if let Some((k, svc)) = service {
-        let t = Target {
-            side: SideName::Virtual,
-            kind: ObjKind::Service,
-            namespace: k.namespace.clone(),
-            name: svc.to_string(),
-        };
-        observed(snap, &t).hash(&mut h);
-    }
+    look(pair.obj_kind());
     // Replicated pairs also read the endpoints of their source; the virtual `default/kubernetes`
     // slice is made from the `kubernetes` Endpoints on both sides.
     let kubernetes_slice = pair.kind == PairKind::EndpointSlice
@@ -339,20 +323,25 @@ fn pair_fingerprint(snap: &Snapshot, pair: &Pair) -> u64 {
             PairKind::ReplicatedFromHost | PairKind::ReplicatedToHost
         )
     {
-        for (side, key) in [
-            (SideName::Virtual, &pair.virtual_key),
-            (SideName::Host, &pair.host_key),
-        ] {
-            if let Some(k) = key {
-                let t = Target {
-                    side,
-                    kind: ObjKind::Endpoints,
-                    namespace: k.namespace.clone(),
-                    name: k.name.clone(),
-                };
-                observed(snap, &t).hash(&mut h);
-            }
-        }
+        look(ObjKind::Endpoints);
+    }
+    // An Endpoints or slice plan reads the virtual Service it belongs to (selector or not):
+    // a Service that gains a selector must re-plan its Endpoints/slices at once.
+    let service = match (&pair.kind, &pair.virtual_key) {
+        (PairKind::Endpoints, Some(k)) => Some((k, k.name.as_str())),
+        (PairKind::EndpointSlice, Some(k)) => crate::cluster::snapshot::lookup(
+            &snap.virtual_side.endpoint_slices,
+            &k.namespace,
+            &k.name,
+        )
+        .and_then(|s| crate::engine::translate::endpoint_slice::service_name(&s.metadata))
+        .map(|svc| (k, svc)),
+        _ => None,
+    };
+    if let Some((k, svc)) = service {
+        observed_meta(snap, SideName::Virtual, ObjKind::Service, &k.namespace, svc)
+            .map(|m| (m.resource_version.as_deref(), m.uid.as_deref()))
+            .hash(&mut h);
     }
     h.finish()
 }
@@ -777,7 +766,9 @@ fn read<T: Clone>(m: &RwLock<T>) -> T {
 struct Feeder<W> {
     sh: Arc<Shared<W>>,
     source: ConfigSource,
-    fingerprints: HashMap<Pair, u64>,
+    /// Per pair: its fingerprint and the feed round that last saw it.
+    fingerprints: HashMap<Pair, (u64, u64)>,
+    round: u64,
     environment: Option<u64>,
     config_version: Option<String>,
     last_resync: Instant,
@@ -790,6 +781,7 @@ impl<W: Writer> Feeder<W> {
             sh,
             source,
             fingerprints: HashMap::new(),
+            round: 0,
             environment: None,
             config_version: None,
             last_resync: Instant::now(),
@@ -868,21 +860,32 @@ impl<W: Writer> Feeder<W> {
         self.environment = Some(env);
 
         let feeding = Instant::now();
-        let mut next = HashMap::new();
+        // Updated in place: rebuilding the map cloned and re-hashed every pair per publish.
+        self.round += 1;
+        let round = self.round;
         let mut changed = Vec::new();
         for p in pairs(&ctx) {
             let fp = pair_fingerprint(&snap, &p);
-            if everything || self.fingerprints.get(&p) != Some(&fp) {
-                changed.push(p.clone());
+            match self.fingerprints.get_mut(&p) {
+                Some((old, seen)) => {
+                    let differs = *old != fp;
+                    (*old, *seen) = (fp, round);
+                    if everything || differs {
+                        changed.push(p);
+                    }
+                }
+                None => {
+                    self.fingerprints.insert(p.clone(), (fp, round));
+                    changed.push(p);
+                }
             }
-            next.insert(p, fp);
         }
         // Pairs whose objects are both gone: nothing left to remember.
         let gone: Vec<Pair> = self
             .fingerprints
-            .keys()
-            .filter(|p| !next.contains_key(*p))
-            .cloned()
+            .iter()
+            .filter(|(_, (_, seen))| *seen != round)
+            .map(|(p, _)| p.clone())
             .collect();
         if !gone.is_empty() {
             let mut memory = lock(&self.sh.memory);
@@ -890,13 +893,13 @@ impl<W: Writer> Feeder<W> {
             let mut ex = lock(&self.sh.expectations);
             let mut notes = lock(&self.sh.last_notice);
             for p in &gone {
+                self.fingerprints.remove(p);
                 memory.forget(p);
                 q.forget(p);
                 ex.remove(p);
                 notes.remove(p);
             }
         }
-        self.fingerprints = next;
         tracing::trace!("fed snapshot {} in {:?}", snap.version, feeding.elapsed());
         if changed.is_empty() {
             return;

@@ -77,6 +77,8 @@ pub struct ListQuery {
     pub cont: Option<String>,
     pub rv: Option<String>,
     pub rv_match: Option<String>,
+    /// Heads are enough (a metadata-only answer): large objects are not parsed.
+    pub heads: bool,
 }
 
 /// A list response before rendering.
@@ -409,7 +411,8 @@ impl Cluster {
         let mut remaining = 0u64;
         let matches = |v: &Value| q.label.matches(v) && q.field.matches(v);
         let mut last: Option<(String, String)> = None;
-        for (key, v) in store.range(kind.id, ns, after) {
+        for (key, slot) in store.range(kind.id, ns, after) {
+            let v = slot.head();
             if !matches(v) {
                 continue;
             }
@@ -418,7 +421,7 @@ impl Cluster {
                 continue;
             }
             last = Some((key.1.clone(), key.2.clone()));
-            items.push(v.clone());
+            items.push(if q.heads { v.clone() } else { slot.full() });
         }
         if remaining > 0
             && let Some((ns, name)) = last

@@ -13,10 +13,12 @@ use k8s_openapi::api::events::v1 as events;
 use k8s_openapi::api::networking::v1 as networking;
 
 /// Typed round trip of a body through its k8s-openapi type: the output is what the type keeps.
-pub type RoundTrip = fn(Value) -> Result<Value, serde_json::Error>;
+/// It borrows the body: the caller still needs it to find the fields the type dropped, and a
+/// pod with hundreds of env vars is expensive to clone.
+pub type RoundTrip = fn(&Value) -> Result<Value, serde_json::Error>;
 
-fn rt<T: DeserializeOwned + Serialize>(v: Value) -> Result<Value, serde_json::Error> {
-    let typed: T = serde_json::from_value(v)?;
+fn rt<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, serde_json::Error> {
+    let typed = <T as serde::Deserialize>::deserialize(v)?;
     serde_json::to_value(typed)
 }
 
@@ -385,7 +387,7 @@ mod tests {
     #[test]
     fn roundtrip_keeps_known_and_drops_unknown_fields() {
         let pods = by_id("pods").unwrap();
-        let out = (pods.roundtrip)(serde_json::json!({
+        let out = (pods.roundtrip)(&serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "a"},
             "spec": {"containers": [{"name": "c", "image": "i"}], "foo": 1}

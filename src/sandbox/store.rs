@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
@@ -38,8 +39,117 @@ pub struct Event {
     pub name: String,
     /// The object after the write (for DELETED: the last state, stamped with the deletion's RV).
     pub object: Arc<Value>,
-    /// The object before the write, for selector transitions.
+    /// The object before the write, for selector transitions: its [`Slot::head`] (a large
+    /// object without its containers' env).
     pub old: Option<Arc<Value>>,
+    /// The whole object before the write as JSON, when `old` is only its head.
+    pub old_full: Option<Bytes>,
+}
+
+impl Event {
+    /// The whole object before the write.
+    pub fn old_object(&self) -> Option<Arc<Value>> {
+        let head = self.old.as_ref()?;
+        Some(match &self.old_full {
+            Some(b) => parse_or(b, head),
+            None => head.clone(),
+        })
+    }
+}
+
+/// Objects whose tree is larger than this are stored as JSON text plus a head. A pod twin with
+/// hundreds of service-link env vars is ~40 KB of JSON but ~0.5 MB as a serde_json tree (every
+/// `{"name", "value"}` is a B-tree node of ~650 bytes).
+pub const LARGE_OBJECT: usize = 64 << 10;
+
+/// One stored object.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    head: Arc<Value>,
+    full: Option<Bytes>,
+}
+
+impl Slot {
+    fn new(obj: &Arc<Value>, size: usize) -> Self {
+        if size <= LARGE_OBJECT {
+            return Self {
+                head: obj.clone(),
+                full: None,
+            };
+        }
+        match serde_json::to_vec(&**obj) {
+            Ok(text) => Self {
+                head: Arc::new(head_of(obj)),
+                full: Some(Bytes::from(text)),
+            },
+            Err(_) => Self {
+                head: obj.clone(),
+                full: None,
+            },
+        }
+    }
+
+    /// The object, or for a large one everything but its containers' env: enough for
+    /// selectors, tables, metadata and the controllers.
+    pub fn head(&self) -> &Arc<Value> {
+        &self.head
+    }
+
+    /// The whole object (parsed from its text when it is stored as text).
+    pub fn full(&self) -> Arc<Value> {
+        match &self.full {
+            Some(b) => parse_or(b, &self.head),
+            None => self.head.clone(),
+        }
+    }
+}
+
+/// The text we wrote ourselves always parses; if it ever did not, the head is the best left.
+fn parse_or(text: &[u8], head: &Arc<Value>) -> Arc<Value> {
+    serde_json::from_slice(text)
+        .map(Arc::new)
+        .unwrap_or_else(|_| head.clone())
+}
+
+/// A copy of `obj` without the env of its (init, ephemeral) containers.
+fn head_of(obj: &Value) -> Value {
+    let Value::Object(top) = obj else {
+        return obj.clone();
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in top {
+        let v = match (k.as_str(), v) {
+            ("spec", Value::Object(spec)) => {
+                let mut o = serde_json::Map::new();
+                for (sk, sv) in spec {
+                    let sv = match (sk.as_str(), sv) {
+                        (
+                            "containers" | "initContainers" | "ephemeralContainers",
+                            Value::Array(cs),
+                        ) => Value::Array(
+                            cs.iter()
+                                .map(|c| match c {
+                                    Value::Object(c) => Value::Object(
+                                        c.iter()
+                                            .filter(|(ck, _)| ck.as_str() != "env")
+                                            .map(|(ck, cv)| (ck.clone(), cv.clone()))
+                                            .collect(),
+                                    ),
+                                    other => other.clone(),
+                                })
+                                .collect(),
+                        ),
+                        _ => sv.clone(),
+                    };
+                    o.insert(sk.clone(), sv);
+                }
+                Value::Object(o)
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
 }
 
 /// Events kept for watch replay; older resourceVersions get an in-stream 410.
@@ -50,7 +160,7 @@ pub const DEFAULT_RING: usize = 50_000;
 pub const DEFAULT_RING_BYTES: usize = 256 << 20;
 
 pub struct Store {
-    objects: BTreeMap<Key, Arc<Value>>,
+    objects: BTreeMap<Key, Slot>,
     rv: u64,
     /// Events with the rough size of their object.
     ring: VecDeque<(Arc<Event>, usize)>,
@@ -125,10 +235,18 @@ impl Store {
         rx
     }
 
+    /// The whole object.
     pub fn get(&self, kind: &'static str, ns: &str, name: &str) -> Option<Arc<Value>> {
-        self.objects
-            .get(&(kind, ns.to_string(), name.to_string()))
-            .cloned()
+        self.slot(kind, ns, name).map(Slot::full)
+    }
+
+    /// The object's [`Slot::head`]: cheap, and all a reader of labels, status or owners needs.
+    pub fn head(&self, kind: &'static str, ns: &str, name: &str) -> Option<Arc<Value>> {
+        self.slot(kind, ns, name).map(|s| s.head().clone())
+    }
+
+    fn slot(&self, kind: &'static str, ns: &str, name: &str) -> Option<&Slot> {
+        self.objects.get(&(kind, ns.to_string(), name.to_string()))
     }
 
     /// Objects of a kind, optionally within one namespace, in key order, starting after `after`.
@@ -137,7 +255,7 @@ impl Store {
         kind: &'static str,
         ns: Option<&'a str>,
         after: Option<(String, String)>,
-    ) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
+    ) -> impl Iterator<Item = (&'a Key, &'a Slot)> + 'a {
         use std::ops::Bound;
         let lo = match after {
             Some((n, m)) => Bound::Excluded((kind, n, m)),
@@ -171,8 +289,7 @@ impl Store {
         self.rv
     }
 
-    fn emit(&mut self, ev: Event) {
-        let size = approx_size(&ev.object);
+    fn emit(&mut self, ev: Event, size: usize) {
         let ev = Arc::new(ev);
         self.ring.push_back((ev.clone(), size));
         self.ring_bytes += size;
@@ -187,23 +304,32 @@ impl Store {
         set_rv(&mut obj, rv);
         let ns = meta_str(&obj, "namespace").to_string();
         let name = meta_str(&obj, "name").to_string();
+        let size = approx_size(&obj);
         let obj = Arc::new(obj);
         let key = (kind, ns.clone(), name.clone());
-        let old = self.objects.insert(key, obj.clone());
+        let old = self.objects.insert(key, Slot::new(&obj, size));
         let etype = if old.is_some() {
             EventType::Modified
         } else {
             EventType::Added
         };
-        self.emit(Event {
-            rv,
-            etype,
-            kind,
-            namespace: ns,
-            name,
-            object: obj.clone(),
-            old,
-        });
+        let (old, old_full) = match old {
+            Some(s) => (Some(s.head), s.full),
+            None => (None, None),
+        };
+        self.emit(
+            Event {
+                rv,
+                etype,
+                kind,
+                namespace: ns,
+                name,
+                object: obj.clone(),
+                old,
+                old_full,
+            },
+            size,
+        );
         obj
     }
 
@@ -213,18 +339,23 @@ impl Store {
         let old = self.objects.remove(&key)?;
         self.applied.remove(&key);
         let rv = self.next_rv();
-        let mut last = (*old).clone();
+        let mut last = (*old.full()).clone();
         set_rv(&mut last, rv);
+        let size = approx_size(&last);
         let last = Arc::new(last);
-        self.emit(Event {
-            rv,
-            etype: EventType::Deleted,
-            kind,
-            namespace: ns.to_string(),
-            name: name.to_string(),
-            object: last.clone(),
-            old: Some(old),
-        });
+        self.emit(
+            Event {
+                rv,
+                etype: EventType::Deleted,
+                kind,
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                object: last.clone(),
+                old: Some(old.head),
+                old_full: old.full,
+            },
+            size,
+        );
         Some(last)
     }
 
@@ -351,6 +482,60 @@ mod tests {
         assert!(size >= 100 * 650, "size {size}");
         assert!(size > 10 * text, "size {size} vs text {text}");
         assert_eq!(approx_size(&json!(null)), 32);
+    }
+
+    fn big_pod(name: &str, label: &str) -> Value {
+        let env: Vec<Value> = (0..400)
+            .map(|i| json!({"name": format!("S{i}_SERVICE_HOST"), "value": "10.0.0.1"}))
+            .collect();
+        json!({
+            "metadata": {"namespace": "a", "name": name, "labels": {"app": label}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i", "env": env, "ports": [{"containerPort": 80}]}]},
+            "status": {"phase": "Running"}
+        })
+    }
+
+    #[test]
+    fn a_large_object_comes_back_whole_and_its_head_lacks_only_the_env() {
+        let mut s = Store::new(16);
+        let written = s.put("pods", big_pod("p", "x"));
+        assert!(approx_size(&written) > LARGE_OBJECT);
+        let got = s.get("pods", "a", "p").unwrap();
+        assert_eq!(*got, *written, "get returns the whole object");
+        let head = s.head("pods", "a", "p").unwrap();
+        assert!(head.pointer("/spec/containers/0/env").is_none());
+        assert_eq!(
+            head["spec"]["containers"][0]["ports"],
+            written["spec"]["containers"][0]["ports"]
+        );
+        assert_eq!(head["metadata"], written["metadata"]);
+        assert_eq!(head["status"], written["status"]);
+        assert_eq!(head["spec"]["nodeName"], "n1");
+        let (_, slot) = s.range("pods", None, None).next().unwrap();
+        assert_eq!(*slot.full(), *written);
+
+        // The event of the next write carries the head as `old` and the whole old object on request.
+        let mut rx = s.subscribe();
+        s.put("pods", big_pod("p", "y"));
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.old.as_ref().unwrap()["metadata"]["labels"]["app"], "x");
+        assert_eq!(*ev.old_object().unwrap(), *written);
+        let gone = s.remove("pods", "a", "p").unwrap();
+        assert_eq!(gone["metadata"]["labels"]["app"], "y");
+        assert_eq!(
+            gone["spec"]["containers"][0]["env"]
+                .as_array()
+                .map(Vec::len),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn a_small_object_is_stored_as_is() {
+        let mut s = Store::new(16);
+        let written = s.put("pods", obj("a", "p"));
+        assert!(Arc::ptr_eq(&written, &s.get("pods", "a", "p").unwrap()));
+        assert!(Arc::ptr_eq(&written, &s.head("pods", "a", "p").unwrap()));
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub fn check_name(kind: &KindInfo, name: &str) -> Result<(), ApiError> {
 /// Round-trips a body through its typed form. Returns the normalised body and the unknown
 /// fields (as `spec.foo` paths) that the typed form dropped.
 pub fn roundtrip(kind: &KindInfo, obj: Value) -> Result<(Value, Vec<String>), ApiError> {
-    let out = (kind.roundtrip)(obj.clone()).map_err(|e| {
+    let out = (kind.roundtrip)(&obj).map_err(|e| {
         ApiError::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: {e}",
             kind.kind, kind.version, kind.kind

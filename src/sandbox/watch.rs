@@ -104,7 +104,7 @@ fn translate(spec: &WatchSpec, ev: &Event) -> Option<(&'static str, Arc<Value>)>
                 (false, true) => Some(("ADDED", ev.object.clone())),
                 (true, false) => {
                     // Leaving the selection: the last matching state, at this event's RV.
-                    let mut last = ev.old.as_deref().cloned().unwrap_or(Value::Null);
+                    let mut last = ev.old_object().map(|o| (*o).clone()).unwrap_or(Value::Null);
                     last["metadata"]["resourceVersion"] = json!(ev.rv.to_string());
                     Some(("DELETED", Arc::new(last)))
                 }
@@ -129,10 +129,14 @@ pub fn start(
         let sub = store.subscribe();
         let current = store.rv();
         if from_state {
+            // Metadata is all a metadata watch renders: large objects stay unparsed.
             let items: Vec<Arc<Value>> = store
                 .range(spec.kind.id, spec.namespace.as_deref(), None)
-                .filter(|(_, v)| matches(&spec, v))
-                .map(|(_, v)| v.clone())
+                .filter(|(_, v)| matches(&spec, v.head()))
+                .map(|(_, v)| match spec.render {
+                    Render::Metadata => v.head().clone(),
+                    _ => v.full(),
+                })
                 .collect();
             (items, Some(Vec::new()), sub, current)
         } else {

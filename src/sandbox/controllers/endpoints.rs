@@ -140,7 +140,7 @@ pub fn sync_service(cluster: &Cluster, pods: &PairIndex, ns: &str, name: &str) {
         match string_pairs(&sel).next() {
             Some((k, v)) => pods
                 .names(ns, k, v)
-                .filter_map(|n| store.get("pods", ns, n))
+                .filter_map(|n| store.head("pods", ns, n))
                 .filter(|p| map_matches(&sel, p))
                 .collect(),
             // A selector with non-string values matches no labels.

@@ -28,7 +28,7 @@ pub fn collect(cluster: &Cluster, index: &OwnerIndex, owners: &BTreeMap<String, 
                     if !owner_ns.is_empty() && key.1 != *owner_ns {
                         continue;
                     }
-                    let Some(obj) = store.get(key.0, &key.1, &key.2) else {
+                    let Some(obj) = store.head(key.0, &key.1, &key.2) else {
                         continue;
                     };
                     let still_owned = obj

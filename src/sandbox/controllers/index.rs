@@ -131,6 +131,7 @@ mod tests {
             name: name.into(),
             object: Arc::new(object),
             old: None,
+            old_full: None,
         }
     }
 

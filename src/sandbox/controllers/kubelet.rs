@@ -23,6 +23,19 @@ pub fn node_ip(i: u32) -> String {
     format!("172.18.0.{}", i + 2)
 }
 
+/// Name and image of each container. Only these two: a pod twin's containers carry hundreds
+/// of service-link env vars, and copying them per status write was most of the kubelet's cost.
+fn containers(pod: &Value) -> Vec<(Value, Value)> {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| (c["name"].clone(), c["image"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub struct Kubelet {
     cluster: Arc<Cluster>,
     nodes: u32,
@@ -142,12 +155,13 @@ impl Kubelet {
             st["podIP"] = json!(ip);
             st["podIPs"] = json!([{"ip": ip}]);
             st["startTime"] = json!(now);
-            st["conditions"] = json!([{"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]);
-            let containers: Vec<Value> = p["spec"]["containers"].as_array().cloned().unwrap_or_default();
-            p["status"]["containerStatuses"] = json!(containers.iter().map(|c| json!({
-                "name": c["name"], "image": c["image"], "imageID": "", "ready": false, "started": false,
+            st["conditions"] =
+                json!([{"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]);
+            let statuses: Vec<Value> = containers(p).into_iter().map(|(name, image)| json!({
+                "name": name, "image": image, "imageID": "", "ready": false, "started": false,
                 "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}
-            })).collect::<Vec<_>>());
+            })).collect();
+            p["status"]["containerStatuses"] = Value::Array(statuses);
         });
         let Some(written) = written else {
             if !host_network {
@@ -175,16 +189,16 @@ impl Kubelet {
                 let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": now});
                 p["status"]["phase"] = json!("Running");
                 p["status"]["conditions"] = json!([cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")]);
-                let containers: Vec<Value> = p["spec"]["containers"].as_array().cloned().unwrap_or_default();
-                p["status"]["containerStatuses"] = json!(containers.iter().map(|c| {
-                    let image = c["image"].as_str().unwrap_or("");
+                let statuses: Vec<Value> = containers(p).into_iter().map(|(name, image)| {
+                    let image = image.as_str().unwrap_or("");
                     json!({
-                        "name": c["name"], "image": image, "imageID": format!("{}{image}@sha256:{}", if image.contains('/') { "" } else { "docker.io/library/" }, "0".repeat(64)),
+                        "name": name, "image": image, "imageID": format!("{}{image}@sha256:{}", if image.contains('/') { "" } else { "docker.io/library/" }, "0".repeat(64)),
                         "containerID": format!("containerd://{}", &crate::sandbox::cluster::new_uid().replace('-', "")),
                         "ready": true, "started": true, "restartCount": 0,
                         "state": {"running": {"startedAt": now}}
                     })
-                }).collect::<Vec<_>>());
+                }).collect();
+                p["status"]["containerStatuses"] = Value::Array(statuses);
             });
             if let Some(pod) = running
                 && pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
@@ -194,14 +208,9 @@ impl Kubelet {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                for c in pod
-                    .pointer("/spec/containers")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-                {
-                    let cname = c["name"].as_str().unwrap_or("");
-                    let image = c["image"].as_str().unwrap_or("");
+                for (cname, image) in containers(&pod) {
+                    let cname = cname.as_str().unwrap_or("");
+                    let image = image.as_str().unwrap_or("");
                     let field = format!("spec.containers{{{cname}}}");
                     record_event(
                         &cluster,

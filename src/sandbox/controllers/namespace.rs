@@ -22,7 +22,8 @@ pub fn finalize(cluster: &Cluster, ns: &str) {
             let store = cluster.lock();
             store
                 .range(k.id, Some(ns), None)
-                .map(|(_, v)| {
+                .map(|(_, slot)| {
+                    let v = slot.head();
                     (
                         meta_str(v, "name").to_string(),
                         v.pointer("/metadata/deletionTimestamp").is_some(),

@@ -540,6 +540,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 cont: params.nonempty("continue"),
                 rv: params.nonempty("resourceVersion"),
                 rv_match: params.nonempty("resourceVersionMatch"),
+                heads: want == Want::Metadata && verb != "deletecollection",
             };
             let r = cluster.list(kind, ns.as_deref(), &q)?;
             if verb == "deletecollection" {
