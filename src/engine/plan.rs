@@ -260,7 +260,7 @@ fn regular(ctx: &Ctx, pair: &Pair, now: &LastSeen, memory: Option<&LastSeen>) ->
         return kubernetes_special(ctx, now);
     }
     if vkey_is_kubernetes && kind == ObjKind::EndpointSlice {
-        return kubernetes_slice(ctx, &now);
+        return kubernetes_slice(ctx, now);
     }
     // Objects owned by replicateServices are not the regular syncers' business.
     let virt = now

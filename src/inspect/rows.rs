@@ -302,10 +302,7 @@ pub fn row_with_seen(inputs: &RowInputs, pair: &Pair, seen: &LastSeen, plan: Pla
         PairKind::EndpointSlice => {
             let v = seen.virtual_obj.as_ref().and_then(Seen::as_endpoint_slice);
             let h = seen.host_obj.as_ref().and_then(Seen::as_endpoint_slice);
-            let vv = v.map_or_else(
-                || sides::absent_view(vkey),
-                |e| sides::endpoint_slice_view(e),
-            );
+            let vv = v.map_or_else(|| sides::absent_view(vkey), sides::endpoint_slice_view);
             let kubernetes =
                 vkey.is_some_and(|k| naming::is_default_kubernetes(&k.namespace, &k.name));
             let hv = match h {
