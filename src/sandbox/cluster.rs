@@ -79,12 +79,18 @@ pub struct ListQuery {
     pub rv_match: Option<String>,
     /// Heads are enough (a metadata-only answer): large objects are not parsed.
     pub heads: bool,
+    /// The answer is plain JSON: large objects come as their stored text (in
+    /// [`ListResult::texts`], with their head in `items`) instead of being parsed.
+    pub texts: bool,
 }
 
 /// A list response before rendering.
 #[derive(Debug, Clone)]
 pub struct ListResult {
     pub items: Vec<Arc<Value>>,
+    /// With [`ListQuery::texts`]: per item, the whole object's JSON text when it is stored as
+    /// text (then `items` holds only its head); empty otherwise.
+    pub texts: Vec<Option<bytes::Bytes>>,
     pub rv: u64,
     pub cont: Option<String>,
     pub remaining: Option<u64>,
@@ -407,6 +413,7 @@ impl Cluster {
             None => (None, current),
         };
         let mut items = Vec::new();
+        let mut texts = Vec::new();
         let mut cont = None;
         let mut remaining = 0u64;
         let matches = |v: &Value| q.label.matches(v) && q.field.matches(v);
@@ -421,7 +428,16 @@ impl Cluster {
                 continue;
             }
             last = Some((key.1.clone(), key.2.clone()));
-            items.push(if q.heads { v.clone() } else { slot.full() });
+            if q.texts {
+                texts.push(slot.text().cloned());
+                items.push(if slot.text().is_some() {
+                    v.clone()
+                } else {
+                    slot.full()
+                });
+            } else {
+                items.push(if q.heads { v.clone() } else { slot.full() });
+            }
         }
         if remaining > 0
             && let Some((ns, name)) = last
@@ -434,6 +450,7 @@ impl Cluster {
         }
         Ok(ListResult {
             items,
+            texts,
             rv: list_rv,
             cont,
             remaining: (remaining > 0).then_some(remaining),

@@ -95,6 +95,12 @@ impl Slot {
         &self.head
     }
 
+    /// The JSON text of a large object (exactly what serialising [`Slot::full`] gives), so a
+    /// plain list or watch can send it without parsing it and writing it out again.
+    pub fn text(&self) -> Option<&Bytes> {
+        self.full.as_ref()
+    }
+
     /// The whole object (parsed from its text when it is stored as text).
     pub fn full(&self) -> Arc<Value> {
         match &self.full {

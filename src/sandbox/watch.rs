@@ -57,6 +57,12 @@ fn render(spec: &WatchSpec, obj: &Value) -> Vec<u8> {
     }
 }
 
+/// An object of a watch's initial events: parsed, or a large object's stored JSON text.
+enum Initial {
+    Object(Arc<Value>),
+    Text(Bytes),
+}
+
 fn line(kind: &str, object: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(object.len() + 32);
     out.extend_from_slice(b"{\"type\":\"");
@@ -129,13 +135,16 @@ pub fn start(
         let sub = store.subscribe();
         let current = store.rv();
         if from_state {
-            // Metadata is all a metadata watch renders: large objects stay unparsed.
-            let items: Vec<Arc<Value>> = store
+            // Metadata is all a metadata watch renders, and a plain watch sends a large
+            // object's stored text as it is: either way large objects stay unparsed, and the
+            // store's lock is not held while thousands of them would be.
+            let items: Vec<Initial> = store
                 .range(spec.kind.id, spec.namespace.as_deref(), None)
                 .filter(|(_, v)| matches(&spec, v.head()))
-                .map(|(_, v)| match spec.render {
-                    Render::Metadata => v.head().clone(),
-                    _ => v.full(),
+                .map(|(_, v)| match (&spec.render, v.text()) {
+                    (Render::Metadata, _) => Initial::Object(v.head().clone()),
+                    (Render::Plain, Some(text)) => Initial::Text(text.clone()),
+                    _ => Initial::Object(v.full()),
                 })
                 .collect();
             (items, Some(Vec::new()), sub, current)
@@ -154,12 +163,12 @@ pub fn start(
             return;
         };
         let mut last_rv = start_rv;
-        for obj in &initial {
-            if tx
-                .send(Ok(line("ADDED", &render(&spec, obj))))
-                .await
-                .is_err()
-            {
+        for item in &initial {
+            let object = match item {
+                Initial::Object(obj) => render(&spec, obj),
+                Initial::Text(text) => text.to_vec(),
+            };
+            if tx.send(Ok(line("ADDED", &object))).await.is_err() {
                 return;
             }
         }

@@ -271,6 +271,11 @@ fn list_body(kind: &KindInfo, r: &ListResult, want: Want, include: Include) -> V
                 if i > 0 {
                     out.push(b',');
                 }
+                // A large object's stored text is the object: sent as it is, never re-parsed.
+                if let Some(Some(text)) = r.texts.get(i) {
+                    out.extend_from_slice(text);
+                    continue;
+                }
                 let _ = if want == Want::Metadata {
                     serde_json::to_writer(&mut out, &table::partial_metadata(item))
                 } else {
@@ -541,6 +546,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 rv: params.nonempty("resourceVersion"),
                 rv_match: params.nonempty("resourceVersionMatch"),
                 heads: want == Want::Metadata && verb != "deletecollection",
+                texts: want == Want::Plain && verb != "deletecollection",
             };
             let r = cluster.list(kind, ns.as_deref(), &q)?;
             if verb == "deletecollection" {
@@ -558,6 +564,7 @@ async fn route(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 }
                 let out = ListResult {
                     items: deleted,
+                    texts: Vec::new(),
                     rv: cluster.lock().rv(),
                     cont: None,
                     remaining: None,
