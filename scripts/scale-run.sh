@@ -69,6 +69,17 @@ timed() {
   python3 -c "print(($e - $s) / 1e9)"
 }
 
+# Like `timed`, but a failure is a result, not the end of the run: kubectl can be killed for
+# memory on a big sandbox (exit 137), and that is worth reporting next to vinspect's figures.
+timed_or_failed() {
+  local s e rc=0
+  s=$(date +%s%N)
+  "$@" >/dev/null 2>>"$dir/errors.log" || rc=$?
+  e=$(date +%s%N)
+  if (( rc != 0 )); then echo "failed(exit $rc)"; return; fi
+  python3 -c "print(($e - $s) / 1e9)"
+}
+
 for N in "${SIZES[@]}"; do
   dir="$OUT/$N"
   mkdir -p "$dir"
@@ -92,16 +103,26 @@ for N in "${SIZES[@]}"; do
   checks=(); kubectls=()
   for i in $(seq "$REPEAT"); do
     checks+=("$(timed "$BIN" --kubeconfig "$kc" check -o json)")
-    kv=$(timed kubectl --kubeconfig "$kc" --context "$vctx" get pods,svc,ing,ep -A -o json)
-    kh=$(timed kubectl --kubeconfig "$kc" --context "$hctx" get pods,svc,ing,ep -A -o json)
-    kubectls+=("$(python3 -c "print($kv + $kh)")")
+    kv=$(timed_or_failed kubectl --kubeconfig "$kc" --context "$vctx" get pods,svc,ing,ep -A -o json)
+    kh=$(timed_or_failed kubectl --kubeconfig "$kc" --context "$hctx" get pods,svc,ing,ep -A -o json)
+    if [[ "$kv$kh" == *failed* ]]; then
+      echo "   kubectl: virtual $kv, host $kh" >&2
+      kubectls+=("virtual:$kv+host:$kh")
+    else
+      kubectls+=("$(python3 -c "print($kv + $kh)")")
+    fi
   done
   load_check=$(loadavg)
   "$BIN" --kubeconfig "$kc" check -o json >"$dir/check.json" || true
   pairs=$(python3 -c "import json; print(json.load(open('$dir/check.json'))['summary']['total'])")
   check_med=$(median "${checks[@]}")
-  kubectl_med=$(median "${kubectls[@]}")
-  ratio=$(python3 -c "print(round($check_med / $kubectl_med, 2))")
+  if [[ "${kubectls[*]}" == *failed* ]]; then
+    kubectl_med="${kubectls[*]}"
+    ratio="n/a"
+  else
+    kubectl_med=$(median "${kubectls[@]}")
+    ratio=$(python3 -c "print(round($check_med / $kubectl_med, 2))")
+  fi
   echo "   check ${check_med}s, kubectl (both contexts) ${kubectl_med}s, ratio ${ratio} (load $load_check)"
 
   # TUI: first full frame, RSS, idle CPU, churn CPU and lag
