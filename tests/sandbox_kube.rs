@@ -27,6 +27,36 @@ async fn sandbox() -> Sandbox {
     .unwrap()
 }
 
+/// A reflector over `api` with `cfg`, once its first list is in; the task feeding it is returned
+/// so the caller can stop it.
+async fn reflected<K>(
+    api: &Api<K>,
+    cfg: watcher::Config,
+) -> (reflector::Store<K>, tokio::task::JoinHandle<()>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let stream = reflector(writer, watcher(api.clone(), cfg))
+        .default_backoff()
+        .applied_objects();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {}
+    });
+    tokio::time::timeout(Duration::from_secs(5), reader.wait_until_ready())
+        .await
+        .unwrap()
+        .unwrap();
+    (reader, task)
+}
+
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
     serde_json::from_value(
         json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
@@ -184,18 +214,7 @@ async fn reflector_becomes_ready_with_and_without_streaming_lists() {
         watcher::Config::default().page_size(1),
         watcher::Config::default().streaming_lists(),
     ] {
-        let (reader, writer) = reflector::store::<ConfigMap>();
-        let stream = reflector(writer, watcher(cms.clone(), cfg))
-            .default_backoff()
-            .applied_objects();
-        let task = tokio::spawn(async move {
-            futures::pin_mut!(stream);
-            while stream.next().await.is_some() {}
-        });
-        tokio::time::timeout(Duration::from_secs(5), reader.wait_until_ready())
-            .await
-            .unwrap()
-            .unwrap();
+        let (reader, task) = reflected(&cms, cfg).await;
         assert_eq!(reader.len(), 3);
         task.abort();
     }
@@ -598,18 +617,7 @@ async fn large_objects_listed_and_watched_come_back_whole() {
         watcher::Config::default().page_size(1),
         watcher::Config::default().streaming_lists(),
     ] {
-        let (reader, writer) = reflector::store::<Pod>();
-        let stream = reflector(writer, watcher(pods.clone(), cfg))
-            .default_backoff()
-            .applied_objects();
-        let task = tokio::spawn(async move {
-            futures::pin_mut!(stream);
-            while stream.next().await.is_some() {}
-        });
-        tokio::time::timeout(Duration::from_secs(5), reader.wait_until_ready())
-            .await
-            .unwrap()
-            .unwrap();
+        let (reader, task) = reflected(&pods, cfg).await;
         assert_eq!(reader.len(), 3);
         for p in reader.state() {
             let name = p.metadata.name.clone().unwrap();
