@@ -245,41 +245,9 @@ fn rows_from_pairing_objects_equal_rows_from_fresh_look_ups() {
 /// Enough pairs for `pair_rows_on` to split the work: the rows must not depend on threads.
 #[test]
 fn rows_do_not_depend_on_the_thread_count() {
-    use serde_json::json;
-    use vinspect::cluster::snapshot::{ConnState, Snapshot};
-    use vinspect::inspect::fixture::MemServer;
+    use vinspect::inspect::fixture::synthetic_world;
     use vinspect::inspect::rows::pair_rows_on;
-    use vinspect::vcluster::config::VClusterConfig;
-    let (vc, hns) = ("my-vcluster", "vcluster-my-vcluster");
-    let config = VClusterConfig::default();
-    let mut snap = Snapshot::new(vc, hns);
-    snap.virtual_side.conn = ConnState::Live;
-    snap.host.conn = ConnState::Live;
-    let mut server = MemServer::default();
-    let host_vc = json!({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"namespace": hns, "name": vc},
-        "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}});
-    server.insert(&mut snap.host, host_vc).unwrap();
-    let dns = json!({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"namespace": "kube-system", "name": "kube-dns"},
-        "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
-                 "ports": [{"port": 53, "protocol": "UDP"}]}});
-    server.insert(&mut snap.virtual_side, dns).unwrap();
-    for i in 0..1_100 {
-        let ns = format!("team-{}", i % 20);
-        let app = format!("app-{i}");
-        let svc = json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"namespace": ns, "name": app},
-            "spec": {"selector": {"app": app}, "ports": [{"port": 80, "protocol": "TCP"}]}});
-        server.insert(&mut snap.virtual_side, svc).unwrap();
-        for j in 0..3 {
-            let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"namespace": ns, "name": format!("{app}-{j}"), "labels": {"app": app}},
-                "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-            server.insert(&mut snap.virtual_side, pod).unwrap();
-        }
-    }
-    server.converge(&mut snap, &config, 6);
+    let (mut snap, config) = synthetic_world(1_100, 20).unwrap();
     // Break a few pairs so that not every row is alike: a missing twin, an orphan.
     let twin = snap.host.pods.keys().nth(7).unwrap().clone();
     snap.host.pods.remove(&twin);

@@ -381,3 +381,43 @@ fn run_pod(o: &mut Value, n: u64) {
         );
     }
 }
+
+/// A converged synthetic world for scale tests and benches: `services` virtual Services with a
+/// selector, spread over `namespaces` namespaces, each with three pods, plus kube-dns and the
+/// vCluster's own host Service; the engine itself makes every twin (`MemServer::converge`).
+pub fn synthetic_world(
+    services: usize,
+    namespaces: usize,
+) -> Result<(Snapshot, VClusterConfig), FixtureError> {
+    let (vc, hns) = ("my-vcluster", "vcluster-my-vcluster");
+    let config = VClusterConfig::default();
+    let mut snap = Snapshot::new(vc, hns);
+    snap.virtual_side.conn = ConnState::Live;
+    snap.host.conn = ConnState::Live;
+    let mut server = MemServer::default();
+    let host_vc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"namespace": hns, "name": vc},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}});
+    server.insert(&mut snap.host, host_vc)?;
+    let dns = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"namespace": "kube-system", "name": "kube-dns"},
+        "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
+                 "ports": [{"port": 53, "protocol": "UDP"}]}});
+    server.insert(&mut snap.virtual_side, dns)?;
+    for i in 0..services {
+        let ns = format!("team-{}", i % namespaces.max(1));
+        let app = format!("app-{i}");
+        let svc = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"namespace": ns, "name": app, "labels": {"app": app}},
+            "spec": {"selector": {"app": app}, "ports": [{"port": 80, "protocol": "TCP"}]}});
+        server.insert(&mut snap.virtual_side, svc)?;
+        for j in 0..3 {
+            let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"namespace": ns, "name": format!("{app}-{j}"), "labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+            server.insert(&mut snap.virtual_side, pod)?;
+        }
+    }
+    server.converge(&mut snap, &config, 6);
+    Ok((snap, config))
+}
