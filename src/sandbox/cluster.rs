@@ -150,10 +150,13 @@ struct Continue {
     rv: u64,
     ns: String,
     name: String,
+    /// Items the earlier pages returned, so the next page can tell `remainingItemCount` from
+    /// the store's count instead of walking the rest of the collection.
+    served: u64,
 }
 
 fn encode_continue(c: &Continue) -> String {
-    let raw = json!({"v": c.rv, "ns": c.ns, "n": c.name}).to_string();
+    let raw = json!({"v": c.rv, "ns": c.ns, "n": c.name, "i": c.served}).to_string();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
@@ -179,6 +182,7 @@ fn decode_continue(s: &str) -> Result<Continue, ApiError> {
             .and_then(Value::as_str)
             .ok_or_else(bad)?
             .to_string(),
+        served: v.get("i").and_then(Value::as_u64).unwrap_or(0),
     })
 }
 
@@ -395,7 +399,7 @@ impl Cluster {
                 "too old resource version: {rv} ({current})"
             )));
         }
-        let (after, list_rv) = match &q.cont {
+        let (after, list_rv, served) = match &q.cont {
             Some(tok) => {
                 if q.rv.as_deref().is_some_and(|r| !r.is_empty() && r != "0") {
                     return Err(ApiError::bad_request(
@@ -408,24 +412,26 @@ impl Cluster {
                         "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
                     ));
                 }
-                (Some((c.ns, c.name)), c.rv)
+                (Some((c.ns, c.name)), c.rv, c.served)
             }
-            None => (None, current),
+            None => (None, current, 0),
         };
         let mut items = Vec::new();
         let mut texts = Vec::new();
-        let mut cont = None;
-        let mut remaining = 0u64;
+        let selective = !q.label.is_empty() || !q.field.is_empty();
         let matches = |v: &Value| q.label.matches(v) && q.field.matches(v);
         let mut last: Option<(String, String)> = None;
+        // A page stops at the first match past the limit: walking the rest of the collection
+        // to count it made every page O(n), and a paged list O(n²).
+        let mut more = false;
         for (key, slot) in store.range(kind.id, ns, after) {
             let v = slot.head();
-            if !matches(v) {
+            if selective && !matches(v) {
                 continue;
             }
             if q.limit > 0 && items.len() >= q.limit {
-                remaining += 1;
-                continue;
+                more = true;
+                break;
             }
             last = Some((key.1.clone(), key.2.clone()));
             if q.texts {
@@ -439,21 +445,33 @@ impl Cluster {
                 items.push(if q.heads { v.clone() } else { slot.full() });
             }
         }
-        if remaining > 0
-            && let Some((ns, name)) = last
-        {
-            cont = Some(encode_continue(&Continue {
-                rv: list_rv,
-                ns,
-                name,
-            }));
-        }
+        let served = served + items.len() as u64;
+        let (cont, remaining) = match last {
+            Some((ns_of_last, name)) if more => {
+                // As the apiserver does: with a selector the remainder is unknown and not sent.
+                // Without one it is the collection's count less what was served, which writes
+                // between pages can make an estimate (the field is documented as one).
+                let remaining = (!selective).then(|| {
+                    (store.count(kind.id, ns) as u64)
+                        .saturating_sub(served)
+                        .max(1)
+                });
+                let cont = encode_continue(&Continue {
+                    rv: list_rv,
+                    ns: ns_of_last,
+                    name,
+                    served,
+                });
+                (Some(cont), remaining)
+            }
+            _ => (None, None),
+        };
         Ok(ListResult {
             items,
             texts,
             rv: list_rv,
             cont,
-            remaining: (remaining > 0).then_some(remaining),
+            remaining,
         })
     }
 

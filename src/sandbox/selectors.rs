@@ -147,6 +147,9 @@ impl LabelSelector {
 
     /// Matches against an object's `metadata.labels`.
     pub fn matches(&self, obj: &Value) -> bool {
+        if self.reqs.is_empty() {
+            return true;
+        }
         let labels = obj.pointer("/metadata/labels");
         self.reqs.iter().all(|r| {
             let v = labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str);

@@ -167,6 +167,11 @@ pub const DEFAULT_RING_BYTES: usize = 256 << 20;
 
 pub struct Store {
     objects: BTreeMap<Key, Slot>,
+    /// Objects per kind and per (kind, namespace), kept with every insert and removal: a paged
+    /// list's `remainingItemCount` must not walk the rest of the collection on every page
+    /// (that made listing n objects O(n²)).
+    per_kind: HashMap<&'static str, usize>,
+    per_namespace: HashMap<(&'static str, String), usize>,
     rv: u64,
     /// Events with the rough size of their object.
     ring: VecDeque<(Arc<Event>, usize)>,
@@ -186,6 +191,8 @@ impl Store {
         let (tx, _) = broadcast::channel(16_384);
         Self {
             objects: BTreeMap::new(),
+            per_kind: HashMap::new(),
+            per_namespace: HashMap::new(),
             rv: 1,
             ring: VecDeque::new(),
             ring_cap,
@@ -272,8 +279,33 @@ impl Store {
             .take_while(move |(k, _)| k.0 == kind && ns.is_none_or(|n| k.1 == n))
     }
 
+    /// Objects of a kind, optionally within one namespace (constant time).
     pub fn count(&self, kind: &'static str, ns: Option<&str>) -> usize {
-        self.range(kind, ns, None).count()
+        match ns {
+            None => self.per_kind.get(kind).copied().unwrap_or(0),
+            Some(ns) => self
+                .per_namespace
+                .get(&(kind, ns.to_string()))
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    fn counted(&mut self, kind: &'static str, ns: &str, added: bool) {
+        fn bump(n: &mut usize, added: bool) {
+            if added {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+            }
+        }
+        bump(self.per_kind.entry(kind).or_default(), added);
+        let key = (kind, ns.to_string());
+        let n = self.per_namespace.entry(key.clone()).or_default();
+        bump(n, added);
+        if *n == 0 {
+            self.per_namespace.remove(&key);
+        }
     }
 
     /// Events retained after `rv`, or `None` when `rv` is older than the ring.
@@ -314,6 +346,9 @@ impl Store {
         let obj = Arc::new(obj);
         let key = (kind, ns.clone(), name.clone());
         let old = self.objects.insert(key, Slot::new(&obj, size));
+        if old.is_none() {
+            self.counted(kind, &ns, true);
+        }
         let etype = if old.is_some() {
             EventType::Modified
         } else {
@@ -343,6 +378,7 @@ impl Store {
     pub fn remove(&mut self, kind: &'static str, ns: &str, name: &str) -> Option<Arc<Value>> {
         let key = (kind, ns.to_string(), name.to_string());
         let old = self.objects.remove(&key)?;
+        self.counted(kind, ns, false);
         self.applied.remove(&key);
         let rv = self.next_rv();
         let mut last = (*old.full()).clone();
@@ -368,6 +404,8 @@ impl Store {
     /// Drops everything (a restart that loses state); the RV keeps counting up.
     pub fn clear(&mut self) {
         self.objects.clear();
+        self.per_kind.clear();
+        self.per_namespace.clear();
         self.applied.clear();
         self.ring.clear();
         self.ring_bytes = 0;
