@@ -10,7 +10,9 @@
 //! uses it, and dead entries are swept as the pool grows, so churn cannot grow it without bound.
 
 use crate::cluster::snapshot::{ObjKey, Side};
-use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
+use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, PodSpec, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -23,6 +25,10 @@ pub type EnvList = Arc<Vec<EnvVar>>;
 #[derive(Debug, Clone, Default)]
 pub struct EnvPool {
     lists: HashMap<u64, Vec<Weak<Vec<EnvVar>>>>,
+    /// The JSON text each list was read from, by a hash of the text: a list page's env is
+    /// looked up here before it is parsed, and only a text not seen yet is parsed. (A 50,000-pair
+    /// side carries ~1 GB of env text in a few hundred distinct lists.)
+    texts: HashMap<u64, Vec<(Box<str>, Weak<Vec<EnvVar>>)>>,
     /// Entries (live or dead) held now, and the count that triggers the next sweep.
     entries: usize,
     sweep_at: usize,
@@ -45,7 +51,43 @@ fn hash_list(list: &[EnvVar]) -> u64 {
     h.finish()
 }
 
+/// A quick hash of text for [`EnvPool::texts`] buckets (equality is decided by comparing the
+/// texts): eight bytes at a time, so hashing costs far less than the parse it saves.
+fn hash_text(text: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let b = text.as_bytes();
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    for &x in chunks.remainder() {
+        h = (h ^ u64::from(x)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 32)
+}
+
 impl EnvPool {
+    /// The pooled list whose JSON text is `text`: found by the text when the pool has read it
+    /// before, else parsed and interned (see [`EnvPool::intern`]).
+    pub fn intern_text(&mut self, text: &str) -> Result<EnvList, serde_json::Error> {
+        let h = hash_text(text);
+        if let Some(found) = self.texts.get(&h).and_then(|b| {
+            b.iter()
+                .filter(|(t, _)| **t == *text)
+                .find_map(|(_, w)| w.upgrade())
+        }) {
+            return Ok(found);
+        }
+        let list = self.intern(serde_json::from_str(text)?);
+        let bucket = self.texts.entry(h).or_default();
+        bucket.retain(|(_, w)| w.strong_count() > 0);
+        bucket.push((text.into(), Arc::downgrade(&list)));
+        Ok(list)
+    }
+
     /// The pooled list equal to `list` (which is dropped), or `list` itself, now pooled.
     pub fn intern(&mut self, list: Vec<EnvVar>) -> EnvList {
         let bucket = self.lists.entry(hash_list(&list)).or_default();
@@ -69,6 +111,10 @@ impl EnvPool {
     pub fn sweep(&mut self) {
         self.lists.retain(|_, b| {
             b.retain(|w| w.strong_count() > 0);
+            !b.is_empty()
+        });
+        self.texts.retain(|_, b| {
+            b.retain(|(_, w)| w.strong_count() > 0);
             !b.is_empty()
         });
         self.entries = self.lists.values().map(Vec::len).sum();
@@ -144,6 +190,141 @@ impl PodEnv {
                 &self.init,
             );
         }
+    }
+}
+
+/// A pod as a list page or a watch event carries it, its containers' env still JSON text
+/// (borrowed from the page as `&RawValue`, or owned as `Box<RawValue>` where the reader wants
+/// owned objects): [`PodText::into_pod`] pools each list by its text, so the few hundred env
+/// vars of every pod are parsed once per distinct list instead of once per pod.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PodText<E> {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    spec: Option<SpecText<E>>,
+    #[serde(default)]
+    status: Option<PodStatus>,
+}
+
+/// A pod read off a watch stream, env as text: what the TUI's pod watchers read.
+pub type WirePod = PodText<Box<RawValue>>;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpecText<E> {
+    containers: Option<Vec<ContainerText<E>>>,
+    init_containers: Option<Vec<ContainerText<E>>>,
+    #[serde(flatten)]
+    rest: PodSpec,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ContainerText<E> {
+    env: Option<E>,
+    #[serde(flatten)]
+    rest: Container,
+}
+
+/// JSON text of an env list, borrowed or owned.
+pub trait EnvText {
+    fn json(&self) -> &str;
+}
+
+impl EnvText for &RawValue {
+    fn json(&self) -> &str {
+        self.get()
+    }
+}
+
+impl EnvText for Box<RawValue> {
+    fn json(&self) -> &str {
+        self.get()
+    }
+}
+
+fn split_texts<E: EnvText>(
+    cs: Vec<ContainerText<E>>,
+    pool: &mut EnvPool,
+) -> Result<(Vec<Container>, Box<[Option<EnvList>]>), serde_json::Error> {
+    let mut out = Vec::with_capacity(cs.len());
+    let mut lists = Vec::with_capacity(cs.len());
+    for c in cs {
+        lists.push(c.env.map(|t| pool.intern_text(t.json())).transpose()?);
+        out.push(c.rest);
+    }
+    Ok((out, lists.into_boxed_slice()))
+}
+
+impl<E: EnvText> PodText<E> {
+    /// The pod without its containers' env, and the env as [`PodEnv::take`] would have taken
+    /// it from the whole pod (`None` when no container has an env field).
+    pub fn into_pod(self, pool: &mut EnvPool) -> Result<(Pod, Option<PodEnv>), serde_json::Error> {
+        let Some(spec) = self.spec else {
+            let pod = Pod {
+                metadata: self.metadata,
+                spec: None,
+                status: self.status,
+            };
+            return Ok((pod, None));
+        };
+        let any = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter())
+            .flatten()
+            .any(|c| c.env.is_some());
+        let (containers, env) = split_texts(spec.containers.unwrap_or_default(), pool)?;
+        let (init, init_env) = match spec.init_containers {
+            Some(cs) => {
+                let (cs, env) = split_texts(cs, pool)?;
+                (Some(cs), env)
+            }
+            None => (None, Box::default()),
+        };
+        let pod = Pod {
+            metadata: self.metadata,
+            spec: Some(PodSpec {
+                containers,
+                init_containers: init,
+                ..spec.rest
+            }),
+            status: self.status,
+        };
+        let env = any.then_some(PodEnv {
+            containers: env,
+            init: init_env,
+        });
+        Ok((pod, env))
+    }
+}
+
+/// A watch reads pods as [`WirePod`]s: it asks for and names the same resource as [`Pod`].
+impl kube::Resource for WirePod {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        <Pod as kube::Resource>::kind(dt)
+    }
+
+    fn group(dt: &()) -> Cow<'_, str> {
+        <Pod as kube::Resource>::group(dt)
+    }
+
+    fn version(dt: &()) -> Cow<'_, str> {
+        <Pod as kube::Resource>::version(dt)
+    }
+
+    fn plural(dt: &()) -> Cow<'_, str> {
+        <Pod as kube::Resource>::plural(dt)
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
     }
 }
 
@@ -358,6 +539,45 @@ mod tests {
                 let full = side.full_pod(&ObjKey::of(o)).unwrap();
                 prop_assert_eq!(&*full, o);
             }
+            // The same pods read from a list page (env pooled by its text) come back the same,
+            // and hold the same lists the parsed path pools.
+            let page = json!({"kind": "PodList", "metadata": {}, "items": originals}).to_string();
+            let mut from_text = Side::default();
+            crate::cluster::fetch::store_page::<Pod>(&mut from_text, page.as_bytes()).unwrap();
+            prop_assert_eq!(from_text.env_pool.live(), side.env_pool.live());
+            for o in &originals {
+                let full = from_text.full_pod(&ObjKey::of(o)).unwrap();
+                prop_assert_eq!(&*full, o);
+                prop_assert_eq!(
+                    from_text.pod_env.contains_key(&ObjKey::of(o)),
+                    side.pod_env.contains_key(&ObjKey::of(o))
+                );
+            }
         }
+    }
+
+    #[test]
+    fn a_page_parses_each_distinct_env_text_once() {
+        let mut side = Side::default();
+        let links = service_links(200);
+        let items: Vec<Value> = (0..20)
+            .map(|i| serde_json::to_value(pod(&format!("p{i}"), links.clone())).unwrap())
+            .collect();
+        let page = json!({"items": items}).to_string();
+        crate::cluster::fetch::store_page::<Pod>(&mut side, page.as_bytes()).unwrap();
+        // The 200-var list and the empty one, each read from its text once.
+        assert_eq!(side.env_pool.live(), 2);
+        assert_eq!(side.env_pool.texts.values().map(Vec::len).sum::<usize>(), 2);
+        let env = |k: &str| side.pod_env[&ObjKey::new("hns", k)].env.containers[0].clone();
+        assert!(Arc::ptr_eq(&env("p0").unwrap(), &env("p19").unwrap()));
+        assert!(side.pods[&ObjKey::new("hns", "p3")].spec.as_ref().unwrap().containers[0].env.is_none());
+        // The same list written with other spacing is a new text but the same pooled list.
+        let spaced = r#"{"items": [{"metadata": {"name": "q", "namespace": "hns"},
+            "spec": {"containers": [{"name": "app", "env": [ ]}]}}]}"#;
+        crate::cluster::fetch::store_page::<Pod>(&mut side, spaced.as_bytes()).unwrap();
+        assert_eq!(side.env_pool.live(), 2);
+        let bad = r#"{"items": [{"metadata": {"name": "r", "namespace": "hns"},
+            "spec": {"containers": [{"name": "app", "env": [{"name": 3}]}]}}]}"#;
+        assert!(crate::cluster::fetch::store_page::<Pod>(&mut side, bad.as_bytes()).is_err());
     }
 }

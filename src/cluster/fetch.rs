@@ -126,13 +126,23 @@ pub async fn list_into<K: Cached>(
     api: Api<K>,
     lp: ListParams,
 ) -> Result<(), kube::Error> {
+    use futures::AsyncReadExt;
     let request = kube::core::Request::new(api.resource_url());
     let client = api.into_client();
     let mut lp = lp.limit(PAGE_SIZE);
+    // One buffer for every page: a page of big pods is tens of MB, and reading each into fresh
+    // memory (then copying it into a String) cost more than parsing it.
+    let mut body = Vec::new();
     loop {
         let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
-        let text = client.request_text(req).await?;
-        let next = store_page::<K>(side, &text).map_err(kube::Error::SerdeError)?;
+        body.clear();
+        client
+            .request_stream(req)
+            .await?
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| kube::Error::Service(Box::new(e)))?;
+        let next = store_page::<K>(side, &body).map_err(kube::Error::SerdeError)?;
         match next {
             Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
             _ => break,
@@ -145,10 +155,10 @@ pub async fn list_into<K: Cached>(
 /// the page's continue token.
 pub fn store_page<K: Cached>(
     side: &mut Side,
-    text: &str,
+    text: &[u8],
 ) -> Result<Option<String>, serde_json::Error> {
     use serde::de::DeserializeSeed;
-    let mut de = serde_json::Deserializer::from_str(text);
+    let mut de = serde_json::Deserializer::from_slice(text);
     let next = Page::<K> {
         side,
         kind: std::marker::PhantomData,
@@ -222,10 +232,28 @@ impl<'de, K: Cached> serde::de::Visitor<'de> for Items<'_, K> {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(o) = seq.next_element::<K>()? {
-            store(self.side, [o]);
+        while let Some(p) = seq.next_element_seed(Item::<K> {
+            side: &mut *self.side,
+            kind: std::marker::PhantomData,
+        })? {
+            if let Some(p) = p {
+                p.insert(self.side);
+            }
         }
         Ok(())
+    }
+}
+
+/// One item of a list, parsed and readied by [`Cached::prepare_item`].
+struct Item<'s, K> {
+    side: &'s mut Side,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<'de, K: Cached> serde::de::DeserializeSeed<'de> for Item<'_, K> {
+    type Value = Option<crate::cluster::kinds::Prepared<K>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        K::prepare_item(self.side, d)
     }
 }
 
@@ -408,7 +436,7 @@ mod tests {
         })
         .to_string();
         let mut side = Side::default();
-        let next = store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, &text).unwrap();
+        let next = store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, text.as_bytes()).unwrap();
         assert_eq!(next.as_deref(), Some("next-page"));
         assert_eq!(side.pods.len(), 2);
         assert_eq!(side.env_pool.live(), 1, "both pods share one list");
@@ -420,12 +448,12 @@ mod tests {
         );
         let last = r#"{"metadata": {}, "items": null}"#;
         assert_eq!(
-            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, last).unwrap(),
+            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, last.as_bytes()).unwrap(),
             None
         );
-        assert!(store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, "[1]").is_err());
+        assert!(store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, b"[1]").is_err());
         assert!(
-            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, r#"{"items": [{"spec": 3}]}"#)
+            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, br#"{"items": [{"spec": 3}]}"#)
                 .is_err()
         );
     }

@@ -46,6 +46,34 @@ pub trait Cached:
 
     /// Forgets what [`Cached::share`] took from objects no longer cached (after a bulk removal).
     fn prune(_side: &mut Side) {}
+
+    /// Parses one object of a list page and readies it for `side` (`None`: the cache does not
+    /// keep it). Pods pool their env lists straight from the page's text.
+    fn prepare_item<'de, D: serde::Deserializer<'de>>(
+        side: &mut Side,
+        d: D,
+    ) -> Result<Option<Prepared<Self>>, D::Error> {
+        let o = Self::deserialize(d)?;
+        Ok(o.keep().then(|| Prepared::new(side, o)))
+    }
+
+    /// What a watch of this kind reads off the wire before it is cached (the kind itself, but
+    /// pods keep their env as text until the pool has looked it up).
+    type Wire: kube::Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static;
+
+    /// Readies what a watch read for `side` (`None`: the cache does not keep it).
+    fn from_wire(side: &mut Side, w: Self::Wire) -> Option<Prepared<Self>>;
+}
+
+/// [`Cached::from_wire`] of a kind read as itself.
+fn plain<K: Cached>(side: &mut Side, o: K) -> Option<Prepared<K>> {
+    o.keep().then(|| Prepared::new(side, o))
 }
 
 /// An object ready to go into a side: trimmed, its shared parts pooled.
@@ -122,6 +150,43 @@ impl Cached for Pod {
     fn prune(side: &mut Side) {
         side.prune_pod_env();
     }
+
+    fn prepare_item<'de, D: serde::Deserializer<'de>>(
+        side: &mut Side,
+        d: D,
+    ) -> Result<Option<Prepared<Self>>, D::Error> {
+        use serde::Deserialize;
+        use serde::de::Error;
+        let text = crate::cluster::envpool::PodText::<&'de serde_json::value::RawValue>::deserialize(d)?;
+        let (mut pod, shared) = text.into_pod(&mut side.env_pool).map_err(D::Error::custom)?;
+        pod.trim();
+        Ok(Some(Prepared {
+            key: ObjKey::of(&pod),
+            obj: Arc::new(pod),
+            shared,
+        }))
+    }
+
+    type Wire = crate::cluster::envpool::WirePod;
+
+    fn from_wire(side: &mut Side, w: Self::Wire) -> Option<Prepared<Self>> {
+        match w.into_pod(&mut side.env_pool) {
+            Ok((mut pod, shared)) => {
+                pod.trim();
+                Some(Prepared {
+                    key: ObjKey::of(&pod),
+                    obj: Arc::new(pod),
+                    shared,
+                })
+            }
+            // An env that is not a list of env vars: the pod is left out, as a pod that does
+            // not parse at all would be.
+            Err(e) => {
+                tracing::warn!(error = %e, "a pod's container env is not a list of env vars");
+                None
+            }
+        }
+    }
 }
 
 macro_rules! cached {
@@ -129,6 +194,12 @@ macro_rules! cached {
         $(impl Cached for $kind {
             fn slot(side: &mut Side) -> &mut ObjMap<Self> {
                 &mut side.$field
+            }
+
+            type Wire = Self;
+
+            fn from_wire(side: &mut Side, w: Self) -> Option<Prepared<Self>> {
+                plain(side, w)
             }
         })*
     };
@@ -149,6 +220,12 @@ impl Cached for Node {
         &mut side.nodes
     }
 
+    type Wire = Self;
+
+    fn from_wire(side: &mut Side, w: Self) -> Option<Prepared<Self>> {
+        plain(side, w)
+    }
+
     /// Nodes also list every image they hold (often dozens of long names per node); only
     /// their names and addresses are read here.
     fn trim(&mut self) {
@@ -162,6 +239,12 @@ impl Cached for Node {
 impl Cached for Event {
     fn slot(side: &mut Side) -> &mut ObjMap<Self> {
         &mut side.events
+    }
+
+    type Wire = Self;
+
+    fn from_wire(side: &mut Side, w: Self) -> Option<Prepared<Self>> {
+        plain(side, w)
     }
 
     /// Only the syncer's events: the rest of a cluster's events would swamp the cache.

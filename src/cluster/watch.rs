@@ -174,9 +174,9 @@ impl Watching {
     }
 }
 
-struct Spec<K> {
+struct Spec<K: Cached> {
     which: Which,
-    api: Api<K>,
+    api: Api<K::Wire>,
     cfg: watcher::Config,
     /// The namespace this watcher covers (`None` = all namespaces / cluster-scoped).
     namespace: Option<String>,
@@ -251,10 +251,9 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             changed = false;
                         }
                         WEvent::InitApply(o) => {
-                            if o.keep() {
-                                // Pooled as it arrives: a buffered list of full pods is
-                                // what made the first list of a big cluster peak.
-                                let p = Prepared::new(st.side(which), o);
+                            // Pooled as it arrives: a buffered list of full pods is what
+                            // made the first list of a big cluster peak.
+                            if let Some(p) = K::from_wire(st.side(which), o) {
                                 buffer.get_or_insert_with(Vec::new).push(p);
                             }
                             changed = false;
@@ -275,16 +274,16 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
                             failures = 0;
                         }
                         WEvent::Apply(o) => {
-                            note_rv(&mut st, which, &o);
+                            note_rv::<K>(&mut st, which, &o);
+                            let key = ObjKey::of(&o);
                             let side = st.side(which);
-                            if o.keep() {
-                                Prepared::new(side, o).insert(side);
-                            } else {
-                                kinds::remove::<K>(side, &ObjKey::of(&o));
+                            match K::from_wire(side, o) {
+                                Some(p) => p.insert(side),
+                                None => kinds::remove::<K>(side, &key),
                             }
                         }
                         WEvent::Delete(o) => {
-                            note_rv(&mut st, which, &o);
+                            note_rv::<K>(&mut st, which, &o);
                             kinds::remove::<K>(st.side(which), &ObjKey::of(&o));
                         }
                     }
@@ -334,12 +333,11 @@ fn retry_delay(failures: u32, required: bool) -> Duration {
 }
 
 /// Remembers the newest resourceVersion seen for this side and kind (only when tracing wants it).
-fn note_rv<K: Cached>(st: &mut Building, which: Which, o: &K) {
+fn note_rv<K: Cached>(st: &mut Building, which: Which, o: &K::Wire) {
     if !tracing::enabled!(target: "vinspect::watch", tracing::Level::TRACE) {
         return;
     }
-    let rv = o
-        .meta()
+    let rv = kube::Resource::meta(o)
         .resource_version
         .as_deref()
         .and_then(|r| r.parse::<u64>().ok())
@@ -375,7 +373,7 @@ impl Watchers<'_> {
     fn add<K: Cached>(
         &mut self,
         which: Which,
-        api: Api<K>,
+        api: Api<K::Wire>,
         cfg: watcher::Config,
         ns: Option<&str>,
         required: bool,
@@ -390,7 +388,7 @@ impl Watchers<'_> {
             v.push(WState::Connecting);
             v.len() - 1
         });
-        let spec = Spec {
+        let spec = Spec::<K> {
             which,
             api,
             cfg,
@@ -403,26 +401,27 @@ impl Watchers<'_> {
     /// The kinds pairs are made of (required: a side without them is not live) and the
     /// syncer's events (optional), in `ns`.
     fn pair_kinds(&mut self, which: Which, c: &kube::Client, ns: Option<&str>) {
-        self.add(which, api_in::<Pod>(c, ns), list_cfg(), ns, true);
-        self.add(which, api_in::<Service>(c, ns), list_cfg(), ns, true);
-        self.add(which, api_in::<Endpoints>(c, ns), list_cfg(), ns, true);
-        self.add(which, api_in::<EndpointSlice>(c, ns), list_cfg(), ns, true);
-        self.add(which, api_in::<Ingress>(c, ns), list_cfg(), ns, true);
-        self.add(which, api_in::<Event>(c, ns), list_cfg(), ns, false);
+        // Pods are read with their env as text (see `envpool::WirePod`).
+        self.add::<Pod>(which, api_in(c, ns), list_cfg(), ns, true);
+        self.add::<Service>(which, api_in(c, ns), list_cfg(), ns, true);
+        self.add::<Endpoints>(which, api_in(c, ns), list_cfg(), ns, true);
+        self.add::<EndpointSlice>(which, api_in(c, ns), list_cfg(), ns, true);
+        self.add::<Ingress>(which, api_in(c, ns), list_cfg(), ns, true);
+        self.add::<Event>(which, api_in(c, ns), list_cfg(), ns, false);
     }
 
     /// The cluster-scoped kinds, optional.
     fn cluster_kinds(&mut self, which: Which, c: &kube::Client) {
-        self.add(
+        self.add::<Namespace>(
             which,
-            Api::<Namespace>::all(c.clone()),
+            Api::all(c.clone()),
             list_cfg(),
             None,
             false,
         );
-        self.add(which, Api::<Node>::all(c.clone()), list_cfg(), None, false);
+        self.add::<Node>(which, Api::all(c.clone()), list_cfg(), None, false);
         let classes = Api::<IngressClass>::all(c.clone());
-        self.add(which, classes, list_cfg(), None, false);
+        self.add::<IngressClass>(which, classes, list_cfg(), None, false);
     }
 }
 
@@ -473,9 +472,9 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
         "metadata.name={}",
         naming::config_secret_name(&scope.vcluster)
     ));
-    w.add(
+    w.add::<Secret>(
         Which::Host,
-        api_in::<Secret>(hc, Some(hns)),
+        api_in(hc, Some(hns)),
         secret_cfg,
         Some(hns),
         false,
@@ -483,16 +482,16 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     w.cluster_kinds(Which::Host, hc);
     for extra in &scope.extra_namespaces {
         let ns = Some(extra.as_str());
-        w.add(
+        w.add::<Service>(
             Which::Host,
-            api_in::<Service>(hc, ns),
+            api_in(hc, ns),
             list_cfg(),
             ns,
             false,
         );
-        w.add(
+        w.add::<Endpoints>(
             Which::Host,
-            api_in::<Endpoints>(hc, ns),
+            api_in(hc, ns),
             list_cfg(),
             ns,
             false,
