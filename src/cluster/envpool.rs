@@ -570,7 +570,15 @@ mod tests {
         assert_eq!(side.env_pool.texts.values().map(Vec::len).sum::<usize>(), 2);
         let env = |k: &str| side.pod_env[&ObjKey::new("hns", k)].env.containers[0].clone();
         assert!(Arc::ptr_eq(&env("p0").unwrap(), &env("p19").unwrap()));
-        assert!(side.pods[&ObjKey::new("hns", "p3")].spec.as_ref().unwrap().containers[0].env.is_none());
+        assert!(
+            side.pods[&ObjKey::new("hns", "p3")]
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0]
+                .env
+                .is_none()
+        );
         // The same list written with other spacing is a new text but the same pooled list.
         let spaced = r#"{"items": [{"metadata": {"name": "q", "namespace": "hns"},
             "spec": {"containers": [{"name": "app", "env": [ ]}]}}]}"#;

@@ -436,7 +436,8 @@ mod tests {
         })
         .to_string();
         let mut side = Side::default();
-        let next = store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, text.as_bytes()).unwrap();
+        let next =
+            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, text.as_bytes()).unwrap();
         assert_eq!(next.as_deref(), Some("next-page"));
         assert_eq!(side.pods.len(), 2);
         assert_eq!(side.env_pool.live(), 1, "both pods share one list");
@@ -453,8 +454,11 @@ mod tests {
         );
         assert!(store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, b"[1]").is_err());
         assert!(
-            store_page::<k8s_openapi::api::core::v1::Pod>(&mut side, br#"{"items": [{"spec": 3}]}"#)
-                .is_err()
+            store_page::<k8s_openapi::api::core::v1::Pod>(
+                &mut side,
+                br#"{"items": [{"spec": 3}]}"#
+            )
+            .is_err()
         );
     }
 

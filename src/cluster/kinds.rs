@@ -157,8 +157,11 @@ impl Cached for Pod {
     ) -> Result<Option<Prepared<Self>>, D::Error> {
         use serde::Deserialize;
         use serde::de::Error;
-        let text = crate::cluster::envpool::PodText::<&'de serde_json::value::RawValue>::deserialize(d)?;
-        let (mut pod, shared) = text.into_pod(&mut side.env_pool).map_err(D::Error::custom)?;
+        let text =
+            crate::cluster::envpool::PodText::<&'de serde_json::value::RawValue>::deserialize(d)?;
+        let (mut pod, shared) = text
+            .into_pod(&mut side.env_pool)
+            .map_err(D::Error::custom)?;
         pod.trim();
         Ok(Some(Prepared {
             key: ObjKey::of(&pod),

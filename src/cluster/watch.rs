@@ -412,13 +412,7 @@ impl Watchers<'_> {
 
     /// The cluster-scoped kinds, optional.
     fn cluster_kinds(&mut self, which: Which, c: &kube::Client) {
-        self.add::<Namespace>(
-            which,
-            Api::all(c.clone()),
-            list_cfg(),
-            None,
-            false,
-        );
+        self.add::<Namespace>(which, Api::all(c.clone()), list_cfg(), None, false);
         self.add::<Node>(which, Api::all(c.clone()), list_cfg(), None, false);
         let classes = Api::<IngressClass>::all(c.clone());
         self.add::<IngressClass>(which, classes, list_cfg(), None, false);
@@ -482,20 +476,8 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
     w.cluster_kinds(Which::Host, hc);
     for extra in &scope.extra_namespaces {
         let ns = Some(extra.as_str());
-        w.add::<Service>(
-            Which::Host,
-            api_in(hc, ns),
-            list_cfg(),
-            ns,
-            false,
-        );
-        w.add::<Endpoints>(
-            Which::Host,
-            api_in(hc, ns),
-            list_cfg(),
-            ns,
-            false,
-        );
+        w.add::<Service>(Which::Host, api_in(hc, ns), list_cfg(), ns, false);
+        w.add::<Endpoints>(Which::Host, api_in(hc, ns), list_cfg(), ns, false);
     }
     let mut tasks = w.tasks;
 

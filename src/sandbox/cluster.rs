@@ -1335,3 +1335,110 @@ pub fn kind(id: &str) -> &'static KindInfo {
         None => panic!("sandbox registry has no kind {id}: a typo in the sandbox source"),
     }
 }
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+    use crate::sandbox::selectors::{FieldSelector, LabelSelector};
+
+    fn cluster_with_configmaps(n: usize) -> Cluster {
+        let c = Cluster::new(Role::Virtual);
+        for i in 0..n {
+            let ns = if i % 2 == 0 { "a" } else { "b" };
+            let app = if i % 3 == 0 { "x" } else { "y" };
+            c.put_raw(
+                kind("configmaps"),
+                json!({"metadata": {"name": format!("cm{i:03}"), "namespace": ns, "labels": {"app": app}}}),
+            );
+        }
+        c
+    }
+
+    /// Every page of a list, following continue tokens; the names and each page's
+    /// `remainingItemCount`.
+    fn pages(c: &Cluster, ns: Option<&str>, mut q: ListQuery) -> (Vec<String>, Vec<Option<u64>>) {
+        let (mut names, mut remaining) = (Vec::new(), Vec::new());
+        loop {
+            let r = c.list(kind("configmaps"), ns, &q).unwrap();
+            if q.limit > 0 {
+                assert!(r.items.len() <= q.limit);
+            }
+            names.extend(r.items.iter().map(|o| meta_str(o, "name").to_string()));
+            remaining.push(r.remaining);
+            match r.cont {
+                Some(c) => q.cont = Some(c),
+                None => return (names, remaining),
+            }
+        }
+    }
+
+    #[test]
+    fn pages_cover_the_collection_once_with_the_remaining_count() {
+        let c = cluster_with_configmaps(25);
+        let q = ListQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        let (names, remaining) = pages(&c, None, q.clone());
+        let all: Vec<String> = c
+            .list(kind("configmaps"), None, &ListQuery::default())
+            .unwrap()
+            .items
+            .iter()
+            .map(|o| meta_str(o, "name").to_string())
+            .collect();
+        assert_eq!(names, all);
+        assert_eq!(names.len(), 25);
+        assert_eq!(remaining, vec![Some(15), Some(5), None]);
+        // Per namespace: 13 in "a".
+        let (names, remaining) = pages(&c, Some("a"), q.clone());
+        assert_eq!(names.len(), 13);
+        assert_eq!(remaining, vec![Some(3), None]);
+        // An exact multiple of the limit ends without an empty page.
+        let (names, remaining) = pages(
+            &c,
+            Some("a"),
+            ListQuery {
+                limit: 13,
+                ..q.clone()
+            },
+        );
+        assert_eq!((names.len(), remaining), (13, vec![None]));
+    }
+
+    #[test]
+    fn a_selective_list_pages_without_a_remaining_count() {
+        let c = cluster_with_configmaps(25);
+        let q = ListQuery {
+            limit: 4,
+            label: LabelSelector::parse("app=x").unwrap(),
+            ..Default::default()
+        };
+        let (names, remaining) = pages(&c, None, q);
+        assert_eq!(names.len(), 9, "{names:?}");
+        assert!(remaining.iter().all(Option::is_none), "{remaining:?}");
+        let q = ListQuery {
+            limit: 5,
+            field: FieldSelector::parse("metadata.namespace=b", kind("configmaps")).unwrap(),
+            ..Default::default()
+        };
+        let (names, _) = pages(&c, None, q);
+        assert_eq!(names.len(), 12);
+    }
+
+    #[test]
+    fn the_count_follows_creates_and_deletes() {
+        let c = cluster_with_configmaps(6);
+        assert_eq!(c.lock().count("configmaps", None), 6);
+        assert_eq!(c.lock().count("configmaps", Some("a")), 3);
+        c.lock().remove("configmaps", "a", "cm000");
+        c.put_raw(
+            kind("configmaps"),
+            json!({"metadata": {"name": "cm002", "namespace": "a", "labels": {"app": "z"}}}),
+        );
+        assert_eq!(c.lock().count("configmaps", Some("a")), 2);
+        assert_eq!(c.lock().count("configmaps", Some("zz")), 0);
+        c.lock().clear();
+        assert_eq!(c.lock().count("configmaps", None), 0);
+    }
+}
