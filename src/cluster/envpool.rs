@@ -28,11 +28,17 @@ pub struct EnvPool {
     /// The JSON text each list was read from, by a hash of the text: a list page's env is
     /// looked up here before it is parsed, and only a text not seen yet is parsed. (A 50,000-pair
     /// side carries ~1 GB of env text in a few hundred distinct lists.)
-    texts: HashMap<u64, Vec<(Box<str>, Weak<Vec<EnvVar>>)>>,
+    texts: HashMap<u64, Vec<TextEntry>>,
     /// Entries (live or dead) held now, and the count that triggers the next sweep.
     entries: usize,
     sweep_at: usize,
 }
+
+/// An env list's JSON text and the pooled list it was parsed into.
+type TextEntry = (Box<str>, Weak<Vec<EnvVar>>);
+
+/// Containers without their env, and each one's pooled env (`None`: no env field).
+type SplitContainers = (Vec<Container>, Box<[Option<EnvList>]>);
 
 /// Smallest pool size at which dead entries are swept.
 const MIN_SWEEP: usize = 64;
@@ -245,7 +251,7 @@ impl EnvText for Box<RawValue> {
 fn split_texts<E: EnvText>(
     cs: Vec<ContainerText<E>>,
     pool: &mut EnvPool,
-) -> Result<(Vec<Container>, Box<[Option<EnvList>]>), serde_json::Error> {
+) -> Result<SplitContainers, serde_json::Error> {
     let mut out = Vec::with_capacity(cs.len());
     let mut lists = Vec::with_capacity(cs.len());
     for c in cs {
