@@ -3,6 +3,7 @@
 //! ([`super::watch`]) both go through it, so the two cannot disagree on what a side holds.
 
 use crate::cluster::envpool::{PodEnv, PodEnvLink};
+use crate::cluster::fit;
 use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -98,6 +99,11 @@ impl Cached for Pod {
         &mut side.pods
     }
 
+    fn trim(&mut self) {
+        strip_metadata(&mut self.metadata);
+        fit::pod(self);
+    }
+
     /// Container env lists: every host pod of a namespace carries the same service links.
     fn share(&mut self, side: &mut Side) -> Option<PodEnv> {
         PodEnv::take(self, &mut side.env_pool)
@@ -125,23 +131,29 @@ impl Cached for Pod {
 }
 
 macro_rules! cached {
-    ($($kind:ty => $field:ident),* $(,)?) => {
+    ($($kind:ty => $field:ident $(, $fit:path)?);* $(;)?) => {
         $(impl Cached for $kind {
             fn slot(side: &mut Side) -> &mut ObjMap<Self> {
                 &mut side.$field
             }
+
+            $(fn trim(&mut self) {
+                strip_metadata(&mut self.metadata);
+                $fit(self);
+            })?
         })*
     };
 }
 
+// The kinds pairs are made of are many: their lists' spare capacity is given back (see `fit`).
 cached!(
-    Service => services,
-    Endpoints => endpoints,
-    EndpointSlice => endpoint_slices,
-    Ingress => ingresses,
-    IngressClass => ingress_classes,
-    Namespace => namespaces,
-    Secret => secrets,
+    Service => services, fit::service;
+    Endpoints => endpoints, fit::endpoints;
+    EndpointSlice => endpoint_slices, fit::endpoint_slice;
+    Ingress => ingresses, fit::ingress;
+    IngressClass => ingress_classes;
+    Namespace => namespaces;
+    Secret => secrets;
 );
 
 impl Cached for Node {
