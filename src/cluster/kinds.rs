@@ -4,7 +4,7 @@
 
 use crate::cluster::envpool::{PodEnv, PodEnvLink};
 use crate::cluster::fit;
-use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
+use crate::cluster::snapshot::{self, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -89,8 +89,8 @@ pub fn remove<K: Cached>(side: &mut Side, key: &ObjKey) {
 }
 
 /// Keep only the objects of `K` for which `keep` holds (a watcher replacing its scope).
-pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &mut Arc<K>) -> bool) {
-    K::slot(side).retain(keep);
+pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &Arc<K>) -> bool) {
+    snapshot::retain(K::slot(side), keep);
     K::prune(side);
 }
 
