@@ -384,8 +384,9 @@ impl Side {
     /// Forget the links of pods no longer in the map (after a bulk replacement).
     pub(crate) fn prune_pod_env(&mut self) {
         let pods = &self.pods;
-        self.pod_env
-            .retain(|k, l| pods.get(k).is_some_and(|p| l.belongs_to(p)));
+        crate::cluster::snapshot::retain(&mut self.pod_env, |k, l| {
+            pods.get(k).is_some_and(|p| l.belongs_to(p))
+        });
     }
 }
 

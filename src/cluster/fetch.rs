@@ -313,18 +313,32 @@ async fn read_pair_kinds(
     ns: Option<&str>,
 ) -> Result<(), kube::Error> {
     let lp = ListParams::default;
-    let ((), services, endpoints, slices, ingresses) = tokio::try_join!(
+    // Each kind is stored page by page as it arrives (never a whole list of typed objects in
+    // a growing Vec next to the cache), into a side of its own so the reads run at once.
+    let (mut svc, mut ep, mut eps, mut ing) = Default::default();
+    tokio::try_join!(
         list_into(side, api_in::<Pod>(c, ns), lp()),
-        list_all(api_in::<Service>(c, ns), lp()),
-        list_all(api_in::<Endpoints>(c, ns), lp()),
-        list_all(api_in::<EndpointSlice>(c, ns), lp()),
-        list_all(api_in::<Ingress>(c, ns), lp()),
+        list_into(&mut svc, api_in::<Service>(c, ns), lp()),
+        list_into(&mut ep, api_in::<Endpoints>(c, ns), lp()),
+        list_into(&mut eps, api_in::<EndpointSlice>(c, ns), lp()),
+        list_into(&mut ing, api_in::<Ingress>(c, ns), lp()),
     )?;
-    store(side, services);
-    store(side, endpoints);
-    store(side, slices);
-    store(side, ingresses);
+    move_into::<Service>(side, svc);
+    move_into::<Endpoints>(side, ep);
+    move_into::<EndpointSlice>(side, eps);
+    move_into::<Ingress>(side, ing);
     Ok(())
+}
+
+/// The objects of `K` read into `from` (a kind that pools nothing), added to `side`.
+fn move_into<K: Cached>(side: &mut Side, mut from: Side) {
+    let read = std::mem::take(K::slot(&mut from));
+    let slot = K::slot(side);
+    if slot.is_empty() {
+        *slot = read;
+    } else {
+        slot.extend(read);
+    }
 }
 
 /// Sync events in `ns` and the cluster-scoped kinds. Optional: a forbidden list must not hide

@@ -3,7 +3,8 @@
 //! ([`super::watch`]) both go through it, so the two cannot disagree on what a side holds.
 
 use crate::cluster::envpool::{PodEnv, PodEnvLink};
-use crate::cluster::snapshot::{ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
+use crate::cluster::fit;
+use crate::cluster::snapshot::{self, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -116,14 +117,19 @@ pub fn remove<K: Cached>(side: &mut Side, key: &ObjKey) {
 }
 
 /// Keep only the objects of `K` for which `keep` holds (a watcher replacing its scope).
-pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &mut Arc<K>) -> bool) {
-    K::slot(side).retain(keep);
+pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &Arc<K>) -> bool) {
+    snapshot::retain(K::slot(side), keep);
     K::prune(side);
 }
 
 impl Cached for Pod {
     fn slot(side: &mut Side) -> &mut ObjMap<Self> {
         &mut side.pods
+    }
+
+    fn trim(&mut self) {
+        strip_metadata(&mut self.metadata);
+        fit::pod(self);
     }
 
     /// Container env lists: every host pod of a namespace carries the same service links.
@@ -193,7 +199,7 @@ impl Cached for Pod {
 }
 
 macro_rules! cached {
-    ($($kind:ty => $field:ident),* $(,)?) => {
+    ($($kind:ty => $field:ident $(, $fit:path)?);* $(;)?) => {
         $(impl Cached for $kind {
             fn slot(side: &mut Side) -> &mut ObjMap<Self> {
                 &mut side.$field
@@ -204,18 +210,24 @@ macro_rules! cached {
             fn from_wire(side: &mut Side, w: Self) -> Option<Prepared<Self>> {
                 plain(side, w)
             }
+
+            $(fn trim(&mut self) {
+                strip_metadata(&mut self.metadata);
+                $fit(self);
+            })?
         })*
     };
 }
 
+// The kinds pairs are made of are many: their lists' spare capacity is given back (see `fit`).
 cached!(
-    Service => services,
-    Endpoints => endpoints,
-    EndpointSlice => endpoint_slices,
-    Ingress => ingresses,
-    IngressClass => ingress_classes,
-    Namespace => namespaces,
-    Secret => secrets,
+    Service => services, fit::service;
+    Endpoints => endpoints, fit::endpoints;
+    EndpointSlice => endpoint_slices, fit::endpoint_slice;
+    Ingress => ingresses, fit::ingress;
+    IngressClass => ingress_classes;
+    Namespace => namespaces;
+    Secret => secrets;
 );
 
 impl Cached for Node {

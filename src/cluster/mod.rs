@@ -3,6 +3,7 @@ pub mod clients;
 pub mod config_source;
 pub mod envpool;
 pub mod fetch;
+pub mod fit;
 pub mod kinds;
 pub mod session;
 pub mod snapshot;

@@ -8,7 +8,6 @@ use crate::cluster::envpool::{EnvPool, PodEnvLink};
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Event reasons vCluster's syncers record on virtual objects (the only events cached).
@@ -49,7 +48,15 @@ impl std::fmt::Display for ObjKey {
     }
 }
 
-pub type ObjMap<K> = BTreeMap<ObjKey, Arc<K>>;
+/// One kind's objects of a side, by key. A persistent map: a clone shares every node with
+/// the original and a change copies only the path to it, so the watch caches publish a
+/// snapshot per burst of changes without copying every collection (a 50,000-pair snapshot
+/// holds ~200,000 keys), and the snapshots the TUI, the channel and the cache each hold share
+/// what did not change.
+pub type ObjMap<K> = KeyMap<Arc<K>>;
+
+/// A map keyed by [`ObjKey`] with cheap clones (see [`ObjMap`]).
+pub type KeyMap<V> = imbl::OrdMap<ObjKey, V>;
 
 /// A `(namespace, name)` seen through borrowed strings, so a map keyed by [`ObjKey`] can be
 /// searched without allocating a key (see [`lookup`]). Ordered exactly like `ObjKey`.
@@ -103,19 +110,33 @@ impl Ord for dyn KeyRef + '_ {
 }
 
 /// `map.get(namespace/name)` without building an [`ObjKey`].
-pub fn lookup<'m, V>(map: &'m BTreeMap<ObjKey, V>, namespace: &str, name: &str) -> Option<&'m V> {
+pub fn lookup<'m, V: Clone>(map: &'m KeyMap<V>, namespace: &str, name: &str) -> Option<&'m V> {
     map.get(&(namespace, name) as &dyn KeyRef)
 }
 
 /// Entries of `map` in `namespace`, in name order, without building an [`ObjKey`].
-pub fn in_namespace<'m, V>(
-    map: &'m BTreeMap<ObjKey, V>,
+pub fn in_namespace<'m, V: Clone>(
+    map: &'m KeyMap<V>,
     namespace: &'m str,
 ) -> impl Iterator<Item = (&'m ObjKey, &'m V)> + 'm {
     use std::ops::Bound;
     let start: (&str, &str) = (namespace, "");
-    map.range::<dyn KeyRef, _>((Bound::Included(&start as &dyn KeyRef), Bound::Unbounded))
+    map.range::<_, dyn KeyRef>((Bound::Included(&start as &dyn KeyRef), Bound::Unbounded))
         .take_while(move |(k, _)| k.namespace == namespace)
+}
+
+/// Keep only the entries for which `keep` holds. The persistent map has no `retain`: the
+/// keys to drop are gathered first (removing in place would copy shared nodes once per key
+/// anyway).
+pub fn retain<V: Clone>(map: &mut KeyMap<V>, mut keep: impl FnMut(&ObjKey, &V) -> bool) {
+    let gone: Vec<ObjKey> = map
+        .iter()
+        .filter(|(k, v)| !keep(k, v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in &gone {
+        map.remove(k);
+    }
 }
 
 /// Connection state of one side, shown in the TUI header and in `check` errors.
@@ -177,7 +198,7 @@ pub struct Side {
     pub events: ObjMap<Event>,
     /// The container env lists of cached pods, by pod (see [`crate::cluster::envpool`]): the
     /// pods in `pods` have none, [`Side::full_pod`] puts them back.
-    pub pod_env: BTreeMap<ObjKey, Arc<PodEnvLink>>,
+    pub pod_env: KeyMap<Arc<PodEnvLink>>,
     /// Each distinct env list once.
     pub env_pool: EnvPool,
 }
@@ -305,7 +326,7 @@ mod tests {
 
     #[test]
     fn borrowed_lookups_agree_with_owned_keys() {
-        let mut m: BTreeMap<ObjKey, u32> = BTreeMap::new();
+        let mut m: KeyMap<u32> = KeyMap::new();
         for (i, (ns, n)) in [("a", "x"), ("a", "y"), ("ab", ""), ("b", "x"), ("", "a")]
             .into_iter()
             .enumerate()
@@ -322,5 +343,41 @@ mod tests {
         assert_eq!(names, vec!["x", "y"]);
         assert_eq!(in_namespace(&m, "c").count(), 0);
         assert_eq!(in_namespace(&m, "").count(), 1);
+    }
+
+    #[test]
+    fn a_clone_shares_every_map_and_a_change_copies_only_its_own() {
+        let mut snap = Snapshot::new("vc", "hns");
+        for i in 0..2_000 {
+            snap.virtual_side
+                .insert_json(serde_json::json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": format!("s{i}"), "namespace": format!("ns{}", i % 7)}}))
+                .unwrap();
+        }
+        let published = snap.clone();
+        // The publish copied no map: both snapshots point at the same trees.
+        assert!(
+            published
+                .virtual_side
+                .services
+                .ptr_eq(&snap.virtual_side.services)
+        );
+        assert!(published.host.pods.ptr_eq(&snap.host.pods));
+
+        // The cache moves on; the published snapshot does not see it.
+        let changed = ObjKey::new("ns3", "s3");
+        snap.virtual_side.services.remove(&changed);
+        retain(&mut snap.virtual_side.services, |k, _| k.namespace != "ns0");
+        assert_eq!(published.virtual_side.services.len(), 2_000);
+        assert!(lookup(&published.virtual_side.services, "ns3", "s3").is_some());
+        assert!(lookup(&snap.virtual_side.services, "ns3", "s3").is_none());
+        assert_eq!(in_namespace(&snap.virtual_side.services, "ns0").count(), 0);
+        assert_eq!(snap.virtual_side.services.len(), 2_000 - 1 - 286);
+        // Objects that did not change are the very same allocations in both.
+        let k = ObjKey::new("ns1", "s1");
+        assert!(Arc::ptr_eq(
+            &published.virtual_side.services[&k],
+            &snap.virtual_side.services[&k]
+        ));
     }
 }

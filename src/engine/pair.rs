@@ -300,12 +300,12 @@ fn regular<K: kube::Resource, X: Extra>(
 fn namespace_range<'m, V>(
     map: &'m ObjMap<V>,
     namespace: &str,
-) -> std::collections::btree_map::Range<'m, ObjKey, Arc<V>> {
+) -> imbl::ordmap::RangedIter<'m, ObjKey, Arc<V>, imbl::shared_ptr::DefaultSharedPtr> {
     use std::ops::Bound;
     let above = format!("{namespace}\0");
     let from: (&str, &str) = (namespace, "");
     let to: (&str, &str) = (above.as_str(), "");
-    map.range::<dyn KeyRef, _>((
+    map.range::<_, dyn KeyRef>((
         Bound::Included(&from as &dyn KeyRef),
         Bound::Excluded(&to as &dyn KeyRef),
     ))
