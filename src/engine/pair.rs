@@ -391,6 +391,28 @@ mod range_tests {
     use super::*;
 
     #[test]
+    fn twins_by_name_finds_what_the_map_search_finds() {
+        let mut m: ObjMap<u8> = ObjMap::new();
+        for (ns, name) in [
+            ("hns", "a"),
+            ("hns", "b-x-ns-x-vc"),
+            ("other", "a"),
+            ("hns-1", "a"),
+        ] {
+            m.insert(ObjKey::new(ns, name), Arc::new(0));
+        }
+        let by_name = TwinsByName::new(&m, "hns", 100);
+        assert!(matches!(by_name, TwinsByName::Names(_)));
+        let search = TwinsByName::new(&m, "hns", 1);
+        assert!(matches!(search, TwinsByName::Search));
+        for name in ["a", "b-x-ns-x-vc", "missing", ""] {
+            let want = m.get_key_value(&("hns", name) as &dyn KeyRef);
+            assert_eq!(by_name.get(&m, "hns", name), want, "{name}");
+            assert_eq!(search.get(&m, "hns", name), want, "{name}");
+        }
+    }
+
+    #[test]
     fn a_namespace_range_holds_exactly_that_namespace() {
         let mut m: ObjMap<u8> = ObjMap::new();
         for (ns, name) in [

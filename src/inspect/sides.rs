@@ -559,6 +559,54 @@ mod tests {
     }
 
     #[test]
+    fn label_keys_of_different_triples_differ() {
+        let spell = |ns: &str, k: &str, v: &str| {
+            let mut b = Vec::new();
+            label_key(&mut b, ns, k, v);
+            b
+        };
+        assert_ne!(spell("a", "bc", "d"), spell("ab", "c", "d"));
+        assert_ne!(spell("a", "b", "cd"), spell("a", "bc", "d"));
+        assert_ne!(spell("", "", "x"), spell("x", "", ""));
+        assert_eq!(spell("a", "b", "c"), spell("a", "b", "c"));
+    }
+
+    #[test]
+    fn selectors_match_across_more_pods_than_one_read_ahead_batch() {
+        let pods: Vec<_> = (0..WARM_PODS * 3 + 5)
+            .map(|i| {
+                let app = if i % 2 == 0 { "even" } else { "odd" };
+                pod(
+                    "a",
+                    &format!("p{i:03}"),
+                    json!({"app": app, "n": i.to_string()}),
+                    i % 4 == 0,
+                )
+            })
+            .collect();
+        let s = side(pods);
+        let idx = SideIndex::new(&s);
+        let sel = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let total = WARM_PODS * 3 + 5;
+        assert_eq!(
+            idx.matched("a", &sel(&[("app", "even")])) as usize,
+            total.div_ceil(2)
+        );
+        assert_eq!(
+            idx.select("a", &sel(&[("app", "even")])).ready as usize,
+            total.div_ceil(4)
+        );
+        let last = (total - 1).to_string();
+        assert_eq!(idx.matched("a", &sel(&[("n", last.as_str())])), 1);
+        assert_eq!(idx.matched("b", &sel(&[("app", "even")])), 0);
+    }
+
+    #[test]
     fn newest_sync_event_wins_and_other_reasons_are_ignored() {
         let ev = |name: &str, reason: &str, t: &str, msg: &str| {
             json!({"apiVersion": "v1", "kind": "Event",
