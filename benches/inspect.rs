@@ -43,6 +43,7 @@ fn bench(c: &mut Criterion) {
     cpu_time::report_cpu_time("rows_20k_virtual_20k_host, one thread", 11, || {
         black_box(pair_rows_on(black_box(&snap), black_box(&config), 1));
     });
+    process_cpu_of_rows(&snap, &config);
     phase_cpu_times(&snap, &config);
     let mut g = c.benchmark_group("inspect");
     g.sample_size(10);
@@ -95,6 +96,33 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// CPU time of the whole process (every thread) per rows() call on the default thread count,
+/// from the kernel's tick counts over 20 calls: next to the wall time it says whether the
+/// threads waited for each other or for the machine's neighbours.
+fn process_cpu_of_rows(snap: &Snapshot, config: &VClusterConfig) {
+    fn ticks() -> Option<u64> {
+        let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let rest = s.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }
+    const RUNS: u64 = 20;
+    let (Some(t0), start) = (ticks(), std::time::Instant::now()) else {
+        return;
+    };
+    for _ in 0..RUNS {
+        black_box(rows(black_box(snap), black_box(config)));
+    }
+    let wall = start.elapsed().as_secs_f64() * 1e3 / RUNS as f64;
+    if let Some(t1) = ticks() {
+        // Linux counts CPU time in ticks of 10 ms (USER_HZ = 100).
+        let cpu = (t1 - t0) as f64 * 10.0 / RUNS as f64;
+        println!(
+            "rows() on the default thread count: {cpu:.0} ms CPU (all threads) and {wall:.0} ms wall per call, mean of {RUNS}"
+        );
+    }
 }
 
 /// Where rows() spends its CPU time, phase by phase on one thread (each phase reads the
