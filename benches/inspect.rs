@@ -17,6 +17,11 @@ use vinspect::inspect::rows;
 use vinspect::inspect::rows::pair_rows_on;
 use vinspect::vcluster::config::VClusterConfig;
 
+// The same allocator as the `vinspect` binary, so the bench measures what `vinspect check`
+// and the TUI run: rows() allocates every row's strings and frees the previous rows.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 5,000 services and 15,000 pods in 100 namespaces, plus kube-dns; the engine creates twins.
 fn world() -> (Snapshot, VClusterConfig) {
     match synthetic_world(5_000, 100) {
@@ -38,6 +43,8 @@ fn bench(c: &mut Criterion) {
     cpu_time::report_cpu_time("rows_20k_virtual_20k_host, one thread", 11, || {
         black_box(pair_rows_on(black_box(&snap), black_box(&config), 1));
     });
+    process_cpu_of_rows(&snap, &config);
+    phase_cpu_times(&snap, &config);
     let mut g = c.benchmark_group("inspect");
     g.sample_size(10);
     g.bench_function("rows_20k_virtual_20k_host", |b| {
@@ -89,6 +96,68 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// CPU time of the whole process (every thread) per rows() call on the default thread count,
+/// from the kernel's tick counts over 20 calls: next to the wall time it says whether the
+/// threads waited for each other or for the machine's neighbours.
+fn process_cpu_of_rows(snap: &Snapshot, config: &VClusterConfig) {
+    fn ticks() -> Option<u64> {
+        let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let rest = s.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }
+    const RUNS: u64 = 20;
+    let (Some(t0), start) = (ticks(), std::time::Instant::now()) else {
+        return;
+    };
+    for _ in 0..RUNS {
+        black_box(rows(black_box(snap), black_box(config)));
+    }
+    let wall = start.elapsed().as_secs_f64() * 1e3 / RUNS as f64;
+    if let Some(t1) = ticks() {
+        // Linux counts CPU time in ticks of 10 ms (USER_HZ = 100).
+        let cpu = (t1 - t0) as f64 * 10.0 / RUNS as f64;
+        println!(
+            "rows() on the default thread count: {cpu:.0} ms CPU (all threads) and {wall:.0} ms wall per call, mean of {RUNS}"
+        );
+    }
+}
+
+/// Where rows() spends its CPU time, phase by phase on one thread (each phase reads the
+/// objects cold, as rows() does on a snapshot larger than the cache).
+fn phase_cpu_times(snap: &Snapshot, config: &VClusterConfig) {
+    use vinspect::engine::pair::pairs_seen;
+    use vinspect::engine::plan::plan_seen;
+    use vinspect::inspect::rows::{RowInputs, row_with_seen};
+    use vinspect::inspect::sides::SideIndex;
+    let ctx = vinspect::engine::Ctx::new(snap, config);
+    cpu_time::report_cpu_time("  phase: pairing with objects", 5, || {
+        black_box(pairs_seen(&ctx));
+    });
+    cpu_time::report_cpu_time("  phase: both side indexes", 5, || {
+        black_box((
+            SideIndex::new(&snap.virtual_side),
+            SideIndex::new(&snap.host),
+        ));
+    });
+    let seen = pairs_seen(&ctx);
+    cpu_time::report_cpu_time("  phase: plans", 5, || {
+        for (p, s) in &seen {
+            black_box(plan_seen(&ctx, p, s, None));
+        }
+    });
+    let plans: Vec<_> = seen
+        .iter()
+        .map(|(p, s)| plan_seen(&ctx, p, s, None))
+        .collect();
+    let inputs = RowInputs::new(&ctx);
+    cpu_time::report_cpu_time("  phase: rows given plans (and dropping them)", 5, || {
+        for ((p, s), pl) in seen.iter().zip(&plans) {
+            black_box(row_with_seen(&inputs, p, s, pl.clone()));
+        }
+    });
 }
 
 /// 10,000 virtual services in 50 namespaces, and their host twins as the engine would create
