@@ -1,6 +1,5 @@
 //! What the TUI is fed, computed from one snapshot. Pure: no tokio, no client.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -13,8 +12,9 @@ use crate::engine::ctx::Ctx;
 use crate::engine::pair::Pair;
 use crate::engine::plan::desired_host;
 use crate::engine::{ObjKind, SideName};
-use crate::inspect::rows::pair_rows;
-use crate::tui::types::{DataUpdate, DiffSource, RowKey};
+use crate::inspect::model::PairRow;
+use crate::live::incremental::{IncrementalRows, UpdateKind};
+use crate::tui::types::{DataUpdate, DiffSource, DnsRow, RowKey};
 use crate::vcluster::config::VClusterConfig;
 
 /// The snapshot the TUI shows now, with the engine pair behind each row (diffs, YAML and fixes
@@ -23,12 +23,17 @@ use crate::vcluster::config::VClusterConfig;
 pub struct Latest {
     pub snapshot: Arc<Snapshot>,
     pub config: Arc<VClusterConfig>,
-    pub pairs: HashMap<RowKey, Pair>,
+    /// The pair of each row of `rows`, at the same index.
+    pub pairs: Arc<Vec<Pair>>,
+    pub rows: Arc<Vec<PairRow>>,
 }
 
 impl Latest {
+    /// The pair behind the row `key` names. A scan: asked once per diff, YAML view or fix,
+    /// while an index would be rebuilt for every snapshot.
     pub fn pair(&self, key: &RowKey) -> Option<&Pair> {
-        self.pairs.get(key)
+        let i = self.rows.iter().position(|r| key.matches(r))?;
+        self.pairs.get(i)
     }
 }
 
@@ -39,34 +44,129 @@ pub fn data_update(
     note: Option<String>,
     version: u64,
 ) -> (DataUpdate, Latest) {
-    let with_pairs = pair_rows(&snapshot, &config);
-    let mut pairs = HashMap::with_capacity(with_pairs.len());
-    let mut rows = Vec::with_capacity(with_pairs.len());
-    for (pair, row) in with_pairs {
-        pairs.insert(RowKey::of(&row), pair);
-        rows.push(row);
+    LiveRows::default().update(snapshot, config, note, version)
+}
+
+/// The DNS tab and the snapshot it was made from.
+struct DnsCache {
+    snapshot: Arc<Snapshot>,
+    config: Arc<VClusterConfig>,
+    rows: Arc<Vec<DnsRow>>,
+}
+
+/// What the TUI is fed, kept from snapshot to snapshot: rows come from
+/// [`IncrementalRows`] (only namespaces whose inputs changed are computed again) and the
+/// DNS tab is made again only when something it reads changed.
+#[derive(Default)]
+pub struct LiveRows {
+    rows: IncrementalRows,
+    dns: Option<DnsCache>,
+}
+
+impl LiveRows {
+    /// [`data_update`] of `snapshot`, reusing what the previous snapshot's update computed.
+    pub fn update(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        config: Arc<VClusterConfig>,
+        note: Option<String>,
+        version: u64,
+    ) -> (DataUpdate, Latest) {
+        let with_pairs = self.rows.update(snapshot.clone(), config.clone());
+        let mut pairs = Vec::with_capacity(with_pairs.len());
+        let mut rows = Vec::with_capacity(with_pairs.len());
+        for (pair, row) in with_pairs {
+            pairs.push(pair.clone());
+            rows.push(row.clone());
+        }
+        let rows = Arc::new(rows);
+        let update = DataUpdate {
+            rows: rows.clone(),
+            dns: self.dns_rows(&snapshot, &config),
+            virtual_conn: snapshot.virtual_side.conn.clone(),
+            host_conn: snapshot.host.conn.clone(),
+            virtual_context: snapshot.virtual_side.context.clone(),
+            host_context: snapshot.host.context.clone(),
+            vcluster: snapshot.vcluster.clone(),
+            host_namespace: snapshot.host_namespace.clone(),
+            note,
+            version,
+            loading: false,
+        };
+        (
+            update,
+            Latest {
+                snapshot,
+                config,
+                pairs: Arc::new(pairs),
+                rows,
+            },
+        )
     }
-    let update = DataUpdate {
-        rows: Arc::new(rows),
-        dns: Arc::new(dns_rows(&dns_tab(&snapshot, &config))),
-        virtual_conn: snapshot.virtual_side.conn.clone(),
-        host_conn: snapshot.host.conn.clone(),
-        virtual_context: snapshot.virtual_side.context.clone(),
-        host_context: snapshot.host.context.clone(),
-        vcluster: snapshot.vcluster.clone(),
-        host_namespace: snapshot.host_namespace.clone(),
-        note,
-        version,
-        loading: false,
-    };
-    (
-        update,
-        Latest {
-            snapshot,
-            config,
-            pairs,
-        },
-    )
+
+    /// What the last update recomputed (for traces and tests).
+    pub fn last(&self) -> UpdateKind {
+        self.rows.last()
+    }
+
+    /// Unix seconds at which the rows may change with no new snapshot (a block-deletion
+    /// window ends): the pump updates again then.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.rows.next_deadline()
+    }
+
+    fn dns_rows(&mut self, snapshot: &Arc<Snapshot>, config: &Arc<VClusterConfig>) -> Arc<Vec<DnsRow>> {
+        if let Some(c) = &self.dns
+            && !dns_inputs_differ(&c.snapshot, snapshot, &c.config, config)
+        {
+            let rows = c.rows.clone();
+            self.dns = Some(DnsCache {
+                snapshot: snapshot.clone(),
+                config: config.clone(),
+                rows: rows.clone(),
+            });
+            return rows;
+        }
+        let rows = Arc::new(dns_rows(&dns_tab(snapshot, config)));
+        self.dns = Some(DnsCache {
+            snapshot: snapshot.clone(),
+            config: config.clone(),
+            rows: rows.clone(),
+        });
+        rows
+    }
+}
+
+/// Whether anything the DNS tab reads differs: it is made from services, pods, endpoints,
+/// namespaces and the config, never from events, ingresses or connection states.
+fn dns_inputs_differ(
+    a: &Snapshot,
+    b: &Snapshot,
+    ca: &Arc<VClusterConfig>,
+    cb: &Arc<VClusterConfig>,
+) -> bool {
+    fn side(a: &Side, b: &Side) -> bool {
+        map_differs(&a.services, &b.services)
+            || map_differs(&a.pods, &b.pods)
+            || map_differs(&a.endpoints, &b.endpoints)
+            || map_differs(&a.endpoint_slices, &b.endpoint_slices)
+            || map_differs(&a.namespaces, &b.namespaces)
+            || map_differs(&a.nodes, &b.nodes)
+    }
+    !(Arc::ptr_eq(ca, cb) || **ca == **cb)
+        || a.vcluster != b.vcluster
+        || a.host_namespace != b.host_namespace
+        || side(&a.virtual_side, &b.virtual_side)
+        || side(&a.host, &b.host)
+}
+
+/// Whether two maps hold other keys or another object (by pointer) at some key.
+fn map_differs<V>(a: &ObjMap<V>, b: &ObjMap<V>) -> bool {
+    a.len() != b.len()
+        || a
+            .iter()
+            .zip(b.iter())
+            .any(|((ka, va), (kb, vb))| !Arc::ptr_eq(va, vb) || ka != kb)
 }
 
 fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
@@ -143,6 +243,7 @@ mod tests {
         assert_eq!(update.version, 7);
         assert_eq!(update.note.as_deref(), Some("note"));
         assert_eq!(update.rows.len(), latest.pairs.len());
+        assert!(Arc::ptr_eq(&update.rows, &latest.rows));
         let row = update.rows.iter().find(|r| key().matches(r)).unwrap();
         assert_eq!(row.status, Status::Missing);
         let pair = latest.pair(&key()).unwrap();
