@@ -8,12 +8,12 @@
 
 use criterion::{Criterion, criterion_group};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use std::hint::black_box;
 use std::sync::Arc;
-use k8s_openapi::api::core::v1::{Pod, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use vinspect::cluster::snapshot::{ObjKey, ObjMap, Snapshot};
 use vinspect::dns::dns_tab;
 use vinspect::inspect::RowKind;
@@ -21,12 +21,12 @@ use vinspect::inspect::fixture::synthetic_world;
 use vinspect::inspect::rows::{pair_rows, pair_rows_on};
 use vinspect::live::data::{LiveRows, dns_rows};
 use vinspect::live::incremental::IncrementalRows;
-use vinspect::vcluster::config::VClusterConfig;
 use vinspect::tui::app::{Action, AppState, update};
 use vinspect::tui::fixtures;
 use vinspect::tui::keymap::Keymap;
 use vinspect::tui::theme::Theme;
 use vinspect::tui::views;
+use vinspect::vcluster::config::VClusterConfig;
 
 fn loaded(n: usize, w: u16, h: u16) -> AppState {
     let mut s = AppState::new(Keymap::default(), false, "");
@@ -222,16 +222,24 @@ fn live(c: &mut Criterion) {
     let variants: [(&str, Arc<Snapshot>); 3] = [
         (
             "virtual_pod_label",
-            Arc::new(changed(&snap, |s| &mut s.virtual_side.pods, &vkey, |p: &mut Pod| {
-                stamp(&mut p.metadata)
-            })),
+            Arc::new(changed(
+                &snap,
+                |s| &mut s.virtual_side.pods,
+                &vkey,
+                |p: &mut Pod| stamp(&mut p.metadata),
+            )),
         ),
         (
             "host_pod_status",
-            Arc::new(changed(&snap, |s| &mut s.host.pods, &hkey, |p: &mut Pod| {
-                let st = p.status.get_or_insert_with(Default::default);
-                st.phase = Some("Pending".into());
-            })),
+            Arc::new(changed(
+                &snap,
+                |s| &mut s.host.pods,
+                &hkey,
+                |p: &mut Pod| {
+                    let st = p.status.get_or_insert_with(Default::default);
+                    st.phase = Some("Pending".into());
+                },
+            )),
         ),
         (
             "virtual_service_annotation",

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
 pub use crate::demo::data::dns_rows;
-use crate::dns::dns_tab;
+use crate::dns::resolver::Resolver;
+use crate::dns::tab::dns_tab_with;
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::Pair;
 use crate::engine::plan::desired_host;
@@ -16,6 +17,7 @@ use crate::inspect::model::PairRow;
 use crate::live::incremental::{IncrementalRows, UpdateKind};
 use crate::tui::types::{DataUpdate, DiffSource, DnsRow, RowKey};
 use crate::vcluster::config::VClusterConfig;
+use std::time::{Duration, Instant};
 
 /// The snapshot the TUI shows now, with the engine pair behind each row (diffs, YAML and fixes
 /// look pairs up here instead of re-pairing the whole snapshot).
@@ -47,12 +49,23 @@ pub fn data_update(
     LiveRows::default().update(snapshot, config, note, version)
 }
 
-/// The DNS tab and the snapshot it was made from.
+/// The DNS tab, the snapshot it was made from, and whether a newer snapshot changed what it
+/// reads.
 struct DnsCache {
     snapshot: Arc<Snapshot>,
     config: Arc<VClusterConfig>,
     rows: Arc<Vec<DnsRow>>,
+    /// The snapshot `rows` were made from is older than the one shown.
+    stale: bool,
+    made_at: Instant,
+    /// What making it cost, which spaces out the next one under churn.
+    cost: Duration,
 }
+
+/// Under churn the DNS tab is made again at most this often, or ten times its own cost apart
+/// if that is longer: it reads every service, and a DNS answer moving a second late matters
+/// less than the rows' lag.
+const DNS_MIN_GAP: Duration = Duration::from_secs(2);
 
 /// What the TUI is fed, kept from snapshot to snapshot: rows come from
 /// [`IncrementalRows`] (only namespaces whose inputs changed are computed again) and the
@@ -115,30 +128,52 @@ impl LiveRows {
         self.rows.next_deadline()
     }
 
-    fn dns_rows(&mut self, snapshot: &Arc<Snapshot>, config: &Arc<VClusterConfig>) -> Arc<Vec<DnsRow>> {
-        if let Some(c) = &self.dns
-            && !dns_inputs_differ(&c.snapshot, snapshot, &c.config, config)
-        {
-            let rows = c.rows.clone();
-            self.dns = Some(DnsCache {
-                snapshot: snapshot.clone(),
-                config: config.clone(),
-                rows: rows.clone(),
-            });
-            return rows;
+    /// When the DNS tab, held back under churn, is due to be made from the newest snapshot.
+    pub fn dns_due(&self) -> Option<Instant> {
+        let c = self.dns.as_ref().filter(|c| c.stale)?;
+        Some(c.made_at + dns_gap(c.cost))
+    }
+
+    fn dns_rows(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        config: &Arc<VClusterConfig>,
+    ) -> Arc<Vec<DnsRow>> {
+        let now = Instant::now();
+        if let Some(c) = self.dns.as_mut() {
+            if dns_inputs_differ(&c.snapshot, snapshot, &c.config, config) {
+                c.stale = true;
+            }
+            // Compared against the snapshot the rows stand for, so a change is never lost.
+            if !c.stale || now < c.made_at + dns_gap(c.cost) {
+                if !c.stale {
+                    c.snapshot = snapshot.clone();
+                    c.config = config.clone();
+                }
+                return c.rows.clone();
+            }
         }
-        let rows = Arc::new(dns_rows(&dns_tab(snapshot, config)));
+        let resolver = Resolver::new(snapshot.clone(), config);
+        let rows = Arc::new(dns_rows(&dns_tab_with(&resolver, config)));
         self.dns = Some(DnsCache {
             snapshot: snapshot.clone(),
             config: config.clone(),
             rows: rows.clone(),
+            stale: false,
+            made_at: now,
+            cost: now.elapsed(),
         });
         rows
     }
 }
 
-/// Whether anything the DNS tab reads differs: it is made from services, pods, endpoints,
-/// namespaces and the config, never from events, ingresses or connection states.
+fn dns_gap(cost: Duration) -> Duration {
+    DNS_MIN_GAP.max(cost * 10)
+}
+
+/// Whether anything the DNS tab reads differs. It reads names, specs, statuses, endpoint
+/// addresses, namespaces, nodes and the config; never labels, annotations, events, ingresses
+/// or connection states, so the label and annotation churn of a busy cluster costs no DNS tab.
 fn dns_inputs_differ(
     a: &Snapshot,
     b: &Snapshot,
@@ -146,12 +181,19 @@ fn dns_inputs_differ(
     cb: &Arc<VClusterConfig>,
 ) -> bool {
     fn side(a: &Side, b: &Side) -> bool {
-        map_differs(&a.services, &b.services)
-            || map_differs(&a.pods, &b.pods)
-            || map_differs(&a.endpoints, &b.endpoints)
-            || map_differs(&a.endpoint_slices, &b.endpoint_slices)
-            || map_differs(&a.namespaces, &b.namespaces)
-            || map_differs(&a.nodes, &b.nodes)
+        changed(&a.services, &b.services, |x, y| {
+            x.spec == y.spec && x.status == y.status
+        }) || changed(&a.pods, &b.pods, |x, y| {
+            x.spec == y.spec && x.status == y.status
+        }) || changed(&a.endpoints, &b.endpoints, |x, y| x.subsets == y.subsets)
+            || changed(&a.endpoint_slices, &b.endpoint_slices, |x, y| {
+                x.endpoints == y.endpoints
+                    && x.ports == y.ports
+                    && x.address_type == y.address_type
+                    && x.metadata.labels == y.metadata.labels
+            })
+            || changed(&a.namespaces, &b.namespaces, |_, _| false)
+            || changed(&a.nodes, &b.nodes, |_, _| false)
     }
     !(Arc::ptr_eq(ca, cb) || **ca == **cb)
         || a.vcluster != b.vcluster
@@ -160,13 +202,16 @@ fn dns_inputs_differ(
         || side(&a.host, &b.host)
 }
 
-/// Whether two maps hold other keys or another object (by pointer) at some key.
-fn map_differs<V>(a: &ObjMap<V>, b: &ObjMap<V>) -> bool {
-    a.len() != b.len()
-        || a
-            .iter()
-            .zip(b.iter())
-            .any(|((ka, va), (kb, vb))| !Arc::ptr_eq(va, vb) || ka != kb)
+/// Whether a key was added or removed, or an object replaced by one `same` does not accept.
+fn changed<V>(a: &ObjMap<V>, b: &ObjMap<V>, same: impl Fn(&V, &V) -> bool) -> bool {
+    let mut any = false;
+    crate::live::incremental::diff(a, b, |_, x, y| {
+        any |= match (x, y) {
+            (Some(x), Some(y)) => !same(x, y),
+            _ => true,
+        };
+    });
+    any
 }
 
 fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {

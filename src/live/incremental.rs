@@ -405,7 +405,7 @@ fn index_host(state: &mut State) {
 
 /// Calls `f` for every key whose value differs (by pointer) between two maps: the watch cache
 /// keeps an unchanged object's `Arc`.
-fn diff<V>(
+pub fn diff<V>(
     a: &BTreeMap<ObjKey, Arc<V>>,
     b: &BTreeMap<ObjKey, Arc<V>>,
     mut f: impl FnMut(&ObjKey, Option<&Arc<V>>, Option<&Arc<V>>),
