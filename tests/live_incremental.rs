@@ -16,7 +16,7 @@ use vinspect::inspect::PairRow;
 use vinspect::inspect::fixture::synthetic_world;
 use vinspect::inspect::rows::pair_rows;
 use vinspect::live::incremental::{IncrementalRows, UpdateKind};
-use vinspect::vcluster::config::VClusterConfig;
+use vinspect::vcluster::config::{ServiceMapping, VClusterConfig};
 use vinspect::vcluster::naming;
 
 fn world() -> &'static (Snapshot, VClusterConfig) {
@@ -33,6 +33,27 @@ fn world() -> &'static (Snapshot, VClusterConfig) {
             .insert_json(json!({"apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"namespace": "team-1", "name": "db"},
                 "subsets": [{"addresses": [{"ip": "10.1.0.9"}], "ports": [{"port": 5432}]}]}))
+            .unwrap();
+        // Replicated services both ways (as the sandbox's vcluster.yaml has them).
+        let mut config = config;
+        let rs = &mut config.networking.replicate_services;
+        rs.to_host.push(ServiceMapping {
+            from: "team-0/app-0".into(),
+            to: "web-from-vcluster".into(),
+        });
+        rs.from_host.push(ServiceMapping {
+            from: "shared/postgres".into(),
+            to: "team-2/postgres".into(),
+        });
+        snap.host
+            .insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"namespace": "shared", "name": "postgres", "uid": "u-pg"},
+                "spec": {"selector": {"app": "pg"}, "ports": [{"port": 5432}], "clusterIP": "10.96.50.5"}}))
+            .unwrap();
+        snap.host
+            .insert_json(json!({"apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"namespace": "shared", "name": "postgres"},
+                "subsets": [{"addresses": [{"ip": "10.4.0.5"}], "ports": [{"port": 5432}]}]}))
             .unwrap();
         (snap, config)
     })
@@ -69,6 +90,8 @@ enum Op {
     BlockDeletion(u8),
     /// The host twin of virtual service `.0` gets the ClusterIP of virtual service `.1`.
     TwinTakesIp(usize, usize),
+    /// Objects of the replicated services: the host source, a virtual target, the host target.
+    Replica(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -103,6 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
         n.clone().prop_map(Op::Config),
         any::<bool>().prop_map(Op::KubeDns),
         Just(Op::Conn),
+        n.clone().prop_map(Op::Replica),
         n.prop_map(Op::BlockDeletion),
     ]
 }
@@ -342,12 +366,48 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
         }
         Op::Config(n) => {
             let mut c = (**config).clone();
-            c.networking.advanced.cluster_domain = if n % 2 == 0 {
-                "cluster.local".into()
+            if n % 4 == 3 {
+                c.networking.replicate_services.to_host.clear();
             } else {
-                "corp.local".into()
-            };
+                c.networking.advanced.cluster_domain = if n % 2 == 0 {
+                    "cluster.local".into()
+                } else {
+                    "corp.local".into()
+                };
+            }
             *config = Arc::new(c);
+        }
+        Op::Replica(n) => {
+            let controlled = json!({naming::LABEL_CONTROLLED_BY: naming::CONTROLLED_BY_VCLUSTER});
+            match n % 4 {
+                0 => {
+                    let key = ObjKey::new("shared", "postgres");
+                    if let Some(s) = h.services.get(&key) {
+                        let mut s = (**s).clone();
+                        if let Some(spec) = s.spec.as_mut() {
+                            spec.cluster_ip = Some(format!("10.96.50.{}", seq % 200));
+                        }
+                        h.services.insert(key, Arc::new(s));
+                    }
+                }
+                1 => {
+                    h.services.remove(&ObjKey::new("shared", "postgres"));
+                }
+                2 => {
+                    v.insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"namespace": if seq % 2 == 0 { "team-2" } else { "team-1" },
+                            "name": "postgres", "labels": controlled},
+                        "spec": {"ports": [{"port": 5432}], "clusterIP": "None"}}))
+                        .unwrap();
+                }
+                _ => {
+                    h.insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"namespace": hns, "name": "web-from-vcluster",
+                            "labels": controlled, "annotations": {"seq": seq.to_string()}},
+                        "spec": {"selector": {"app": "app-0"}, "ports": [{"port": 80}]}}))
+                        .unwrap();
+                }
+            }
         }
         Op::KubeDns(delete) => {
             let key = ObjKey::new(&hns, naming::kube_dns_host_name(&vc));
@@ -431,7 +491,7 @@ proptest! {
         let mut config = Arc::new(config0.clone());
         let mut inc = IncrementalRows::new();
         inc.update(Arc::new(snap.clone()), config.clone());
-        assert_eq!(inc.last(), UpdateKind::Full);
+        assert!(matches!(inc.last(), UpdateKind::Full(_)));
         assert_same(&snap, &config, &inc, 0);
         let mut seq = 0;
         for (step, batch) in steps.iter().enumerate() {

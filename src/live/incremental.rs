@@ -15,10 +15,12 @@
 //!   holds the host twin's IP, and that holder's twin): a changed service's IPs dirty every
 //!   namespace with a service on either side carrying one of them.
 //!
+//! - a replicated service's row lives in its virtual namespace and reads the host objects the
+//!   config names (whatever their names): their changes dirty that namespace.
+//!
 //! Anything global recomputes everything: the config, conn states and listing flags,
 //! namespaces, nodes, ingress classes, secrets, the vCluster's host Service, the kube-dns twin,
-//! host objects outside the host namespace or not explained by their name, and any config with
-//! replicated services.
+//! and host objects outside the host namespace or not explained by their name.
 //!
 //! Time: the only clock a row reads is the block-deletion window (a young host object created
 //! through the vCluster API waits 2 minutes before it counts as an orphan). The namespaces of
@@ -48,8 +50,8 @@ const BLOCK_DELETION_SECONDS: i64 = 120;
 pub enum UpdateKind {
     #[default]
     None,
-    /// Every row was computed again.
-    Full,
+    /// Every row was computed again, for this reason.
+    Full(&'static str),
     /// Only these many namespaces' rows were computed again (0: nothing changed).
     Partial { namespaces: usize, rows: usize },
 }
@@ -132,24 +134,25 @@ impl IncrementalRows {
         now: i64,
     ) -> &[(Pair, PairRow)] {
         let dirty = match self.state.as_mut() {
+            None => Err("first snapshot"),
             // A pair with no virtual namespace belongs to no namespace's rows.
-            Some(state) if !state.rows.iter().any(|(p, _)| p.virtual_key.is_none()) => {
-                dirty_namespaces(state, &snapshot, &config, now)
+            Some(state) if state.rows.iter().any(|(p, _)| p.virtual_key.is_none()) => {
+                Err("a pair without a virtual object")
             }
-            _ => None,
+            Some(state) => dirty_namespaces(state, &snapshot, &config, now),
         };
         match dirty {
-            None => self.full(snapshot, config),
-            Some(dirty) => {
+            Err(why) => self.full(snapshot, config, why),
+            Ok(dirty) => {
                 if !self.partial(snapshot.clone(), config.clone(), &dirty) {
-                    self.full(snapshot, config);
+                    self.full(snapshot, config, "a pair without a virtual object");
                 }
             }
         }
         self.rows()
     }
 
-    fn full(&mut self, snapshot: Arc<Snapshot>, config: Arc<VClusterConfig>) {
+    fn full(&mut self, snapshot: Arc<Snapshot>, config: Arc<VClusterConfig>, why: &'static str) {
         let rows = pair_rows_on(&snapshot, &config, default_threads());
         let mut state = State {
             snapshot,
@@ -162,7 +165,7 @@ impl IncrementalRows {
         };
         index_host(&mut state);
         self.state = Some(state);
-        self.last = UpdateKind::Full;
+        self.last = UpdateKind::Full(why);
     }
 
     /// Recompute the rows of `dirty`; false when the result cannot be merged (a pair with no
@@ -185,7 +188,7 @@ impl IncrementalRows {
             };
             return true;
         }
-        let sub = sub_snapshot(state, &snapshot, dirty);
+        let sub = sub_snapshot(state, &snapshot, &config, dirty);
         let fresh: Vec<(Pair, PairRow)> = pair_rows_on(&sub, &config, 1)
             .into_iter()
             .filter(|(p, _)| {
@@ -316,6 +319,32 @@ fn host_home(snap: &Snapshot, kind: HKind, key: &ObjKey, meta: &ObjectMeta) -> H
     out.sort();
     out.dedup();
     Home::Namespaces(out)
+}
+
+fn global_why(kind: HKind) -> &'static str {
+    match kind {
+        HKind::Pod => "a host pod outside any namespace's rows changed",
+        HKind::Service => "a host service outside any namespace's rows changed",
+        HKind::Endpoints => "host endpoints outside any namespace's rows changed",
+        HKind::Slice => "a host endpoint slice outside any namespace's rows changed",
+        HKind::Ingress => "a host ingress outside any namespace's rows changed",
+    }
+}
+
+/// [`host_home`] of a host Service for the rows that read it as some row's twin (IP holders,
+/// selected pods): the vCluster's own Service is the twin of `default/kubernetes` and the
+/// kube-dns twin that of `kube-system/kube-dns`.
+fn twin_home(snap: &Snapshot, key: &ObjKey, svc: &Service) -> Home {
+    let vc = snap.vcluster.as_str();
+    if key.namespace == snap.host_namespace {
+        if key.name == vc {
+            return Home::Namespaces(vec!["default".to_string()]);
+        }
+        if key.name == naming::kube_dns_host_name(vc) {
+            return Home::Namespaces(vec!["kube-system".to_string()]);
+        }
+    }
+    host_home(snap, HKind::Service, key, &svc.metadata)
 }
 
 /// When a host object's block-deletion window ends, if it is annotated with one.
@@ -450,17 +479,23 @@ fn maps_differ<V>(a: &BTreeMap<ObjKey, Arc<V>>, b: &BTreeMap<ObjKey, Arc<V>>) ->
     any
 }
 
-/// Whatever of a side is not one of the per-namespace collections differs.
-fn side_globals_differ(a: &Side, b: &Side) -> bool {
-    a.context != b.context
-        || a.server != b.server
-        || a.conn != b.conn
-        || a.listed != b.listed
-        || a.relists != b.relists
-        || maps_differ(&a.namespaces, &b.namespaces)
-        || maps_differ(&a.nodes, &b.nodes)
-        || maps_differ(&a.ingress_classes, &b.ingress_classes)
-        || maps_differ(&a.secrets, &b.secrets)
+/// What of a side that is not one of the per-namespace collections differs, if anything.
+fn side_globals_differ(a: &Side, b: &Side) -> Option<&'static str> {
+    if a.context != b.context || a.server != b.server {
+        Some("another context")
+    } else if a.conn != b.conn || a.listed != b.listed || a.relists != b.relists {
+        Some("a connection state changed")
+    } else if maps_differ(&a.namespaces, &b.namespaces) {
+        Some("a namespace changed")
+    } else if maps_differ(&a.nodes, &b.nodes) {
+        Some("a node changed")
+    } else if maps_differ(&a.ingress_classes, &b.ingress_classes) {
+        Some("an ingress class changed")
+    } else if maps_differ(&a.secrets, &b.secrets) {
+        Some("a secret changed")
+    } else {
+        None
+    }
 }
 
 fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
@@ -472,25 +507,26 @@ fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
 }
 
 /// The namespaces whose rows must be computed again for `next`, with the host indexes moved
-/// on to it; `None` when everything must (then the indexes are stale and rebuilt).
+/// on to it; `Err(why)` when everything must (then the indexes are stale and rebuilt).
 fn dirty_namespaces(
     state: &mut State,
     next: &Arc<Snapshot>,
     config: &Arc<VClusterConfig>,
     now: i64,
-) -> Option<BTreeSet<String>> {
+) -> Result<BTreeSet<String>, &'static str> {
     let prev = state.snapshot.clone();
     let (p, n) = (&*prev, &**next);
-    let rs = &config.networking.replicate_services;
-    if !(Arc::ptr_eq(&state.config, config) || *state.config == **config)
-        || !rs.to_host.is_empty()
-        || !rs.from_host.is_empty()
-        || p.vcluster != n.vcluster
-        || p.host_namespace != n.host_namespace
-        || side_globals_differ(&p.virtual_side, &n.virtual_side)
-        || side_globals_differ(&p.host, &n.host)
-    {
-        return None;
+    if !(Arc::ptr_eq(&state.config, config) || *state.config == **config) {
+        return Err("the config changed");
+    }
+    if p.vcluster != n.vcluster || p.host_namespace != n.host_namespace {
+        return Err("another vCluster");
+    }
+    if let Some(why) = side_globals_differ(&p.virtual_side, &n.virtual_side) {
+        return Err(why);
+    }
+    if let Some(why) = side_globals_differ(&p.host, &n.host) {
+        return Err(why);
     }
     let mut dirty: BTreeSet<String> = BTreeSet::new();
     // ClusterIPs some changed service carried before or after.
@@ -523,7 +559,7 @@ fn dirty_namespaces(
 
     // Host side: where each object is read, kept in the indexes as we go.
     let (ph, nh) = (&p.host, &n.host);
-    let mut global = false;
+    let mut global: Option<&'static str> = None;
     let mut changed_pods: Vec<(ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>)> = Vec::new();
     let mut host_changes: Vec<(HKind, ObjKey, Option<Home>, Option<Home>, Option<i64>)> =
         Vec::new();
@@ -581,17 +617,17 @@ fn dirty_namespaces(
     diff(&ph.pod_env, &nh.pod_env, |k, _, _| {
         if let Some(pod) = nh.pods.get(k).or_else(|| ph.pods.get(k)) {
             match host_home(n, HKind::Pod, k, &pod.metadata) {
-                Home::Global => global = true,
+                Home::Global => global = Some("a host pod's env outside any namespace's rows"),
                 Home::Namespaces(list) => dirty.extend(list),
             }
         } else {
-            global = true;
+            global = Some("a host pod's env outside any namespace's rows");
         }
     });
     for (kind, key, ha, hb, deadline) in &host_changes {
         for h in [ha, hb].into_iter().flatten() {
             match h {
-                Home::Global => global = true,
+                Home::Global => global = Some(global_why(*kind)),
                 Home::Namespaces(list) => dirty.extend(list.iter().cloned()),
             }
         }
@@ -615,6 +651,16 @@ fn dirty_namespaces(
                         }
                     }
                 }
+            }
+        }
+    }
+
+    // Replicated services read host objects by the names in the config, whatever those are.
+    let links = replication_links(n, config);
+    for (_, key, _, _, _) in &host_changes {
+        for (hk, vns) in &links {
+            if hk == key {
+                dirty.insert(vns.clone());
             }
         }
     }
@@ -669,8 +715,8 @@ fn dirty_namespaces(
                     .iter()
                     .any(|(k, v)| flipped.contains(&(k.clone(), v.clone())));
             if matches || names_flipped {
-                match host_home(n, HKind::Service, key, &svc.metadata) {
-                    Home::Global => global = true,
+                match twin_home(n, key, svc) {
+                    Home::Global => global = Some("a host pod selected by a global host service"),
                     Home::Namespaces(list) => dirty.extend(list),
                 }
             }
@@ -686,8 +732,8 @@ fn dirty_namespaces(
         }
         for (k, s) in &nh.services {
             if ip_of(s).is_some_and(|ip| ips.contains(&ip)) {
-                match host_home(n, HKind::Service, k, &s.metadata) {
-                    Home::Global => global = true,
+                match twin_home(n, k, s) {
+                    Home::Global => global = Some("a global host service shares a changed IP"),
                     Home::Namespaces(list) => dirty.extend(list),
                 }
             }
@@ -705,10 +751,10 @@ fn dirty_namespaces(
         state.deadlines.remove(&ns);
         dirty.insert(ns);
     }
-    if global {
-        return None;
+    if let Some(why) = global {
+        return Err(why);
     }
-    Some(dirty)
+    Ok(dirty)
 }
 
 fn copy_ns<V>(from: &ObjMap<V>, to: &mut ObjMap<V>, ns: &str) {
@@ -738,10 +784,29 @@ fn side_shell(side: &Side) -> Side {
     }
 }
 
+/// `(host key, virtual namespace)` of every replicated service in the config: the row of the
+/// pair lives in the namespace, and reads the host service (and its endpoints) at the key.
+fn replication_links(snap: &Snapshot, config: &VClusterConfig) -> Vec<(ObjKey, String)> {
+    let rs = &config.networking.replicate_services;
+    if rs.to_host.is_empty() && rs.from_host.is_empty() {
+        return Vec::new();
+    }
+    let ctx = crate::engine::ctx::Ctx::new(snap, config);
+    let (from_host, to_host) = crate::engine::replicate::mappings(&ctx);
+    let from = from_host.into_iter().map(|m| (m.from, m.to.namespace));
+    let to = to_host.into_iter().map(|m| (m.to, m.from.namespace));
+    from.chain(to).collect()
+}
+
 /// Everything the rows of `dirty` read, and little else: their namespaces' virtual objects,
 /// the host objects the index puts there, the global ones, and the cross-namespace reads
 /// (services sharing an IP, host pods their host selectors reach or name).
-fn sub_snapshot(state: &State, snap: &Snapshot, dirty: &BTreeSet<String>) -> Snapshot {
+fn sub_snapshot(
+    state: &State,
+    snap: &Snapshot,
+    config: &VClusterConfig,
+    dirty: &BTreeSet<String>,
+) -> Snapshot {
     let (v, h) = (&snap.virtual_side, &snap.host);
     let mut sv = side_shell(v);
     let mut sh = side_shell(h);
@@ -770,6 +835,13 @@ fn sub_snapshot(state: &State, snap: &Snapshot, dirty: &BTreeSet<String>) -> Sna
             HKind::Endpoints => copy_key(&h.endpoints, &mut sh.endpoints, key),
             HKind::Slice => copy_key(&h.endpoint_slices, &mut sh.endpoint_slices, key),
             HKind::Ingress => copy_key(&h.ingresses, &mut sh.ingresses, key),
+        }
+    }
+    for (key, vns) in replication_links(snap, config) {
+        if dirty.contains(&vns) {
+            copy_key(&h.services, &mut sh.services, &key);
+            copy_key(&h.endpoints, &mut sh.endpoints, &key);
+            copy_key(&h.endpoint_slices, &mut sh.endpoint_slices, &key);
         }
     }
     // Holders of the host twins' IPs (any namespace) and their twins; host services holding
