@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -171,9 +172,10 @@ fn dns_gap(cost: Duration) -> Duration {
     DNS_MIN_GAP.max(cost * 10)
 }
 
-/// Whether anything the DNS tab reads differs. It reads names, specs, statuses, endpoint
-/// addresses, namespaces, nodes and the config; never labels, annotations, events, ingresses
-/// or connection states, so the label and annotation churn of a busy cluster costs no DNS tab.
+/// Whether anything the DNS tab reads differs. It reads names, specs, service statuses, pod
+/// IPs, endpoint addresses, namespaces, nodes and the config; never labels, annotations,
+/// events, ingresses or connection states, so the label, annotation and pod-condition churn of
+/// a busy cluster costs no DNS tab.
 fn dns_inputs_differ(
     a: &Snapshot,
     b: &Snapshot,
@@ -184,7 +186,14 @@ fn dns_inputs_differ(
         changed(&a.services, &b.services, |x, y| {
             x.spec == y.spec && x.status == y.status
         }) || changed(&a.pods, &b.pods, |x, y| {
-            x.spec == y.spec && x.status == y.status
+            // Of a pod's status only its IPs are read: the kubelet's condition and probe
+            // writes cost no DNS tab.
+            let ips = |p: &Pod| {
+                p.status
+                    .as_ref()
+                    .map(|s| (s.pod_ip.clone(), s.pod_ips.clone()))
+            };
+            x.spec == y.spec && ips(x) == ips(y)
         }) || changed(&a.endpoints, &b.endpoints, |x, y| x.subsets == y.subsets)
             || changed(&a.endpoint_slices, &b.endpoint_slices, |x, y| {
                 x.endpoints == y.endpoints
@@ -314,6 +323,45 @@ mod tests {
         let desired = diff.desired.unwrap();
         assert_eq!(desired["metadata"]["name"], "web-x-shop-x-demo");
         assert_eq!(desired["metadata"]["namespace"], "vcluster-demo");
+    }
+
+    fn edit_service(
+        snap: &Snapshot,
+        f: impl FnOnce(&mut k8s_openapi::api::core::v1::Service),
+    ) -> Snapshot {
+        let mut s = snap.clone();
+        let k = ObjKey::new("shop", "web");
+        let mut svc = (*s.virtual_side.services[&k]).clone();
+        f(&mut svc);
+        s.virtual_side.services.insert(k, Arc::new(svc));
+        s
+    }
+
+    /// Label churn keeps the DNS tab; a change it reads within the gap holds it back until
+    /// it is due, and the rows still follow at once.
+    #[test]
+    fn dns_tab_is_kept_across_label_churn_and_due_after_a_real_change() {
+        let snap = snapshot();
+        let config = Arc::new(VClusterConfig::default());
+        let mut live = LiveRows::default();
+        let (first, _) = live.update(Arc::new(snap.clone()), config.clone(), None, 1);
+        let labelled = edit_service(&snap, |s| {
+            s.metadata.labels = Some([("churn".to_string(), "a".to_string())].into());
+        });
+        let (second, _) = live.update(Arc::new(labelled.clone()), config.clone(), None, 2);
+        assert!(Arc::ptr_eq(&first.dns, &second.dns));
+        assert_eq!(live.dns_due(), None);
+        let moved = edit_service(&labelled, |s| {
+            s.spec.as_mut().unwrap().cluster_ip = Some("10.96.0.99".into());
+        });
+        let (third, _) = live.update(Arc::new(moved), config.clone(), None, 3);
+        assert!(
+            Arc::ptr_eq(&first.dns, &third.dns),
+            "held back within the gap"
+        );
+        assert!(live.dns_due().is_some());
+        let row = third.rows.iter().find(|r| key().matches(r)).unwrap();
+        assert_eq!(row.virtual_side.ip.as_deref(), Some("10.96.0.99"));
     }
 
     /// A converged pod pair: its twin carries the service-link env, held pooled by the cache.
