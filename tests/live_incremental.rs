@@ -178,7 +178,12 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
             st.pod_ip = Some(format!("10.2.0.{}", seq % 250));
             st.conditions = Some(vec![k8s_openapi::api::core::v1::PodCondition {
                 type_: "Ready".into(),
-                status: if seq % 2 == 0 { "True" } else { "False" }.into(),
+                status: if seq.is_multiple_of(2) {
+                    "True"
+                } else {
+                    "False"
+                }
+                .into(),
                 ..Default::default()
             }]);
         }),
@@ -203,7 +208,14 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
         Op::HPodStatus(i) => edit(&mut h.pods, i, |p: &mut Pod| {
             let st = p.status.get_or_insert_with(Default::default);
             st.pod_ip = Some(format!("10.3.0.{}", seq % 250));
-            st.phase = Some(if seq % 2 == 0 { "Running" } else { "Pending" }.into());
+            st.phase = Some(
+                if seq.is_multiple_of(2) {
+                    "Running"
+                } else {
+                    "Pending"
+                }
+                .into(),
+            );
         }),
         Op::HPodDelete(i) => remove(&mut h.pods, i),
         Op::HPodSquatter(i) => {
@@ -395,7 +407,7 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                 }
                 2 => {
                     v.insert_json(json!({"apiVersion": "v1", "kind": "Service",
-                        "metadata": {"namespace": if seq % 2 == 0 { "team-2" } else { "team-1" },
+                        "metadata": {"namespace": if seq.is_multiple_of(2) { "team-2" } else { "team-1" },
                             "name": "postgres", "labels": controlled},
                         "spec": {"ports": [{"port": 5432}], "clusterIP": "None"}}))
                         .unwrap();

@@ -506,6 +506,13 @@ fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
         .filter(|s| !s.is_empty())
 }
 
+/// A host pod before and after.
+type PodChange = (ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>);
+
+/// A host object: its kind and key, where it was read before and after, and the end of its
+/// block-deletion window.
+type HostChange = (HKind, ObjKey, Option<Home>, Option<Home>, Option<i64>);
+
 /// The namespaces whose rows must be computed again for `next`, with the host indexes moved
 /// on to it; `Err(why)` when everything must (then the indexes are stale and rebuilt).
 fn dirty_namespaces(
@@ -560,9 +567,8 @@ fn dirty_namespaces(
     // Host side: where each object is read, kept in the indexes as we go.
     let (ph, nh) = (&p.host, &n.host);
     let mut global: Option<&'static str> = None;
-    let mut changed_pods: Vec<(ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>)> = Vec::new();
-    let mut host_changes: Vec<(HKind, ObjKey, Option<Home>, Option<Home>, Option<i64>)> =
-        Vec::new();
+    let mut changed_pods: Vec<PodChange> = Vec::new();
+    let mut host_changes: Vec<HostChange> = Vec::new();
     {
         let mut seen = |kind: HKind, k: &ObjKey, a: Option<&ObjectMeta>, b: Option<&ObjectMeta>| {
             let ha = a.map(|m| host_home(p, kind, k, m));
