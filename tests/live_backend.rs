@@ -113,6 +113,11 @@ async fn rows_and_dns_lines_arrive_and_follow_changes() {
     })
     .await;
     assert!(d.version > first_version);
+    // The DNS tab may be held back under churn, but follows within its gap.
+    wait_data(&mut rx, "the new service's DNS line", |d| {
+        d.dns.iter().any(|l| l.name.starts_with("late."))
+    })
+    .await;
 
     // YAML and diff come from the caches; a missing twin is no object, not an error.
     let virt = backend

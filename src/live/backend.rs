@@ -1,6 +1,7 @@
 //! The live [`Backend`]: one cluster session with watch caches per virtual context, a pump that
-//! turns each new snapshot into the TUI's data (coalesced: while one update is computed, newer
-//! snapshots replace each other and only the latest is taken), and fixes through the engine.
+//! turns each new snapshot into the TUI's data (coalesced: while one update is computed, and
+//! for [`MIN_ROWS_GAP`] after one started, newer snapshots replace each other and only the
+//! latest is taken; rows are reused where nothing changed), and fixes through the engine.
 //!
 //! The TUI never waits on this: every call here is a future the UI loop polls next to input.
 
@@ -28,7 +29,7 @@ use crate::vcluster::context::{
     ContextSelection, VClusterContextName, load_kubeconfig, resolve_contexts,
 };
 
-use super::data::{Latest, data_update, diff_source, object_json};
+use super::data::{Latest, LiveRows, diff_source, object_json};
 
 /// What a fix answers when writes are off. No request leaves the process.
 pub const READ_ONLY_REFUSAL: &str =
@@ -146,11 +147,48 @@ fn still_listing(snap: &Snapshot) -> bool {
     listing(&snap.virtual_side.conn) || listing(&snap.host.conn)
 }
 
+/// Rows are computed at most this often while changes keep coming. A change after a quiet
+/// spell is computed at once; under churn the snapshots that arrive meanwhile replace each
+/// other and only the newest is computed (the lag goal is 500 ms from a write to its frame).
+const MIN_ROWS_GAP: Duration = Duration::from_millis(200);
+
+/// Wait for a new snapshot or until `due` (the rows' next deadline, or the DNS tab held back
+/// under churn); false when the snapshot channel closed.
+async fn next_wake(
+    rx: &mut watch::Receiver<Arc<Snapshot>>,
+    due: Option<tokio::time::Instant>,
+) -> bool {
+    let sleep = async {
+        match due {
+            Some(t) => tokio::time::sleep_until(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = rx.changed() => r.is_ok(),
+        () = sleep => true,
+    }
+}
+
+/// When the pump must update again with no new snapshot.
+fn due(live: &LiveRows) -> Option<tokio::time::Instant> {
+    let rows = live.next_deadline().map(|d| {
+        let secs = u64::try_from(d.saturating_sub(crate::engine::ctx::now_seconds())).unwrap_or(0);
+        tokio::time::Instant::now() + Duration::from_secs(secs)
+    });
+    let dns = live.dns_due().map(tokio::time::Instant::from_std);
+    match (rows, dns) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Publish the TUI's data for every new snapshot until the snapshot channel closes.
 ///
 /// Until rows exist the TUI gets "loading" updates carrying only the connection states, and
 /// rows are not computed for half-listed snapshots (each would cost a full pass over every
-/// pair, only to be thrown away when the rest of the lists arrive).
+/// pair, only to be thrown away when the rest of the lists arrive). After that, each update
+/// reuses the rows of namespaces nothing changed in ([`LiveRows`]).
 async fn pump(
     mut rx: watch::Receiver<Arc<Snapshot>>,
     config: Arc<VClusterConfig>,
@@ -161,8 +199,10 @@ async fn pump(
 ) {
     let started = tokio::time::Instant::now();
     let mut have_rows = false;
+    let mut live = Some(LiveRows::default());
+    let mut last_start: Option<tokio::time::Instant> = None;
     loop {
-        let snap = rx.borrow_and_update().clone();
+        let mut snap = rx.borrow_and_update().clone();
         if !have_rows {
             tx.send_modify(|d| {
                 d.virtual_conn = snap.virtual_side.conn.clone();
@@ -175,20 +215,38 @@ async fn pump(
                     Ok(Err(_)) => break,
                 }
             }
+        } else if let Some(t) = last_start
+            && t.elapsed() < MIN_ROWS_GAP
+        {
+            // Changes keep coming: let the next ones gather, then take the newest.
+            tokio::time::sleep_until(t + MIN_ROWS_GAP).await;
+            snap = rx.borrow_and_update().clone();
         }
+        last_start = Some(tokio::time::Instant::now());
         let (cfg, note2) = (config.clone(), note.clone());
         let v = version.fetch_add(1, Ordering::SeqCst) + 1;
         tracing::trace!(target: "vinspect::live", data_version = v, snapshot_version = snap.version, "rows for snapshot");
+        let Some(mut rows) = live.take() else { break };
         // Pairing and planning thousands of objects is CPU work: keep it off the runtime.
-        match tokio::task::spawn_blocking(move || data_update(snap, cfg, note2, v)).await {
-            Ok((update, l)) => {
+        let job = tokio::task::spawn_blocking(move || {
+            let out = rows.update(snap, cfg, note2, v);
+            (rows, out)
+        });
+        match job.await {
+            Ok((rows, (update, l))) => {
+                tracing::trace!(target: "vinspect::live", data_version = v, recomputed = ?rows.last(), "rows computed");
                 *lock(&latest) = Arc::new(l);
                 tx.send_replace(update);
                 have_rows = true;
+                live = Some(rows);
             }
-            Err(e) => tracing::error!("cannot compute the rows: {e}"),
+            Err(e) => {
+                tracing::error!("cannot compute the rows: {e}");
+                live = Some(LiveRows::default());
+            }
         }
-        if rx.changed().await.is_err() {
+        let due = live.as_ref().and_then(due);
+        if !next_wake(&mut rx, due).await {
             break;
         }
     }

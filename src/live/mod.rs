@@ -4,6 +4,7 @@
 //! [`data`] is pure (a snapshot in, the TUI's data out); [`backend`] is the thin async shell.
 pub mod backend;
 pub mod data;
+pub mod incremental;
 
 pub use backend::{LiveBackend, LiveHooks, LiveOptions, OnApplied, READ_ONLY_REFUSAL};
 pub use data::{Latest, data_update, diff_source, dns_rows, object_json};

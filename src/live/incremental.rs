@@ -1,0 +1,927 @@
+//! Rows of a new snapshot from the rows of the previous one: only the virtual namespaces whose
+//! inputs changed are paired, planned and built again. Pure: no tokio, no client.
+//!
+//! A row's inputs reach beyond its two objects, and every reach is mapped to the virtual
+//! namespaces whose rows may read it:
+//! - virtual objects (pods, services, endpoints, slices, ingresses, pod env) of namespace N,
+//!   and sync events whose involved object is in N → N;
+//! - host objects in the host namespace → the namespaces their name translates from
+//!   (`<name>-x-<ns>-x-<vc>`, every split) and the namespace their `object-namespace`
+//!   annotation names; an object neither explains (hashed squatters, the vCluster's own pods)
+//!   is "global";
+//! - a host pod is also read by every host Service whose selector matches it (counts) or
+//!   names one of its labels whose last carrier came or went (the vcluster#2887 stale keys);
+//! - a Service's plan reads services in other namespaces that share a ClusterIP with it (who
+//!   holds the host twin's IP, and that holder's twin): a changed service's IPs dirty every
+//!   namespace with a service on either side carrying one of them.
+//!
+//! - a replicated service's row lives in its virtual namespace and reads the host objects the
+//!   config names (whatever their names): their changes dirty that namespace.
+//!
+//! Anything global recomputes everything: the config, conn states and listing flags,
+//! namespaces, nodes, ingress classes, secrets, the vCluster's host Service, the kube-dns twin,
+//! and host objects outside the host namespace or not explained by their name.
+//!
+//! Time: the only clock a row reads is the block-deletion window (a young host object created
+//! through the vCluster API waits 2 minutes before it counts as an orphan). The namespaces of
+//! such objects carry a deadline; an update at or after it recomputes them, and
+//! [`IncrementalRows::next_deadline`] tells the caller when to ask for one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
+use crate::engine::ctx::cluster_ip;
+use crate::engine::ownership::virtual_ref;
+use crate::engine::pair::Pair;
+use crate::inspect::model::PairRow;
+use crate::inspect::rows::pair_rows_on;
+use crate::vcluster::config::VClusterConfig;
+use crate::vcluster::naming;
+
+/// How long a host object annotated with block-deletion waits for its virtual object.
+const BLOCK_DELETION_SECONDS: i64 = 120;
+
+/// What the last [`IncrementalRows::update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateKind {
+    #[default]
+    None,
+    /// Every row was computed again, for this reason.
+    Full(&'static str),
+    /// Only these many namespaces' rows were computed again (0: nothing changed).
+    Partial { namespaces: usize, rows: usize },
+}
+
+/// Host kinds rows are made of (events are not read by rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum HKind {
+    Pod,
+    Service,
+    Endpoints,
+    Slice,
+    Ingress,
+}
+
+/// Where the rows that read a host object live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Home {
+    Namespaces(Vec<String>),
+    Global,
+}
+
+/// The previous snapshot, its rows and the indexes kept up to date from change to change.
+struct State {
+    snapshot: Arc<Snapshot>,
+    config: Arc<VClusterConfig>,
+    rows: Vec<(Pair, PairRow)>,
+    /// Host objects of the host namespace by the virtual namespace whose rows read them.
+    by_namespace: HashMap<String, BTreeSet<(HKind, ObjKey)>>,
+    /// Host objects that every computation includes (their changes recompute everything).
+    global: BTreeSet<(HKind, ObjKey)>,
+    /// `(label key, value)` → host pods of the host namespace carrying it.
+    labels: HashMap<(String, String), BTreeSet<ObjKey>>,
+    /// Namespace → the earliest end of a block-deletion window among its host objects.
+    deadlines: BTreeMap<String, i64>,
+}
+
+/// Rows kept from snapshot to snapshot. See the module docs for what is tracked.
+#[derive(Default)]
+pub struct IncrementalRows {
+    state: Option<State>,
+    last: UpdateKind,
+}
+
+impl IncrementalRows {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The rows of the last snapshot given, in the engine's pair order.
+    pub fn rows(&self) -> &[(Pair, PairRow)] {
+        self.state.as_ref().map_or(&[], |s| s.rows.as_slice())
+    }
+
+    /// What the last update recomputed.
+    pub fn last(&self) -> UpdateKind {
+        self.last
+    }
+
+    /// Unix seconds at which some reused row may change by time alone.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.deadlines.values().min().copied())
+    }
+
+    /// Rows of `snapshot`, equal to [`crate::inspect::rows::pair_rows`] of it.
+    pub fn update(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        config: Arc<VClusterConfig>,
+    ) -> &[(Pair, PairRow)] {
+        self.update_at(snapshot, config, crate::engine::ctx::now_seconds())
+    }
+
+    /// [`Self::update`] with the clock given (for deadlines only; rows read the real clock).
+    pub fn update_at(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        config: Arc<VClusterConfig>,
+        now: i64,
+    ) -> &[(Pair, PairRow)] {
+        let dirty = match self.state.as_mut() {
+            None => Err("first snapshot"),
+            // A pair with no virtual namespace belongs to no namespace's rows.
+            Some(state) if state.rows.iter().any(|(p, _)| p.virtual_key.is_none()) => {
+                Err("a pair without a virtual object")
+            }
+            Some(state) => dirty_namespaces(state, &snapshot, &config, now),
+        };
+        match dirty {
+            Err(why) => self.full(snapshot, config, why),
+            Ok(dirty) => {
+                if !self.partial(snapshot.clone(), config.clone(), &dirty) {
+                    self.full(snapshot, config, "a pair without a virtual object");
+                }
+            }
+        }
+        self.rows()
+    }
+
+    fn full(&mut self, snapshot: Arc<Snapshot>, config: Arc<VClusterConfig>, why: &'static str) {
+        let rows = pair_rows_on(&snapshot, &config, default_threads());
+        let mut state = State {
+            snapshot,
+            config,
+            rows,
+            by_namespace: HashMap::new(),
+            global: BTreeSet::new(),
+            labels: HashMap::new(),
+            deadlines: BTreeMap::new(),
+        };
+        index_host(&mut state);
+        self.state = Some(state);
+        self.last = UpdateKind::Full(why);
+    }
+
+    /// Recompute the rows of `dirty`; false when the result cannot be merged (a pair with no
+    /// virtual namespace turned up): the caller recomputes everything.
+    fn partial(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        config: Arc<VClusterConfig>,
+        dirty: &BTreeSet<String>,
+    ) -> bool {
+        let Some(state) = self.state.as_mut() else {
+            return false;
+        };
+        if dirty.is_empty() {
+            state.snapshot = snapshot;
+            state.config = config;
+            self.last = UpdateKind::Partial {
+                namespaces: 0,
+                rows: 0,
+            };
+            return true;
+        }
+        let sub = sub_snapshot(state, &snapshot, &config, dirty);
+        let fresh: Vec<(Pair, PairRow)> = pair_rows_on(&sub, &config, 1)
+            .into_iter()
+            .filter(|(p, _)| {
+                p.virtual_key
+                    .as_ref()
+                    .is_none_or(|k| dirty.contains(&k.namespace))
+            })
+            .collect();
+        if fresh.iter().any(|(p, _)| p.virtual_key.is_none()) {
+            return false;
+        }
+        let n = fresh.len();
+        let old = std::mem::take(&mut state.rows);
+        state.rows = merge(old, fresh, dirty);
+        state.snapshot = snapshot;
+        state.config = config;
+        self.last = UpdateKind::Partial {
+            namespaces: dirty.len(),
+            rows: n,
+        };
+        true
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+fn in_dirty(pair: &Pair, dirty: &BTreeSet<String>) -> bool {
+    pair.virtual_key
+        .as_ref()
+        .is_none_or(|k| dirty.contains(&k.namespace))
+}
+
+/// The old rows outside `dirty` and the fresh ones, both in pair order, merged in pair order.
+fn merge(
+    old: Vec<(Pair, PairRow)>,
+    fresh: Vec<(Pair, PairRow)>,
+    dirty: &BTreeSet<String>,
+) -> Vec<(Pair, PairRow)> {
+    let mut out = Vec::with_capacity(old.len() + fresh.len());
+    let mut kept = old
+        .into_iter()
+        .filter(|(p, _)| !in_dirty(p, dirty))
+        .peekable();
+    let mut fresh = fresh.into_iter().peekable();
+    loop {
+        let take_old = match (kept.peek(), fresh.peek()) {
+            (Some(a), Some(b)) => a.0 < b.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_old { kept.next() } else { fresh.next() };
+        out.extend(next);
+    }
+    out
+}
+
+fn hkind_map<'s>(side: &'s Side, kind: HKind) -> HostMap<'s> {
+    match kind {
+        HKind::Pod => HostMap::Pod(&side.pods),
+        HKind::Service => HostMap::Service(&side.services),
+        HKind::Endpoints => HostMap::Endpoints(&side.endpoints),
+        HKind::Slice => HostMap::Slice(&side.endpoint_slices),
+        HKind::Ingress => HostMap::Ingress(&side.ingresses),
+    }
+}
+
+const HKINDS: [HKind; 5] = [
+    HKind::Pod,
+    HKind::Service,
+    HKind::Endpoints,
+    HKind::Slice,
+    HKind::Ingress,
+];
+
+enum HostMap<'s> {
+    Pod(&'s ObjMap<Pod>),
+    Service(&'s ObjMap<Service>),
+    Endpoints(&'s ObjMap<k8s_openapi::api::core::v1::Endpoints>),
+    Slice(&'s ObjMap<k8s_openapi::api::discovery::v1::EndpointSlice>),
+    Ingress(&'s ObjMap<k8s_openapi::api::networking::v1::Ingress>),
+}
+
+impl HostMap<'_> {
+    fn metas(&self) -> Box<dyn Iterator<Item = (&ObjKey, &ObjectMeta)> + '_> {
+        match self {
+            HostMap::Pod(m) => Box::new(m.iter().map(|(k, o)| (k, &o.metadata))),
+            HostMap::Service(m) => Box::new(m.iter().map(|(k, o)| (k, &o.metadata))),
+            HostMap::Endpoints(m) => Box::new(m.iter().map(|(k, o)| (k, &o.metadata))),
+            HostMap::Slice(m) => Box::new(m.iter().map(|(k, o)| (k, &o.metadata))),
+            HostMap::Ingress(m) => Box::new(m.iter().map(|(k, o)| (k, &o.metadata))),
+        }
+    }
+}
+
+/// The namespaces whose rows read host object `key` (see the module docs).
+fn host_home(snap: &Snapshot, kind: HKind, key: &ObjKey, meta: &ObjectMeta) -> Home {
+    let vc = snap.vcluster.as_str();
+    if key.namespace != snap.host_namespace
+        || key.name == vc
+        || key.name == naming::kube_dns_host_name(vc)
+    {
+        return Home::Global;
+    }
+    let mut out: Vec<String> = Vec::new();
+    let suffix = format!("-x-{vc}");
+    if let Some(stem) = key.name.strip_suffix(suffix.as_str()) {
+        for (i, _) in stem.match_indices("-x-") {
+            out.push(stem[i + 3..].to_string());
+        }
+    }
+    let mut explained = !out.is_empty();
+    if let Some((ns, name)) = virtual_ref(meta) {
+        let twin = match kind {
+            HKind::Service | HKind::Endpoints | HKind::Slice => {
+                naming::service_host_name(&name, &ns, vc)
+            }
+            HKind::Pod | HKind::Ingress => naming::host_name(&name, &ns, vc),
+        };
+        explained |= twin == key.name;
+        out.push(ns);
+    }
+    if !explained {
+        return Home::Global;
+    }
+    out.sort();
+    out.dedup();
+    Home::Namespaces(out)
+}
+
+fn global_why(kind: HKind) -> &'static str {
+    match kind {
+        HKind::Pod => "a host pod outside any namespace's rows changed",
+        HKind::Service => "a host service outside any namespace's rows changed",
+        HKind::Endpoints => "host endpoints outside any namespace's rows changed",
+        HKind::Slice => "a host endpoint slice outside any namespace's rows changed",
+        HKind::Ingress => "a host ingress outside any namespace's rows changed",
+    }
+}
+
+/// [`host_home`] of a host Service for the rows that read it as some row's twin (IP holders,
+/// selected pods): the vCluster's own Service is the twin of `default/kubernetes` and the
+/// kube-dns twin that of `kube-system/kube-dns`.
+fn twin_home(snap: &Snapshot, key: &ObjKey, svc: &Service) -> Home {
+    let vc = snap.vcluster.as_str();
+    if key.namespace == snap.host_namespace {
+        if key.name == vc {
+            return Home::Namespaces(vec!["default".to_string()]);
+        }
+        if key.name == naming::kube_dns_host_name(vc) {
+            return Home::Namespaces(vec!["kube-system".to_string()]);
+        }
+    }
+    host_home(snap, HKind::Service, key, &svc.metadata)
+}
+
+/// When a host object's block-deletion window ends, if it is annotated with one.
+fn block_deadline(meta: &ObjectMeta) -> Option<i64> {
+    let on = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(naming::ANNOTATION_BLOCK_DELETION))
+        .is_some_and(|v| v == "true");
+    if !on {
+        return None;
+    }
+    let created = meta.creation_timestamp.as_ref()?.0.as_second();
+    Some(created + BLOCK_DELETION_SECONDS)
+}
+
+fn add_home(state: &mut State, kind: HKind, key: &ObjKey, home: &Home, deadline: Option<i64>) {
+    match home {
+        Home::Global => {
+            state.global.insert((kind, key.clone()));
+        }
+        Home::Namespaces(list) => {
+            for ns in list {
+                state
+                    .by_namespace
+                    .entry(ns.clone())
+                    .or_default()
+                    .insert((kind, key.clone()));
+                if let Some(d) = deadline {
+                    let e = state.deadlines.entry(ns.clone()).or_insert(d);
+                    *e = (*e).min(d);
+                }
+            }
+        }
+    }
+}
+
+fn remove_home(state: &mut State, kind: HKind, key: &ObjKey, home: &Home) {
+    match home {
+        Home::Global => {
+            state.global.remove(&(kind, key.clone()));
+        }
+        Home::Namespaces(list) => {
+            for ns in list {
+                if let Some(set) = state.by_namespace.get_mut(ns) {
+                    set.remove(&(kind, key.clone()));
+                    if set.is_empty() {
+                        state.by_namespace.remove(ns);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn host_pod_labels(state: &mut State, key: &ObjKey, pod: &Pod, add: bool) {
+    for (k, v) in pod.metadata.labels.iter().flatten() {
+        let entry = (k.clone(), v.clone());
+        if add {
+            state.labels.entry(entry).or_default().insert(key.clone());
+        } else if let Some(set) = state.labels.get_mut(&entry) {
+            set.remove(key);
+            if set.is_empty() {
+                state.labels.remove(&entry);
+            }
+        }
+    }
+}
+
+/// Build the host indexes of `state.snapshot` from scratch.
+fn index_host(state: &mut State) {
+    let snap = state.snapshot.clone();
+    let now = crate::engine::ctx::now_seconds();
+    for kind in HKINDS {
+        let map = hkind_map(&snap.host, kind);
+        for (key, meta) in map.metas() {
+            let home = host_home(&snap, kind, key, meta);
+            let deadline = block_deadline(meta).filter(|d| *d > now);
+            add_home(state, kind, key, &home, deadline);
+        }
+    }
+    for (key, pod) in crate::cluster::snapshot::in_namespace(&snap.host.pods, &snap.host_namespace)
+    {
+        host_pod_labels(state, key, pod, true);
+    }
+}
+
+/// Calls `f` for every key whose value differs (by pointer) between two maps: the watch cache
+/// keeps an unchanged object's `Arc`.
+pub fn diff<V>(
+    a: &BTreeMap<ObjKey, Arc<V>>,
+    b: &BTreeMap<ObjKey, Arc<V>>,
+    mut f: impl FnMut(&ObjKey, Option<&Arc<V>>, Option<&Arc<V>>),
+) {
+    let mut x = a.iter().peekable();
+    let mut y = b.iter().peekable();
+    loop {
+        match (x.peek(), y.peek()) {
+            (None, None) => break,
+            (Some((ka, va)), None) => {
+                f(ka, Some(va), None);
+                x.next();
+            }
+            (None, Some((kb, vb))) => {
+                f(kb, None, Some(vb));
+                y.next();
+            }
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    f(ka, Some(va), None);
+                    x.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    f(kb, None, Some(vb));
+                    y.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if !Arc::ptr_eq(va, vb) {
+                        f(ka, Some(va), Some(vb));
+                    }
+                    x.next();
+                    y.next();
+                }
+            },
+        }
+    }
+}
+
+fn maps_differ<V>(a: &BTreeMap<ObjKey, Arc<V>>, b: &BTreeMap<ObjKey, Arc<V>>) -> bool {
+    let mut any = false;
+    diff(a, b, |_, _, _| any = true);
+    any
+}
+
+/// What of a side that is not one of the per-namespace collections differs, if anything.
+fn side_globals_differ(a: &Side, b: &Side) -> Option<&'static str> {
+    if a.context != b.context || a.server != b.server {
+        Some("another context")
+    } else if a.conn != b.conn || a.listed != b.listed || a.relists != b.relists {
+        Some("a connection state changed")
+    } else if maps_differ(&a.namespaces, &b.namespaces) {
+        Some("a namespace changed")
+    } else if maps_differ(&a.nodes, &b.nodes) {
+        Some("a node changed")
+    } else if maps_differ(&a.ingress_classes, &b.ingress_classes) {
+        Some("an ingress class changed")
+    } else if maps_differ(&a.secrets, &b.secrets) {
+        Some("a secret changed")
+    } else {
+        None
+    }
+}
+
+fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
+    svc.spec
+        .as_ref()?
+        .selector
+        .as_ref()
+        .filter(|s| !s.is_empty())
+}
+
+/// A host pod before and after.
+type PodChange = (ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>);
+
+/// A host object: its kind and key, where it was read before and after, and the end of its
+/// block-deletion window.
+type HostChange = (HKind, ObjKey, Option<Home>, Option<Home>, Option<i64>);
+
+/// The namespaces whose rows must be computed again for `next`, with the host indexes moved
+/// on to it; `Err(why)` when everything must (then the indexes are stale and rebuilt).
+fn dirty_namespaces(
+    state: &mut State,
+    next: &Arc<Snapshot>,
+    config: &Arc<VClusterConfig>,
+    now: i64,
+) -> Result<BTreeSet<String>, &'static str> {
+    let prev = state.snapshot.clone();
+    let (p, n) = (&*prev, &**next);
+    if !(Arc::ptr_eq(&state.config, config) || *state.config == **config) {
+        return Err("the config changed");
+    }
+    if p.vcluster != n.vcluster || p.host_namespace != n.host_namespace {
+        return Err("another vCluster");
+    }
+    if let Some(why) = side_globals_differ(&p.virtual_side, &n.virtual_side) {
+        return Err(why);
+    }
+    if let Some(why) = side_globals_differ(&p.host, &n.host) {
+        return Err(why);
+    }
+    let mut dirty: BTreeSet<String> = BTreeSet::new();
+    // ClusterIPs some changed service carried before or after.
+    let mut ips: HashSet<String> = HashSet::new();
+    let ip_of = |s: &Service| cluster_ip(s).map(str::to_string);
+
+    // Virtual side: each object's namespace.
+    let (pv, nv) = (&p.virtual_side, &n.virtual_side);
+    let mut mark = |k: &ObjKey| {
+        dirty.insert(k.namespace.clone());
+    };
+    diff(&pv.pods, &nv.pods, |k, _, _| mark(k));
+    diff(&pv.pod_env, &nv.pod_env, |k, _, _| mark(k));
+    diff(&pv.endpoints, &nv.endpoints, |k, _, _| mark(k));
+    diff(&pv.endpoint_slices, &nv.endpoint_slices, |k, _, _| mark(k));
+    diff(&pv.ingresses, &nv.ingresses, |k, _, _| mark(k));
+    diff(&pv.services, &nv.services, |k, a, b| {
+        mark(k);
+        ips.extend(a.and_then(|s| ip_of(s)));
+        ips.extend(b.and_then(|s| ip_of(s)));
+    });
+    diff(&pv.events, &nv.events, |k, a, b| {
+        dirty.insert(k.namespace.clone());
+        for ev in a.into_iter().chain(b) {
+            if let Some(ns) = &ev.involved_object.namespace {
+                dirty.insert(ns.clone());
+            }
+        }
+    });
+
+    // Host side: where each object is read, kept in the indexes as we go.
+    let (ph, nh) = (&p.host, &n.host);
+    let mut global: Option<&'static str> = None;
+    let mut changed_pods: Vec<PodChange> = Vec::new();
+    let mut host_changes: Vec<HostChange> = Vec::new();
+    {
+        let mut seen = |kind: HKind, k: &ObjKey, a: Option<&ObjectMeta>, b: Option<&ObjectMeta>| {
+            let ha = a.map(|m| host_home(p, kind, k, m));
+            let hb = b.map(|m| host_home(n, kind, k, m));
+            host_changes.push((kind, k.clone(), ha, hb, b.and_then(block_deadline)));
+        };
+        diff(&ph.pods, &nh.pods, |k, a, b| {
+            seen(
+                HKind::Pod,
+                k,
+                a.map(|o| &o.metadata),
+                b.map(|o| &o.metadata),
+            );
+            changed_pods.push((k.clone(), a.cloned(), b.cloned()));
+        });
+        diff(&ph.services, &nh.services, |k, a, b| {
+            seen(
+                HKind::Service,
+                k,
+                a.map(|o| &o.metadata),
+                b.map(|o| &o.metadata),
+            );
+            ips.extend(a.and_then(|s| ip_of(s)));
+            ips.extend(b.and_then(|s| ip_of(s)));
+        });
+        diff(&ph.endpoints, &nh.endpoints, |k, a, b| {
+            seen(
+                HKind::Endpoints,
+                k,
+                a.map(|o| &o.metadata),
+                b.map(|o| &o.metadata),
+            )
+        });
+        diff(&ph.endpoint_slices, &nh.endpoint_slices, |k, a, b| {
+            seen(
+                HKind::Slice,
+                k,
+                a.map(|o| &o.metadata),
+                b.map(|o| &o.metadata),
+            )
+        });
+        diff(&ph.ingresses, &nh.ingresses, |k, a, b| {
+            seen(
+                HKind::Ingress,
+                k,
+                a.map(|o| &o.metadata),
+                b.map(|o| &o.metadata),
+            )
+        });
+    }
+    // A pod's env link changes with the pod itself; a link alone changing is read like it.
+    diff(&ph.pod_env, &nh.pod_env, |k, _, _| {
+        if let Some(pod) = nh.pods.get(k).or_else(|| ph.pods.get(k)) {
+            match host_home(n, HKind::Pod, k, &pod.metadata) {
+                Home::Global => global = Some("a host pod's env outside any namespace's rows"),
+                Home::Namespaces(list) => dirty.extend(list),
+            }
+        } else {
+            global = Some("a host pod's env outside any namespace's rows");
+        }
+    });
+    for (kind, key, ha, hb, deadline) in &host_changes {
+        for h in [ha, hb].into_iter().flatten() {
+            match h {
+                Home::Global => global = Some(global_why(*kind)),
+                Home::Namespaces(list) => dirty.extend(list.iter().cloned()),
+            }
+        }
+        if let Some(h) = ha {
+            remove_home(state, *kind, key, h);
+        }
+        if let Some(h) = hb {
+            add_home(state, *kind, key, h, *deadline);
+        }
+        // The virtual services a changed host service may be the twin of: their IPs, for
+        // rows whose twin's IP they hold.
+        if *kind == HKind::Service {
+            for h in [ha, hb].into_iter().flatten() {
+                if let Home::Namespaces(list) = h {
+                    for ns in list {
+                        for (_, s) in crate::cluster::snapshot::in_namespace(&nv.services, ns) {
+                            ips.extend(ip_of(s));
+                        }
+                        for (_, s) in crate::cluster::snapshot::in_namespace(&pv.services, ns) {
+                            ips.extend(ip_of(s));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Replicated services read host objects by the names in the config, whatever those are.
+    let links = replication_links(n, config);
+    for (_, key, _, _, _) in &host_changes {
+        for (hk, vns) in &links {
+            if hk == key {
+                dirty.insert(vns.clone());
+            }
+        }
+    }
+
+    // Host pods: the label index moves on, and services reading them are dirty.
+    let hns = n.host_namespace.as_str();
+    if !changed_pods.is_empty() {
+        let mut flipped: HashSet<(String, String)> = HashSet::new();
+        let mut before: HashMap<(String, String), bool> = HashMap::new();
+        let mut label_sets: Vec<&BTreeMap<String, String>> = Vec::new();
+        for (key, a, b) in &changed_pods {
+            if key.namespace != hns {
+                continue;
+            }
+            for pod in [a, b].into_iter().flatten() {
+                for (k, v) in pod.metadata.labels.iter().flatten() {
+                    let e = (k.clone(), v.clone());
+                    before
+                        .entry(e.clone())
+                        .or_insert_with(|| state.labels.contains_key(&e));
+                }
+            }
+            if let Some(a) = a {
+                host_pod_labels(state, key, a, false);
+            }
+            if let Some(b) = b {
+                host_pod_labels(state, key, b, true);
+            }
+        }
+        for (e, had) in before {
+            if had != state.labels.contains_key(&e) {
+                flipped.insert(e);
+            }
+        }
+        for (key, a, b) in &changed_pods {
+            if key.namespace != hns {
+                continue;
+            }
+            for pod in [a, b].into_iter().flatten() {
+                label_sets.extend(pod.metadata.labels.as_ref());
+            }
+        }
+        for (key, svc) in crate::cluster::snapshot::in_namespace(&nh.services, hns)
+            .chain(crate::cluster::snapshot::in_namespace(&ph.services, hns))
+        {
+            let Some(sel) = selector(svc) else { continue };
+            let matches = label_sets
+                .iter()
+                .any(|l| sel.iter().all(|(k, v)| l.get(k) == Some(v)));
+            let names_flipped = !flipped.is_empty()
+                && sel
+                    .iter()
+                    .any(|(k, v)| flipped.contains(&(k.clone(), v.clone())));
+            if matches || names_flipped {
+                match twin_home(n, key, svc) {
+                    Home::Global => global = Some("a host pod selected by a global host service"),
+                    Home::Namespaces(list) => dirty.extend(list),
+                }
+            }
+        }
+    }
+
+    // Services sharing a changed service's ClusterIP, on either side.
+    if !ips.is_empty() {
+        for (k, s) in &nv.services {
+            if ip_of(s).is_some_and(|ip| ips.contains(&ip)) {
+                dirty.insert(k.namespace.clone());
+            }
+        }
+        for (k, s) in &nh.services {
+            if ip_of(s).is_some_and(|ip| ips.contains(&ip)) {
+                match twin_home(n, k, s) {
+                    Home::Global => global = Some("a global host service shares a changed IP"),
+                    Home::Namespaces(list) => dirty.extend(list),
+                }
+            }
+        }
+    }
+
+    // Block-deletion windows that ended since: those rows may change by time alone.
+    let expired: Vec<String> = state
+        .deadlines
+        .iter()
+        .filter(|(_, d)| **d <= now)
+        .map(|(ns, _)| ns.clone())
+        .collect();
+    for ns in expired {
+        state.deadlines.remove(&ns);
+        dirty.insert(ns);
+    }
+    if let Some(why) = global {
+        return Err(why);
+    }
+    Ok(dirty)
+}
+
+fn copy_ns<V>(from: &ObjMap<V>, to: &mut ObjMap<V>, ns: &str) {
+    for (k, v) in crate::cluster::snapshot::in_namespace(from, ns) {
+        to.insert(k.clone(), v.clone());
+    }
+}
+
+fn copy_key<V>(from: &ObjMap<V>, to: &mut ObjMap<V>, key: &ObjKey) {
+    if let Some(v) = from.get(key) {
+        to.insert(key.clone(), v.clone());
+    }
+}
+
+fn side_shell(side: &Side) -> Side {
+    Side {
+        context: side.context.clone(),
+        server: side.server.clone(),
+        conn: side.conn.clone(),
+        listed: side.listed,
+        relists: side.relists,
+        namespaces: side.namespaces.clone(),
+        nodes: side.nodes.clone(),
+        ingress_classes: side.ingress_classes.clone(),
+        secrets: side.secrets.clone(),
+        ..Side::default()
+    }
+}
+
+/// `(host key, virtual namespace)` of every replicated service in the config: the row of the
+/// pair lives in the namespace, and reads the host service (and its endpoints) at the key.
+fn replication_links(snap: &Snapshot, config: &VClusterConfig) -> Vec<(ObjKey, String)> {
+    let rs = &config.networking.replicate_services;
+    if rs.to_host.is_empty() && rs.from_host.is_empty() {
+        return Vec::new();
+    }
+    let ctx = crate::engine::ctx::Ctx::new(snap, config);
+    let (from_host, to_host) = crate::engine::replicate::mappings(&ctx);
+    let from = from_host.into_iter().map(|m| (m.from, m.to.namespace));
+    let to = to_host.into_iter().map(|m| (m.to, m.from.namespace));
+    from.chain(to).collect()
+}
+
+/// Everything the rows of `dirty` read, and little else: their namespaces' virtual objects,
+/// the host objects the index puts there, the global ones, and the cross-namespace reads
+/// (services sharing an IP, host pods their host selectors reach or name).
+fn sub_snapshot(
+    state: &State,
+    snap: &Snapshot,
+    config: &VClusterConfig,
+    dirty: &BTreeSet<String>,
+) -> Snapshot {
+    let (v, h) = (&snap.virtual_side, &snap.host);
+    let mut sv = side_shell(v);
+    let mut sh = side_shell(h);
+    for ns in dirty {
+        copy_ns(&v.pods, &mut sv.pods, ns);
+        copy_ns(&v.services, &mut sv.services, ns);
+        copy_ns(&v.endpoints, &mut sv.endpoints, ns);
+        copy_ns(&v.endpoint_slices, &mut sv.endpoint_slices, ns);
+        copy_ns(&v.ingresses, &mut sv.ingresses, ns);
+    }
+    for (k, ev) in &v.events {
+        let about = ev.involved_object.namespace.as_deref().unwrap_or("");
+        if dirty.contains(about) || dirty.contains(&k.namespace) {
+            sv.events.insert(k.clone(), ev.clone());
+        }
+    }
+    let hosted = dirty
+        .iter()
+        .filter_map(|ns| state.by_namespace.get(ns))
+        .flatten()
+        .chain(state.global.iter());
+    for (kind, key) in hosted {
+        match kind {
+            HKind::Pod => copy_key(&h.pods, &mut sh.pods, key),
+            HKind::Service => copy_key(&h.services, &mut sh.services, key),
+            HKind::Endpoints => copy_key(&h.endpoints, &mut sh.endpoints, key),
+            HKind::Slice => copy_key(&h.endpoint_slices, &mut sh.endpoint_slices, key),
+            HKind::Ingress => copy_key(&h.ingresses, &mut sh.ingresses, key),
+        }
+    }
+    for (key, vns) in replication_links(snap, config) {
+        if dirty.contains(&vns) {
+            copy_key(&h.services, &mut sh.services, &key);
+            copy_key(&h.endpoints, &mut sh.endpoints, &key);
+            copy_key(&h.endpoint_slices, &mut sh.endpoint_slices, &key);
+        }
+    }
+    // Holders of the host twins' IPs (any namespace) and their twins; host services holding
+    // the virtual services' IPs.
+    let host_ips: HashSet<&str> = sh.services.values().filter_map(|s| cluster_ip(s)).collect();
+    let virt_ips: HashSet<&str> = sv.services.values().filter_map(|s| cluster_ip(s)).collect();
+    let mut holders: Vec<(ObjKey, Arc<Service>)> = Vec::new();
+    if !host_ips.is_empty() {
+        for (k, s) in &v.services {
+            if cluster_ip(s).is_some_and(|ip| host_ips.contains(ip)) {
+                holders.push((k.clone(), s.clone()));
+            }
+        }
+    }
+    let mut extra_host: Vec<ObjKey> = Vec::new();
+    if !virt_ips.is_empty() {
+        for (k, s) in &h.services {
+            if cluster_ip(s).is_some_and(|ip| virt_ips.contains(ip)) {
+                extra_host.push(k.clone());
+            }
+        }
+    }
+    for (k, s) in holders {
+        let twin = naming::service_host_name(&k.name, &k.namespace, &snap.vcluster);
+        extra_host.push(ObjKey::new(snap.host_namespace.clone(), twin));
+        sv.services.insert(k, s);
+    }
+    for k in extra_host {
+        copy_key(&h.services, &mut sh.services, &k);
+    }
+    // Host pods the included host services' selectors reach, and one carrier of each label
+    // they name (which keys no pod carries is part of the row).
+    let mut pods: BTreeSet<&ObjKey> = BTreeSet::new();
+    for svc in sh.services.values() {
+        let Some(sel) = selector(svc) else { continue };
+        let mut sets: Vec<&BTreeSet<ObjKey>> = Vec::with_capacity(sel.len());
+        let mut all = true;
+        for (k, val) in sel {
+            match state.labels.get(&(k.clone(), val.clone())) {
+                Some(set) => {
+                    pods.extend(set.iter().next());
+                    sets.push(set);
+                }
+                None => all = false,
+            }
+        }
+        if !all {
+            continue;
+        }
+        sets.sort_by_key(|s| s.len());
+        if let Some((first, rest)) = sets.split_first() {
+            for key in first.iter() {
+                if rest.iter().all(|s| s.contains(key)) {
+                    pods.insert(key);
+                }
+            }
+        }
+    }
+    for key in pods {
+        copy_key(&h.pods, &mut sh.pods, key);
+    }
+    for (from, to) in [(v, &mut sv), (h, &mut sh)] {
+        let keys: Vec<ObjKey> = to.pods.keys().cloned().collect();
+        for k in keys {
+            if let Some(link) = from.pod_env.get(&k) {
+                to.pod_env.insert(k, link.clone());
+            }
+        }
+    }
+    Snapshot {
+        version: snap.version,
+        vcluster: snap.vcluster.clone(),
+        host_namespace: snap.host_namespace.clone(),
+        virtual_side: sv,
+        host: sh,
+    }
+}

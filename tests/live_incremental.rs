@@ -1,0 +1,655 @@
+//! The TUI's incremental rows equal a full `pair_rows` recompute, row for row and in order,
+//! after random changes on either side (pods, services, endpoints, slices, ingresses, events,
+//! namespaces, config, connection states), applied one batch at a time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use k8s_openapi::api::core::v1::{Event, Namespace, ObjectReference, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use proptest::prelude::*;
+use serde_json::json;
+use vinspect::cluster::snapshot::{ConnState, ObjKey, ObjMap, Snapshot};
+use vinspect::engine::PairKind;
+use vinspect::engine::pair::Pair;
+use vinspect::inspect::PairRow;
+use vinspect::inspect::fixture::synthetic_world;
+use vinspect::inspect::rows::pair_rows;
+use vinspect::live::incremental::{IncrementalRows, UpdateKind};
+use vinspect::vcluster::config::{ServiceMapping, VClusterConfig};
+use vinspect::vcluster::naming;
+
+fn world() -> &'static (Snapshot, VClusterConfig) {
+    static W: OnceLock<(Snapshot, VClusterConfig)> = OnceLock::new();
+    W.get_or_init(|| {
+        let (mut snap, config) = synthetic_world(9, 3).unwrap();
+        // One selector-less service with hand-written endpoints (synced endpoints pairs).
+        snap.virtual_side
+            .insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"namespace": "team-1", "name": "db", "uid": "u-db"},
+                "spec": {"ports": [{"port": 5432}], "clusterIP": "10.96.9.9"}}))
+            .unwrap();
+        snap.virtual_side
+            .insert_json(json!({"apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"namespace": "team-1", "name": "db"},
+                "subsets": [{"addresses": [{"ip": "10.1.0.9"}], "ports": [{"port": 5432}]}]}))
+            .unwrap();
+        // Replicated services both ways (as the sandbox's vcluster.yaml has them).
+        let mut config = config;
+        let rs = &mut config.networking.replicate_services;
+        rs.to_host.push(ServiceMapping {
+            from: "team-0/app-0".into(),
+            to: "web-from-vcluster".into(),
+        });
+        rs.from_host.push(ServiceMapping {
+            from: "shared/postgres".into(),
+            to: "team-2/postgres".into(),
+        });
+        snap.host
+            .insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"namespace": "shared", "name": "postgres", "uid": "u-pg"},
+                "spec": {"selector": {"app": "pg"}, "ports": [{"port": 5432}], "clusterIP": "10.96.50.5"}}))
+            .unwrap();
+        snap.host
+            .insert_json(json!({"apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"namespace": "shared", "name": "postgres"},
+                "subsets": [{"addresses": [{"ip": "10.4.0.5"}], "ports": [{"port": 5432}]}]}))
+            .unwrap();
+        (snap, config)
+    })
+}
+
+/// One change. Indices pick an existing object modulo the count; `n` varies values.
+#[derive(Debug, Clone)]
+enum Op {
+    VPodLabel(usize, u8),
+    VPodReady(usize),
+    VPodDelete(usize),
+    VPodAdd(u8, u8),
+    HPodLabel(usize, u8),
+    HPodStatus(usize),
+    HPodDelete(usize),
+    HPodSquatter(usize),
+    VSvcSelector(usize, u8),
+    VSvcIpOfHost(usize, usize),
+    VSvcDelete(usize),
+    VSvcAdd(u8, u8),
+    HSvcSelector(usize, u8),
+    HSvcIpOf(usize, usize),
+    HSvcUnmanage(usize),
+    HSvcDelete(usize),
+    VEndpoints(u8),
+    HEndpointsDelete(usize),
+    SliceAdd(bool, u8),
+    IngressAdd(bool, u8),
+    Event(usize, bool),
+    Namespace(u8),
+    Config(u8),
+    KubeDns(bool),
+    Conn,
+    BlockDeletion(u8),
+    /// The host twin of virtual service `.0` gets the ClusterIP of virtual service `.1`.
+    TwinTakesIp(usize, usize),
+    /// Objects of the replicated services: the host source, a virtual target, the host target.
+    Replica(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // Pods are many; services few, so that ops meet on the same ones (IP holders).
+    let i = 0usize..64;
+    let j = 0usize..8;
+    let n = 0u8..8;
+    prop_oneof![
+        (i.clone(), n.clone()).prop_map(|(a, b)| Op::VPodLabel(a, b)),
+        i.clone().prop_map(Op::VPodReady),
+        i.clone().prop_map(Op::VPodDelete),
+        (n.clone(), n.clone()).prop_map(|(a, b)| Op::VPodAdd(a, b)),
+        (i.clone(), n.clone()).prop_map(|(a, b)| Op::HPodLabel(a, b)),
+        i.clone().prop_map(Op::HPodStatus),
+        i.clone().prop_map(Op::HPodDelete),
+        i.clone().prop_map(Op::HPodSquatter),
+        (j.clone(), n.clone()).prop_map(|(a, b)| Op::VSvcSelector(a, b)),
+        (j.clone(), j.clone()).prop_map(|(a, b)| Op::VSvcIpOfHost(a, b)),
+        j.clone().prop_map(Op::VSvcDelete),
+        (n.clone(), n.clone()).prop_map(|(a, b)| Op::VSvcAdd(a, b)),
+        (j.clone(), n.clone()).prop_map(|(a, b)| Op::HSvcSelector(a, b)),
+        (j.clone(), j.clone()).prop_map(|(a, b)| Op::HSvcIpOf(a, b)),
+        j.clone().prop_map(Op::HSvcUnmanage),
+        j.clone().prop_map(Op::HSvcDelete),
+        n.clone().prop_map(Op::VEndpoints),
+        i.clone().prop_map(Op::HEndpointsDelete),
+        (any::<bool>(), n.clone()).prop_map(|(a, b)| Op::SliceAdd(a, b)),
+        (any::<bool>(), n.clone()).prop_map(|(a, b)| Op::IngressAdd(a, b)),
+        (i.clone(), any::<bool>()).prop_map(|(a, b)| Op::Event(a, b)),
+        (j.clone(), j.clone()).prop_map(|(a, b)| Op::TwinTakesIp(a, b)),
+        n.clone().prop_map(Op::Namespace),
+        n.clone().prop_map(Op::Config),
+        any::<bool>().prop_map(Op::KubeDns),
+        Just(Op::Conn),
+        n.clone().prop_map(Op::Replica),
+        n.prop_map(Op::BlockDeletion),
+    ]
+}
+
+fn nth<V>(map: &ObjMap<V>, i: usize) -> Option<(ObjKey, Arc<V>)> {
+    if map.is_empty() {
+        return None;
+    }
+    map.iter()
+        .nth(i % map.len())
+        .map(|(k, v)| (k.clone(), v.clone()))
+}
+
+/// Replace the object at `i` by an edited copy (a new `Arc`, as a watch event would).
+fn edit<V: Clone>(map: &mut ObjMap<V>, i: usize, f: impl FnOnce(&mut V)) {
+    if let Some((k, v)) = nth(map, i) {
+        let mut o = (*v).clone();
+        f(&mut o);
+        map.insert(k, Arc::new(o));
+    }
+}
+
+fn remove<V>(map: &mut ObjMap<V>, i: usize) {
+    if let Some((k, _)) = nth(map, i) {
+        map.remove(&k);
+    }
+}
+
+fn ns_of(n: u8) -> String {
+    format!("team-{}", n % 4)
+}
+
+fn set_label(meta: &mut ObjectMeta, k: &str, v: &str) {
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(k.into(), v.into());
+}
+
+fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: usize) {
+    let vc = snap.vcluster.clone();
+    let hns = snap.host_namespace.clone();
+    let (v, h) = (&mut snap.virtual_side, &mut snap.host);
+    match *op {
+        Op::VPodLabel(i, n) => edit(&mut v.pods, i, |p: &mut Pod| {
+            set_label(&mut p.metadata, "app", &format!("app-{n}"))
+        }),
+        Op::VPodReady(i) => edit(&mut v.pods, i, |p: &mut Pod| {
+            let st = p.status.get_or_insert_with(Default::default);
+            st.pod_ip = Some(format!("10.2.0.{}", seq % 250));
+            st.conditions = Some(vec![k8s_openapi::api::core::v1::PodCondition {
+                type_: "Ready".into(),
+                status: if seq.is_multiple_of(2) {
+                    "True"
+                } else {
+                    "False"
+                }
+                .into(),
+                ..Default::default()
+            }]);
+        }),
+        Op::VPodDelete(i) => remove(&mut v.pods, i),
+        Op::VPodAdd(ns, app) => {
+            v.insert_json(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"namespace": ns_of(ns), "name": format!("new-{seq}"),
+                    "uid": format!("u-p-{seq}"), "labels": {"app": format!("app-{app}")}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}}))
+                .unwrap();
+        }
+        Op::HPodLabel(i, n) => edit(&mut h.pods, i, |p: &mut Pod| match n % 3 {
+            0 => set_label(&mut p.metadata, "app", &format!("app-{n}")),
+            1 => {
+                p.metadata
+                    .labels
+                    .get_or_insert_with(BTreeMap::new)
+                    .remove(naming::LABEL_NAMESPACE);
+            }
+            _ => set_label(&mut p.metadata, "stale", "x"),
+        }),
+        Op::HPodStatus(i) => edit(&mut h.pods, i, |p: &mut Pod| {
+            let st = p.status.get_or_insert_with(Default::default);
+            st.pod_ip = Some(format!("10.3.0.{}", seq % 250));
+            st.phase = Some(
+                if seq.is_multiple_of(2) {
+                    "Running"
+                } else {
+                    "Pending"
+                }
+                .into(),
+            );
+        }),
+        Op::HPodDelete(i) => remove(&mut h.pods, i),
+        Op::HPodSquatter(i) => {
+            if let Some((k, _)) = nth(&v.pods, i) {
+                let name = naming::host_name(&k.name, &k.namespace, &vc);
+                h.pods.remove(&ObjKey::new(&hns, &name));
+                h.insert_json(json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"namespace": hns, "name": name, "labels": {"app": "squat"}},
+                    "spec": {"containers": [{"name": "c", "image": "x"}]}}))
+                    .unwrap();
+            }
+        }
+        Op::VSvcSelector(i, n) => edit(&mut v.services, i, |s: &mut Service| {
+            if let Some(spec) = s.spec.as_mut() {
+                spec.selector = Some([("app".to_string(), format!("app-{n}"))].into());
+            }
+        }),
+        Op::VSvcIpOfHost(i, j) => {
+            let ip = nth(&h.services, j).and_then(|(_, s)| s.spec.clone()?.cluster_ip);
+            edit(&mut v.services, i, |s: &mut Service| {
+                if let Some(spec) = s.spec.as_mut() {
+                    spec.cluster_ip = ip;
+                }
+            });
+        }
+        Op::VSvcDelete(i) => remove(&mut v.services, i),
+        Op::VSvcAdd(ns, n) => {
+            let sel = if n % 2 == 0 {
+                json!({"app": format!("app-{n}")})
+            } else {
+                serde_json::Value::Null
+            };
+            v.insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"namespace": ns_of(ns), "name": format!("svc-{seq}"), "uid": format!("u-s-{seq}")},
+                "spec": {"selector": sel, "ports": [{"port": 80}], "clusterIP": format!("10.97.0.{}", n)}}))
+                .unwrap();
+        }
+        Op::HSvcSelector(i, n) => edit(&mut h.services, i, |s: &mut Service| {
+            if let Some(spec) = s.spec.as_mut() {
+                if n % 3 == 0 {
+                    // Stale, without the namespace label: reaches pods of other namespaces.
+                    spec.selector = Some([("app".to_string(), format!("app-{n}"))].into());
+                    return;
+                }
+                let sel = spec.selector.get_or_insert_with(BTreeMap::new);
+                sel.insert("app".into(), format!("app-{n}"));
+                if n % 2 == 0 {
+                    sel.insert("stale".into(), "x".into());
+                }
+            }
+        }),
+        Op::HSvcIpOf(i, j) => {
+            let ip = nth(&v.services, j).and_then(|(_, s)| s.spec.clone()?.cluster_ip);
+            edit(&mut h.services, i, |s: &mut Service| {
+                if let Some(spec) = s.spec.as_mut() {
+                    spec.cluster_ip = ip;
+                }
+            });
+        }
+        Op::TwinTakesIp(i, j) => {
+            let ip = nth(&v.services, j).and_then(|(_, s)| s.spec.clone()?.cluster_ip);
+            if let Some((k, _)) = nth(&v.services, i) {
+                let twin = ObjKey::new(&hns, naming::service_host_name(&k.name, &k.namespace, &vc));
+                if let Some(t) = h.services.get(&twin) {
+                    let mut t = (**t).clone();
+                    if let Some(spec) = t.spec.as_mut() {
+                        spec.cluster_ip = ip;
+                    }
+                    h.services.insert(twin, Arc::new(t));
+                }
+            }
+        }
+        Op::HSvcUnmanage(i) => edit(&mut h.services, i, |s: &mut Service| {
+            if let Some(l) = s.metadata.labels.as_mut() {
+                l.remove(naming::LABEL_MANAGED_BY);
+            }
+        }),
+        Op::HSvcDelete(i) => remove(&mut h.services, i),
+        Op::VEndpoints(n) => {
+            v.insert_json(json!({"apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"namespace": "team-1", "name": "db"},
+                "subsets": [{"addresses": [{"ip": format!("10.1.0.{n}")}], "ports": [{"port": 5432}]}]}))
+                .unwrap();
+        }
+        Op::HEndpointsDelete(i) => remove(&mut h.endpoints, i),
+        Op::SliceAdd(host, n) => {
+            let (side, ns, name) = if host {
+                (
+                    h,
+                    hns.clone(),
+                    naming::host_name(&format!("app-{n}-abc"), &ns_of(n), &vc),
+                )
+            } else {
+                (v, ns_of(n), format!("app-{n}-abc"))
+            };
+            side.insert_json(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"namespace": ns, "name": name,
+                    "labels": {"kubernetes.io/service-name": format!("app-{n}")}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [format!("10.1.1.{seq}")]}]}),
+            )
+            .unwrap();
+        }
+        Op::IngressAdd(host, n) => {
+            let (side, ns, name) = if host {
+                (
+                    h,
+                    hns.clone(),
+                    naming::host_name(&format!("ing-{n}"), &ns_of(n), &vc),
+                )
+            } else {
+                (v, ns_of(n), format!("ing-{n}"))
+            };
+            side.insert_json(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"namespace": ns, "name": name},
+                "spec": {"rules": [{"host": format!("h{seq}.example.com")}]}}),
+            )
+            .unwrap();
+        }
+        Op::Event(i, on_pod) => {
+            let target = if on_pod {
+                nth(&v.pods, i).map(|(k, _)| (k, "Pod"))
+            } else {
+                nth(&v.services, i).map(|(k, _)| (k, "Service"))
+            };
+            if let Some((k, kind)) = target {
+                let ev = Event {
+                    metadata: ObjectMeta {
+                        namespace: Some(k.namespace.clone()),
+                        name: Some(format!("ev-{seq}")),
+                        ..Default::default()
+                    },
+                    involved_object: ObjectReference {
+                        kind: Some(kind.into()),
+                        namespace: Some(k.namespace.clone()),
+                        name: Some(k.name.clone()),
+                        ..Default::default()
+                    },
+                    reason: Some("SyncError".into()),
+                    message: Some(format!("refused {seq}")),
+                    count: Some(1),
+                    ..Default::default()
+                };
+                v.events
+                    .insert(ObjKey::new(k.namespace, format!("ev-{seq}")), Arc::new(ev));
+            }
+        }
+        Op::Namespace(n) => {
+            let ns = Namespace {
+                metadata: ObjectMeta {
+                    name: Some(ns_of(n)),
+                    labels: Some([("team".to_string(), format!("{seq}"))].into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            v.namespaces.insert(ObjKey::new("", ns_of(n)), Arc::new(ns));
+        }
+        Op::Config(n) => {
+            let mut c = (**config).clone();
+            if n % 4 == 3 {
+                c.networking.replicate_services.to_host.clear();
+            } else {
+                c.networking.advanced.cluster_domain = if n % 2 == 0 {
+                    "cluster.local".into()
+                } else {
+                    "corp.local".into()
+                };
+            }
+            *config = Arc::new(c);
+        }
+        Op::Replica(n) => {
+            let controlled = json!({naming::LABEL_CONTROLLED_BY: naming::CONTROLLED_BY_VCLUSTER});
+            match n % 4 {
+                0 => {
+                    let key = ObjKey::new("shared", "postgres");
+                    if let Some(s) = h.services.get(&key) {
+                        let mut s = (**s).clone();
+                        if let Some(spec) = s.spec.as_mut() {
+                            spec.cluster_ip = Some(format!("10.96.50.{}", seq % 200));
+                        }
+                        h.services.insert(key, Arc::new(s));
+                    }
+                }
+                1 => {
+                    h.services.remove(&ObjKey::new("shared", "postgres"));
+                }
+                2 => {
+                    v.insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"namespace": if seq.is_multiple_of(2) { "team-2" } else { "team-1" },
+                            "name": "postgres", "labels": controlled},
+                        "spec": {"ports": [{"port": 5432}], "clusterIP": "None"}}))
+                        .unwrap();
+                }
+                _ => {
+                    h.insert_json(json!({"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"namespace": hns, "name": "web-from-vcluster",
+                            "labels": controlled, "annotations": {"seq": seq.to_string()}},
+                        "spec": {"selector": {"app": "app-0"}, "ports": [{"port": 80}]}}))
+                        .unwrap();
+                }
+            }
+        }
+        Op::KubeDns(delete) => {
+            let key = ObjKey::new(&hns, naming::kube_dns_host_name(&vc));
+            if delete {
+                h.services.remove(&key);
+            } else {
+                edit(&mut h.services, 0, |_s: &mut Service| {});
+            }
+        }
+        Op::Conn => {
+            h.conn = if matches!(h.conn, ConnState::Live) {
+                ConnState::Error {
+                    message: "down".into(),
+                }
+            } else {
+                ConnState::Live
+            };
+        }
+        Op::BlockDeletion(n) => {
+            // A young host service made through the vCluster API: Waiting, by the clock.
+            let name = format!("late-{n}");
+            let ns = ns_of(n);
+            let host_name = naming::host_name(&name, &ns, &vc);
+            let mut svc = Service {
+                metadata: ObjectMeta {
+                    namespace: Some(hns.clone()),
+                    name: Some(host_name.clone()),
+                    creation_timestamp: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+                    labels: Some([(naming::LABEL_MANAGED_BY.to_string(), vc.clone())].into()),
+                    annotations: Some(
+                        [
+                            (naming::ANNOTATION_OBJECT_NAME.to_string(), name),
+                            (naming::ANNOTATION_OBJECT_NAMESPACE.to_string(), ns),
+                            (
+                                naming::ANNOTATION_BLOCK_DELETION.to_string(),
+                                "true".to_string(),
+                            ),
+                        ]
+                        .into(),
+                    ),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            svc.spec = Some(Default::default());
+            h.services
+                .insert(ObjKey::new(hns, host_name), Arc::new(svc));
+        }
+    }
+}
+
+fn assert_same(snap: &Snapshot, config: &VClusterConfig, inc: &IncrementalRows, step: usize) {
+    let full = pair_rows(snap, config);
+    let got = inc.rows();
+    for (i, (a, b)) in got.iter().zip(full.iter()).enumerate() {
+        assert_eq!(
+            a,
+            b,
+            "step {step}: row {i} differs ({:?}); last update {:?}",
+            b.0,
+            inc.last()
+        );
+    }
+    assert_eq!(
+        got.len(),
+        full.len(),
+        "step {step}: row count; last update {:?}",
+        inc.last()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_rows_equal_a_full_recompute(
+        steps in prop::collection::vec(prop::collection::vec(op(), 1..5), 1..7)
+    ) {
+        let (snap0, config0) = world();
+        let mut snap = snap0.clone();
+        let mut config = Arc::new(config0.clone());
+        let mut inc = IncrementalRows::new();
+        inc.update(Arc::new(snap.clone()), config.clone());
+        assert!(matches!(inc.last(), UpdateKind::Full(_)));
+        assert_same(&snap, &config, &inc, 0);
+        let mut seq = 0;
+        for (step, batch) in steps.iter().enumerate() {
+            for op in batch {
+                seq += 1;
+                apply(&mut snap, &mut config, op, seq);
+            }
+            snap.version += 1;
+            inc.update(Arc::new(snap.clone()), config.clone());
+            assert_same(&snap, &config, &inc, step + 1);
+            if std::env::var_os("INCR_STATS").is_some() {
+                eprintln!("STAT {:?}", inc.last());
+            }
+        }
+    }
+}
+
+/// A change in one namespace recomputes that namespace only; no change recomputes nothing.
+#[test]
+fn one_pod_change_recomputes_one_namespace() {
+    let (snap0, config0) = world();
+    let config = Arc::new(config0.clone());
+    let mut inc = IncrementalRows::new();
+    inc.update(Arc::new(snap0.clone()), config.clone());
+    inc.update(Arc::new(snap0.clone()), config.clone());
+    assert_eq!(
+        inc.last(),
+        UpdateKind::Partial {
+            namespaces: 0,
+            rows: 0
+        }
+    );
+    let mut snap = snap0.clone();
+    let mut cfg = config.clone();
+    apply(&mut snap, &mut cfg, &Op::HPodStatus(0), 1);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert!(
+        matches!(inc.last(), UpdateKind::Partial { namespaces: 1, .. }),
+        "{:?}",
+        inc.last()
+    );
+    assert_same(&snap, &config, &inc, 1);
+}
+
+/// The namespace of a young block-deletion object is recomputed once its window has passed.
+#[test]
+fn a_block_deletion_window_sets_a_deadline() {
+    let (snap0, config0) = world();
+    let mut snap = snap0.clone();
+    let mut config = Arc::new(config0.clone());
+    let mut inc = IncrementalRows::new();
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_eq!(inc.next_deadline(), None);
+    apply(&mut snap, &mut config, &Op::BlockDeletion(1), 1);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    let deadline = inc.next_deadline().expect("a deadline");
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    assert!(
+        deadline > now && deadline <= now + 121,
+        "{deadline} vs {now}"
+    );
+    inc.update_at(Arc::new(snap.clone()), config.clone(), deadline);
+    assert!(
+        matches!(inc.last(), UpdateKind::Partial { namespaces: 1, .. }),
+        "{:?}",
+        inc.last()
+    );
+    assert_eq!(inc.next_deadline(), None);
+}
+
+/// Index of the virtual service `ns/name` in the world's service map.
+fn service_index(snap: &Snapshot, ns: &str, name: &str) -> usize {
+    snap.virtual_side
+        .services
+        .keys()
+        .position(|k| k.namespace == ns && k.name == name)
+        .unwrap()
+}
+
+/// A host twin carrying the ClusterIP another namespace's virtual service holds: that
+/// service's changes reach the first namespace's row (the plan names the holder).
+#[test]
+fn an_ip_holder_in_another_namespace_is_tracked() {
+    let (snap0, config0) = world();
+    let config = Arc::new(config0.clone());
+    let mut cfg = config.clone();
+    let mut snap = snap0.clone();
+    let a = service_index(&snap, "team-0", "app-0");
+    let b = service_index(&snap, "team-1", "app-1");
+    let mut inc = IncrementalRows::new();
+    apply(&mut snap, &mut cfg, &Op::TwinTakesIp(b, a), 1);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_same(&snap, &config, &inc, 1);
+    let before: Vec<_> = inc.rows().to_vec();
+    apply(&mut snap, &mut cfg, &Op::VSvcDelete(a), 2);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_same(&snap, &config, &inc, 2);
+    let row_b = |rows: &[(Pair, PairRow)]| {
+        rows.iter()
+            .find(|(_, r)| {
+                r.namespace == "team-1" && r.name == "app-1" && r.kind == PairKind::Service
+            })
+            .map(|(_, r)| r.reason.clone())
+            .unwrap()
+    };
+    assert_ne!(
+        row_b(&before),
+        row_b(inc.rows()),
+        "the holder's delete shows in team-1"
+    );
+}
+
+/// A host Service whose stale selector lost its namespace label counts host pods of other
+/// namespaces: a pod there changing labels changes its row.
+#[test]
+fn a_stale_host_selector_reaches_other_namespaces() {
+    let (snap0, config0) = world();
+    let config = Arc::new(config0.clone());
+    let mut cfg = config.clone();
+    let mut snap = snap0.clone();
+    let vc = snap.vcluster.clone();
+    let hns = snap.host_namespace.clone();
+    let twin = ObjKey::new(&hns, naming::service_host_name("app-1", "team-1", &vc));
+    let t = snap.host.services.keys().position(|k| *k == twin).unwrap();
+    // Stale selector app=app-3 (no namespace label): selects team-0's app-3 host pods.
+    apply(&mut snap, &mut cfg, &Op::HSvcSelector(t, 3), 1);
+    let mut inc = IncrementalRows::new();
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_same(&snap, &config, &inc, 1);
+    let pod = ObjKey::new(&hns, naming::host_name("app-3-0", "team-0", &vc));
+    let p = snap.host.pods.keys().position(|k| *k == pod).unwrap();
+    let host_of_b = |rows: &[(Pair, PairRow)]| {
+        rows.iter()
+            .find(|(_, r)| {
+                r.namespace == "team-1" && r.name == "app-1" && r.kind == PairKind::Service
+            })
+            .map(|(_, r)| r.host.selected_pods)
+            .unwrap()
+    };
+    let before = host_of_b(inc.rows());
+    apply(&mut snap, &mut cfg, &Op::HPodLabel(p, 6), 2);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_same(&snap, &config, &inc, 2);
+    assert_ne!(
+        before,
+        host_of_b(inc.rows()),
+        "team-0's pod left team-1's host selector"
+    );
+}
