@@ -342,6 +342,14 @@ pub struct PodEnvLink {
     env: PodEnv,
 }
 
+/// Equal when tied to the very same pod object with an equal env (what a diff of two caches
+/// needs: the same entry, or one that reads the same).
+impl PartialEq for PodEnvLink {
+    fn eq(&self, other: &Self) -> bool {
+        Weak::ptr_eq(&self.pod, &other.pod) && self.env == other.env
+    }
+}
+
 impl PodEnvLink {
     pub fn new(pod: &Arc<Pod>, env: PodEnv) -> Self {
         Self {

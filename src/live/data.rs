@@ -212,7 +212,7 @@ fn dns_inputs_differ(
 }
 
 /// Whether a key was added or removed, or an object replaced by one `same` does not accept.
-fn changed<V>(a: &ObjMap<V>, b: &ObjMap<V>, same: impl Fn(&V, &V) -> bool) -> bool {
+fn changed<V: PartialEq>(a: &ObjMap<V>, b: &ObjMap<V>, same: impl Fn(&V, &V) -> bool) -> bool {
     let mut any = false;
     crate::live::incremental::diff(a, b, |_, x, y| {
         any |= match (x, y) {

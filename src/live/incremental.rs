@@ -30,6 +30,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use imbl::ordmap::DiffItem;
+
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -432,48 +434,24 @@ fn index_host(state: &mut State) {
     }
 }
 
-/// Calls `f` for every key whose value differs (by pointer) between two maps: the watch cache
-/// keeps an unchanged object's `Arc`.
-pub fn diff<V>(
-    a: &BTreeMap<ObjKey, Arc<V>>,
-    b: &BTreeMap<ObjKey, Arc<V>>,
+/// Calls `f` for every key added, removed or holding another value between two maps. A
+/// publish shares every unchanged subtree of a map with the one before it (see [`ObjMap`]),
+/// and the walk skips shared subtrees, so its cost follows the changes, not the map's size.
+pub fn diff<V: PartialEq>(
+    a: &ObjMap<V>,
+    b: &ObjMap<V>,
     mut f: impl FnMut(&ObjKey, Option<&Arc<V>>, Option<&Arc<V>>),
 ) {
-    let mut x = a.iter().peekable();
-    let mut y = b.iter().peekable();
-    loop {
-        match (x.peek(), y.peek()) {
-            (None, None) => break,
-            (Some((ka, va)), None) => {
-                f(ka, Some(va), None);
-                x.next();
-            }
-            (None, Some((kb, vb))) => {
-                f(kb, None, Some(vb));
-                y.next();
-            }
-            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
-                std::cmp::Ordering::Less => {
-                    f(ka, Some(va), None);
-                    x.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    f(kb, None, Some(vb));
-                    y.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if !Arc::ptr_eq(va, vb) {
-                        f(ka, Some(va), Some(vb));
-                    }
-                    x.next();
-                    y.next();
-                }
-            },
+    for d in a.diff(b) {
+        match d {
+            DiffItem::Add(k, v) => f(k, None, Some(v)),
+            DiffItem::Remove(k, v) => f(k, Some(v), None),
+            DiffItem::Update { old, new } => f(old.0, Some(old.1), Some(new.1)),
         }
     }
 }
 
-fn maps_differ<V>(a: &BTreeMap<ObjKey, Arc<V>>, b: &BTreeMap<ObjKey, Arc<V>>) -> bool {
+fn maps_differ<V: PartialEq>(a: &ObjMap<V>, b: &ObjMap<V>) -> bool {
     let mut any = false;
     diff(a, b, |_, _, _| any = true);
     any
