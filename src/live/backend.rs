@@ -137,14 +137,40 @@ async fn open(
     })
 }
 
-/// How long the pump waits for both sides' initial lists before it computes rows from what it
-/// has (a side that never answers must not keep the other side's rows off the screen).
+/// How long the pump waits for a side's initial lists when that side has sent nothing at all
+/// before it computes rows from what it has (a side that never answers must not keep the
+/// other side's rows off the screen).
 const PARTIAL_AFTER: Duration = Duration::from_secs(5);
+
+/// How long it waits when both sides are answering but still listing (a big cluster): rows of
+/// a half-listed snapshot would show most pairs as missing and cost a full pass over every
+/// pair, only to be thrown away when the rest of the lists arrive moments later.
+const PARTIAL_AFTER_ANSWERING: Duration = Duration::from_secs(30);
 
 fn still_listing(snap: &Snapshot) -> bool {
     use crate::cluster::snapshot::ConnState;
     let listing = |c: &ConnState| matches!(c, ConnState::Connecting);
     listing(&snap.virtual_side.conn) || listing(&snap.host.conn)
+}
+
+/// Whether some list of the side has come back with objects (namespaces and nodes, the
+/// smallest, usually first).
+fn answering(side: &crate::cluster::snapshot::Side) -> bool {
+    !(side.namespaces.is_empty()
+        && side.nodes.is_empty()
+        && side.pods.is_empty()
+        && side.services.is_empty()
+        && side.endpoints.is_empty()
+        && side.ingresses.is_empty())
+}
+
+/// How long after the start the pump may wait for the initial lists of `snap`'s sides.
+fn partial_after(snap: &Snapshot) -> Duration {
+    if answering(&snap.virtual_side) && answering(&snap.host) {
+        PARTIAL_AFTER_ANSWERING
+    } else {
+        PARTIAL_AFTER
+    }
 }
 
 /// Rows are computed at most this often while changes keep coming. A change after a quiet
@@ -209,8 +235,9 @@ async fn pump(
                 d.host_conn = snap.host.conn.clone();
                 d.loading = true;
             });
-            if still_listing(&snap) && started.elapsed() < PARTIAL_AFTER {
-                match tokio::time::timeout_at(started + PARTIAL_AFTER, rx.changed()).await {
+            let wait = partial_after(&snap);
+            if still_listing(&snap) && started.elapsed() < wait {
+                match tokio::time::timeout_at(started + wait, rx.changed()).await {
                     Ok(Ok(())) | Err(_) => continue,
                     Ok(Err(_)) => break,
                 }
@@ -521,5 +548,32 @@ impl Backend for LiveBackend {
         *lock(&self.conn) = Arc::new(conn);
         self.start_pump();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::snapshot::ObjKey;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    fn with_namespace(side: &mut crate::cluster::snapshot::Side) {
+        side.namespaces
+            .insert(ObjKey::new("", "default"), Arc::new(Namespace::default()));
+    }
+
+    #[test]
+    fn a_silent_side_gets_the_short_wait_and_two_answering_sides_the_long_one() {
+        let mut snap = Snapshot::default();
+        assert_eq!(partial_after(&snap), PARTIAL_AFTER);
+        with_namespace(&mut snap.virtual_side);
+        assert_eq!(
+            partial_after(&snap),
+            PARTIAL_AFTER,
+            "the host has sent nothing"
+        );
+        with_namespace(&mut snap.host);
+        assert_eq!(partial_after(&snap), PARTIAL_AFTER_ANSWERING);
+        assert!(PARTIAL_AFTER < PARTIAL_AFTER_ANSWERING);
     }
 }
