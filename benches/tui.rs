@@ -41,7 +41,7 @@ fn loaded(n: usize, w: u16, h: u16) -> AppState {
             r
         })
         .collect();
-    d.rows = Arc::new(rows);
+    d.rows = vinspect::tui::types::rows_of(rows);
     update(&mut s, Action::Data(d));
     update(
         &mut s,
@@ -154,7 +154,7 @@ fn filter(c: &mut Criterion) {
 fn snapshot(c: &mut Criterion) {
     let s = loaded(10, 200, 60);
     let mut d = fixtures::data();
-    d.rows = Arc::new(fixtures::scaled_rows(10_000));
+    d.rows = vinspect::tui::types::rows_of(fixtures::scaled_rows(10_000));
     c.bench_function("apply_snapshot_10k_rows", |b| {
         b.iter_batched(
             || (s.clone(), d.clone()),

@@ -474,10 +474,10 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
 fn assert_same(snap: &Snapshot, config: &VClusterConfig, inc: &IncrementalRows, step: usize) {
     let full = pair_rows(snap, config);
     let got = inc.rows();
-    for (i, (a, b)) in got.iter().zip(full.iter()).enumerate() {
+    for (i, ((pa, ra), b)) in got.iter().zip(full.iter()).enumerate() {
         assert_eq!(
-            a,
-            b,
+            (pa, &**ra),
+            (&b.0, &b.1),
             "step {step}: row {i} differs ({:?}); last update {:?}",
             b.0,
             inc.last()
@@ -601,7 +601,7 @@ fn an_ip_holder_in_another_namespace_is_tracked() {
     apply(&mut snap, &mut cfg, &Op::VSvcDelete(a), 2);
     inc.update(Arc::new(snap.clone()), config.clone());
     assert_same(&snap, &config, &inc, 2);
-    let row_b = |rows: &[(Pair, PairRow)]| {
+    let row_b = |rows: &[(Pair, Arc<PairRow>)]| {
         rows.iter()
             .find(|(_, r)| {
                 r.namespace == "team-1" && r.name == "app-1" && r.kind == PairKind::Service
@@ -635,7 +635,7 @@ fn a_stale_host_selector_reaches_other_namespaces() {
     assert_same(&snap, &config, &inc, 1);
     let pod = ObjKey::new(&hns, naming::host_name("app-3-0", "team-0", &vc));
     let p = snap.host.pods.keys().position(|k| *k == pod).unwrap();
-    let host_of_b = |rows: &[(Pair, PairRow)]| {
+    let host_of_b = |rows: &[(Pair, Arc<PairRow>)]| {
         rows.iter()
             .find(|(_, r)| {
                 r.namespace == "team-1" && r.name == "app-1" && r.kind == PairKind::Service

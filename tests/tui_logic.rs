@@ -18,7 +18,7 @@ use vinspect::tui::fixtures;
 use vinspect::tui::keymap::{Cmd, KeySpec, Keymap, Mode};
 use vinspect::tui::run::TuiOptions;
 use vinspect::tui::theme::{Theme, ThemeError};
-use vinspect::tui::types::{DiffSource, RowKey};
+use vinspect::tui::types::{DiffSource, RowKey, rows_of};
 use vinspect::tui::views::layout;
 use vinspect::tui::yaml;
 
@@ -298,7 +298,7 @@ fn filter_incremental_equals_full() {
     let mut s = AppState::new(Keymap::default(), false, "");
     update(&mut s, Action::Resize(120, 40));
     let mut d = fixtures::data();
-    d.rows = Arc::new(fixtures::scaled_rows(3000));
+    d.rows = rows_of(fixtures::scaled_rows(3000));
     update(&mut s, Action::Data(d.clone()));
     update(&mut s, key('/'));
     for c in "team-08web".chars() {
@@ -367,14 +367,14 @@ fn selection_survives_new_data() {
     // New snapshot with an extra row sorting before it.
     let mut d = fixtures::data();
     let mut rows = (*d.rows).clone();
-    let mut extra = rows
+    let mut extra = (**rows
         .iter()
         .find(|r| r.name == "web" && r.kind == RowKind::Service)
-        .unwrap()
-        .clone();
+        .unwrap())
+    .clone();
     extra.name = "aaa".into();
     extra.namespace = "a".into();
-    rows.push(extra);
+    rows.push(Arc::new(extra));
     d.rows = Arc::new(rows);
     d.version += 1;
     update(&mut s, Action::Data(d));
@@ -717,7 +717,7 @@ fn resize_keeps_selection_visible() {
     let mut s = AppState::new(Keymap::default(), false, "");
     update(&mut s, Action::Resize(120, 40));
     let mut d = fixtures::data();
-    d.rows = Arc::new(fixtures::scaled_rows(500));
+    d.rows = rows_of(fixtures::scaled_rows(500));
     update(&mut s, Action::Data(d));
     update(&mut s, key('G'));
     update(&mut s, Action::Resize(80, 24));
@@ -1151,7 +1151,7 @@ proptest::proptest! {
 #[test]
 fn indexed_filter_agrees_with_row_filter() {
     use vinspect::tui::filter::SearchIndex;
-    let rows = fixtures::scaled_rows(400);
+    let rows = rows_of(fixtures::scaled_rows(400));
     let index = SearchIndex::build(&rows);
     assert_eq!(index.len(), 400);
     for pat in [

@@ -445,7 +445,7 @@ fn scrolled_large_table() {
     update(&mut s, Action::Resize(120, 40));
     update(&mut s, Action::Tick(fixtures::now()));
     let mut d = fixtures::data();
-    d.rows = Arc::new(fixtures::scaled_rows(2000));
+    d.rows = vinspect::tui::types::rows_of(fixtures::scaled_rows(2000));
     update(&mut s, Action::Data(d));
     update(&mut s, key('G'));
     let t = draw(&s, &theme);

@@ -34,8 +34,10 @@ pub struct EnvPool {
     sweep_at: usize,
 }
 
-/// An env list's JSON text and the pooled list it was parsed into.
-type TextEntry = (Box<str>, Weak<Vec<EnvVar>>);
+/// An env list's JSON text and the pooled list it was parsed into. The text is shared, not
+/// owned: every published snapshot clones its sides, pool included, and a pool's texts are
+/// megabytes.
+type TextEntry = (Arc<str>, Weak<Vec<EnvVar>>);
 
 /// Containers without their env, and each one's pooled env (`None`: no env field).
 type SplitContainers = (Vec<Container>, Box<[Option<EnvList>]>);

@@ -14,9 +14,8 @@ use crate::engine::ctx::Ctx;
 use crate::engine::pair::Pair;
 use crate::engine::plan::desired_host;
 use crate::engine::{ObjKind, SideName};
-use crate::inspect::model::PairRow;
 use crate::live::incremental::{IncrementalRows, UpdateKind};
-use crate::tui::types::{DataUpdate, DiffSource, DnsRow, RowKey};
+use crate::tui::types::{DataUpdate, DiffSource, DnsRow, RowKey, Rows};
 use crate::vcluster::config::VClusterConfig;
 use std::time::{Duration, Instant};
 
@@ -28,7 +27,7 @@ pub struct Latest {
     pub config: Arc<VClusterConfig>,
     /// The pair of each row of `rows`, at the same index.
     pub pairs: Arc<Vec<Pair>>,
-    pub rows: Arc<Vec<PairRow>>,
+    pub rows: Rows,
 }
 
 impl Latest {
@@ -91,7 +90,7 @@ impl LiveRows {
         let mut rows = Vec::with_capacity(with_pairs.len());
         for (pair, row) in with_pairs {
             pairs.push(pair.clone());
-            rows.push(row.clone());
+            rows.push(Arc::clone(row));
         }
         let rows = Arc::new(rows);
         let update = DataUpdate {

@@ -79,7 +79,7 @@ enum Home {
 struct State {
     snapshot: Arc<Snapshot>,
     config: Arc<VClusterConfig>,
-    rows: Vec<(Pair, PairRow)>,
+    rows: Vec<(Pair, Arc<PairRow>)>,
     /// Host objects of the host namespace by the virtual namespace whose rows read them.
     by_namespace: HashMap<String, BTreeSet<(HKind, ObjKey)>>,
     /// Host objects that every computation includes (their changes recompute everything).
@@ -103,7 +103,7 @@ impl IncrementalRows {
     }
 
     /// The rows of the last snapshot given, in the engine's pair order.
-    pub fn rows(&self) -> &[(Pair, PairRow)] {
+    pub fn rows(&self) -> &[(Pair, Arc<PairRow>)] {
         self.state.as_ref().map_or(&[], |s| s.rows.as_slice())
     }
 
@@ -124,7 +124,7 @@ impl IncrementalRows {
         &mut self,
         snapshot: Arc<Snapshot>,
         config: Arc<VClusterConfig>,
-    ) -> &[(Pair, PairRow)] {
+    ) -> &[(Pair, Arc<PairRow>)] {
         self.update_at(snapshot, config, crate::engine::ctx::now_seconds())
     }
 
@@ -134,7 +134,7 @@ impl IncrementalRows {
         snapshot: Arc<Snapshot>,
         config: Arc<VClusterConfig>,
         now: i64,
-    ) -> &[(Pair, PairRow)] {
+    ) -> &[(Pair, Arc<PairRow>)] {
         let dirty = match self.state.as_mut() {
             None => Err("first snapshot"),
             // A pair with no virtual namespace belongs to no namespace's rows.
@@ -155,7 +155,7 @@ impl IncrementalRows {
     }
 
     fn full(&mut self, snapshot: Arc<Snapshot>, config: Arc<VClusterConfig>, why: &'static str) {
-        let rows = pair_rows_on(&snapshot, &config, default_threads());
+        let rows = shared(pair_rows_on(&snapshot, &config, default_threads()));
         let mut state = State {
             snapshot,
             config,
@@ -191,7 +191,7 @@ impl IncrementalRows {
             return true;
         }
         let sub = sub_snapshot(state, &snapshot, &config, dirty);
-        let fresh: Vec<(Pair, PairRow)> = pair_rows_on(&sub, &config, 1)
+        let fresh: Vec<(Pair, Arc<PairRow>)> = shared(pair_rows_on(&sub, &config, 1))
             .into_iter()
             .filter(|(p, _)| {
                 p.virtual_key
@@ -215,6 +215,11 @@ impl IncrementalRows {
     }
 }
 
+/// Rows behind `Arc`s: kept rows are shared with every update published since they were made.
+fn shared(rows: Vec<(Pair, PairRow)>) -> Vec<(Pair, Arc<PairRow>)> {
+    rows.into_iter().map(|(p, r)| (p, Arc::new(r))).collect()
+}
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
@@ -227,10 +232,10 @@ fn in_dirty(pair: &Pair, dirty: &BTreeSet<String>) -> bool {
 
 /// The old rows outside `dirty` and the fresh ones, both in pair order, merged in pair order.
 fn merge(
-    old: Vec<(Pair, PairRow)>,
-    fresh: Vec<(Pair, PairRow)>,
+    old: Vec<(Pair, Arc<PairRow>)>,
+    fresh: Vec<(Pair, Arc<PairRow>)>,
     dirty: &BTreeSet<String>,
-) -> Vec<(Pair, PairRow)> {
+) -> Vec<(Pair, Arc<PairRow>)> {
     let mut out = Vec::with_capacity(old.len() + fresh.len());
     let mut kept = old
         .into_iter()

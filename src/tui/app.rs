@@ -228,8 +228,10 @@ pub struct AppState {
     visible: Vec<u32>,
     /// The query `visible` was computed with, to narrow incrementally while typing.
     applied: Query,
-    /// Filter fields of every row, rebuilt when new rows arrive.
-    index: SearchIndex,
+    /// Filter fields of every row, built when a filter needs it and dropped when new rows
+    /// arrive (under churn, rows arrive several times a second and most of the time nobody
+    /// is filtering).
+    index: Option<SearchIndex>,
 }
 
 /// Slot of a status in [`AppState::counts`]; also the display order in the header.
@@ -318,7 +320,7 @@ impl AppState {
             base: Vec::new(),
             visible: Vec::new(),
             applied: Query::default(),
-            index: SearchIndex::default(),
+            index: None,
         }
     }
 
@@ -348,7 +350,7 @@ impl AppState {
     pub fn visible_rows(&self) -> impl Iterator<Item = &PairRow> {
         self.visible
             .iter()
-            .filter_map(|&i| self.data.rows.get(i as usize))
+            .filter_map(|&i| self.data.rows.get(i as usize).map(|r| &**r))
     }
 
     pub fn selected_row(&self) -> Option<&PairRow> {
@@ -356,7 +358,7 @@ impl AppState {
             return None;
         }
         let i = *self.visible.get(self.selected)?;
-        self.data.rows.get(i as usize)
+        self.data.rows.get(i as usize).map(|r| &**r)
     }
 
     pub fn query(&self) -> &Query {
@@ -441,11 +443,11 @@ impl AppState {
                 .filter(|&i| q.keeps_dns(&self.data.dns[i as usize]))
                 .collect()
         } else {
+            let rows = &self.data.rows;
+            let index = self.index.get_or_insert_with(|| SearchIndex::build(rows));
             from.iter()
                 .copied()
-                .filter(|&i| {
-                    q.keeps_indexed(&self.data.rows[i as usize], self.index.entry(i as usize))
-                })
+                .filter(|&i| q.keeps_indexed(&rows[i as usize], index.entry(i as usize)))
                 .collect()
         };
         self.visible = next;
@@ -496,7 +498,7 @@ impl AppState {
 }
 
 /// Sort row indexes by a column; ties fall back to namespace/name so the order is stable.
-fn sort_rows(idx: &mut [u32], rows: &[PairRow], col: Column, desc: bool) {
+fn sort_rows(idx: &mut [u32], rows: &[Arc<PairRow>], col: Column, desc: bool) {
     let key_ns = |r: &PairRow| (r.namespace.clone(), r.name.clone());
     match col {
         Column::Namespace => idx.sort_by_cached_key(|&i| key_ns(&rows[i as usize])),
@@ -609,7 +611,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             // The key must be read before the rows it indexes are replaced.
             let keep = state.selected_key();
             if !Arc::ptr_eq(&d.rows, &state.data.rows) {
-                state.index = SearchIndex::build(&d.rows);
+                state.index = None;
             }
             state.data = d;
             state.rebuild_keeping(keep);

@@ -217,7 +217,7 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    pub fn build(rows: &[PairRow]) -> SearchIndex {
+    pub fn build(rows: &[std::sync::Arc<PairRow>]) -> SearchIndex {
         let mut text = Vec::with_capacity(rows.len() * 160);
         let mut starts = Vec::with_capacity(rows.len() + 1);
         for row in rows {

@@ -602,7 +602,7 @@ pub fn dns_rows() -> Vec<DnsRow> {
 /// A complete update with both sides live.
 pub fn data() -> DataUpdate {
     DataUpdate {
-        rows: Arc::new(rows()),
+        rows: crate::tui::types::rows_of(rows()),
         dns: Arc::new(dns_rows()),
         virtual_conn: ConnState::Live,
         host_conn: ConnState::Live,

@@ -47,11 +47,22 @@ pub struct DnsRow {
     pub problem: bool,
 }
 
+/// The rows of one update. Each row sits behind its own `Arc`: an update after a change shares
+/// every row it did not recompute with the update before (a row can hold its plan's JSON
+/// patches, so copying and dropping 10,000 of them per update cost more than computing the
+/// changed ones).
+pub type Rows = Arc<Vec<Arc<PairRow>>>;
+
+/// [`Rows`] of rows made one by one (fixtures, the demo, tests).
+pub fn rows_of(rows: impl IntoIterator<Item = PairRow>) -> Rows {
+    Arc::new(rows.into_iter().map(Arc::new).collect())
+}
+
 /// Everything the TUI shows, published by the watch side whenever either cluster changes.
 /// Cheap to clone: rows and DNS lines sit behind `Arc`.
 #[derive(Debug, Clone, Default)]
 pub struct DataUpdate {
-    pub rows: Arc<Vec<PairRow>>,
+    pub rows: Rows,
     pub dns: Arc<Vec<DnsRow>>,
     pub virtual_conn: ConnState,
     pub host_conn: ConnState,
