@@ -512,8 +512,13 @@ proptest! {
                 apply(&mut snap, &mut config, op, seq);
             }
             snap.version += 1;
+            let pairs_before: Vec<Pair> = inc.rows().iter().map(|(p, _)| p.clone()).collect();
             inc.update(Arc::new(snap.clone()), config.clone());
             assert_same(&snap, &config, &inc, step + 1);
+            if inc.same_pairs() {
+                let pairs: Vec<Pair> = inc.rows().iter().map(|(p, _)| p.clone()).collect();
+                assert_eq!(pairs, pairs_before, "step {}: same_pairs but the pairs moved", step + 1);
+            }
             if std::env::var_os("INCR_STATS").is_some() {
                 eprintln!("STAT {:?}", inc.last());
             }

@@ -74,6 +74,8 @@ const DNS_MIN_GAP: Duration = Duration::from_secs(2);
 pub struct LiveRows {
     rows: IncrementalRows,
     dns: Option<DnsCache>,
+    /// The pairs of the last update, shared by the next one while they stay the same.
+    pairs: Option<Arc<Vec<Pair>>>,
 }
 
 impl LiveRows {
@@ -85,14 +87,14 @@ impl LiveRows {
         note: Option<String>,
         version: u64,
     ) -> (DataUpdate, Latest) {
-        let with_pairs = self.rows.update(snapshot.clone(), config.clone());
-        let mut pairs = Vec::with_capacity(with_pairs.len());
-        let mut rows = Vec::with_capacity(with_pairs.len());
-        for (pair, row) in with_pairs {
-            pairs.push(pair.clone());
-            rows.push(Arc::clone(row));
-        }
-        let rows = Arc::new(rows);
+        self.rows.update(snapshot.clone(), config.clone());
+        let with_pairs = self.rows.rows();
+        let rows: Rows = Arc::new(with_pairs.iter().map(|(_, r)| Arc::clone(r)).collect());
+        let pairs = match &self.pairs {
+            Some(p) if self.rows.same_pairs() => p.clone(),
+            _ => Arc::new(with_pairs.iter().map(|(p, _)| p.clone()).collect()),
+        };
+        self.pairs = Some(pairs.clone());
         let update = DataUpdate {
             rows: rows.clone(),
             dns: self.dns_rows(&snapshot, &config),
@@ -111,7 +113,7 @@ impl LiveRows {
             Latest {
                 snapshot,
                 config,
-                pairs: Arc::new(pairs),
+                pairs,
                 rows,
             },
         )

@@ -80,12 +80,19 @@ struct State {
     snapshot: Arc<Snapshot>,
     config: Arc<VClusterConfig>,
     rows: Vec<(Pair, Arc<PairRow>)>,
+    /// Some row has no virtual object (so belongs to no namespace): every update recomputes
+    /// everything. Known when the rows are made (a partial update never adds such a row).
+    unhomed: bool,
     /// Host objects of the host namespace by the virtual namespace whose rows read them.
     by_namespace: HashMap<String, BTreeSet<(HKind, ObjKey)>>,
     /// Host objects that every computation includes (their changes recompute everything).
     global: BTreeSet<(HKind, ObjKey)>,
     /// `(label key, value)` → host pods of the host namespace carrying it.
     labels: HashMap<(String, String), BTreeSet<ObjKey>>,
+    /// Host services of the host namespace by the first pair of their selector: a service
+    /// selects a label set only if the set carries that pair, so a changed host pod is checked
+    /// against these few services, not all of them.
+    selectors: Selectors,
     /// Namespace → the earliest end of a block-deletion window among its host objects.
     deadlines: BTreeMap<String, i64>,
 }
@@ -95,6 +102,9 @@ struct State {
 pub struct IncrementalRows {
     state: Option<State>,
     last: UpdateKind,
+    /// The pairs (not the rows) are those of the update before: labels and statuses churn,
+    /// pairs come and go far less often.
+    same_pairs: bool,
 }
 
 impl IncrementalRows {
@@ -110,6 +120,11 @@ impl IncrementalRows {
     /// What the last update recomputed.
     pub fn last(&self) -> UpdateKind {
         self.last
+    }
+
+    /// Whether the last update left the list of pairs as it was (same pairs, same order).
+    pub fn same_pairs(&self) -> bool {
+        self.same_pairs
     }
 
     /// Unix seconds at which some reused row may change by time alone.
@@ -138,9 +153,7 @@ impl IncrementalRows {
         let dirty = match self.state.as_mut() {
             None => Err("first snapshot"),
             // A pair with no virtual namespace belongs to no namespace's rows.
-            Some(state) if state.rows.iter().any(|(p, _)| p.virtual_key.is_none()) => {
-                Err("a pair without a virtual object")
-            }
+            Some(state) if state.unhomed => Err("a pair without a virtual object"),
             Some(state) => dirty_namespaces(state, &snapshot, &config, now),
         };
         match dirty {
@@ -159,15 +172,18 @@ impl IncrementalRows {
         let mut state = State {
             snapshot,
             config,
+            unhomed: rows.iter().any(|(p, _)| p.virtual_key.is_none()),
             rows,
             by_namespace: HashMap::new(),
             global: BTreeSet::new(),
             labels: HashMap::new(),
+            selectors: Selectors::default(),
             deadlines: BTreeMap::new(),
         };
         index_host(&mut state);
         self.state = Some(state);
         self.last = UpdateKind::Full(why);
+        self.same_pairs = false;
     }
 
     /// Recompute the rows of `dirty`; false when the result cannot be merged (a pair with no
@@ -182,6 +198,7 @@ impl IncrementalRows {
             return false;
         };
         if dirty.is_empty() {
+            self.same_pairs = true;
             state.snapshot = snapshot;
             state.config = config;
             self.last = UpdateKind::Partial {
@@ -204,7 +221,9 @@ impl IncrementalRows {
         }
         let n = fresh.len();
         let old = std::mem::take(&mut state.rows);
-        state.rows = merge(old, fresh, dirty);
+        let (rows, same_pairs) = merge(old, fresh, dirty);
+        state.rows = rows;
+        self.same_pairs = same_pairs;
         state.snapshot = snapshot;
         state.config = config;
         self.last = UpdateKind::Partial {
@@ -230,12 +249,46 @@ fn in_dirty(pair: &Pair, dirty: &BTreeSet<String>) -> bool {
         .is_none_or(|k| dirty.contains(&k.namespace))
 }
 
-/// The old rows outside `dirty` and the fresh ones, both in pair order, merged in pair order.
+/// The old rows outside `dirty` and the fresh ones, both in pair order, merged in pair order;
+/// true when the pairs are the same as before (only rows changed).
 fn merge(
     old: Vec<(Pair, Arc<PairRow>)>,
     fresh: Vec<(Pair, Arc<PairRow>)>,
     dirty: &BTreeSet<String>,
-) -> Vec<(Pair, Arc<PairRow>)> {
+) -> (Vec<(Pair, Arc<PairRow>)>, bool) {
+    // Rows of one namespace mostly sit together: ask the set once per run of them.
+    let mut last: Option<(&str, bool)> = None;
+    let mut dirty_at: Vec<usize> = Vec::with_capacity(fresh.len());
+    for (i, (p, _)) in old.iter().enumerate() {
+        let hit = match &p.virtual_key {
+            None => true,
+            Some(k) => match last {
+                Some((ns, hit)) if ns == k.namespace => hit,
+                _ => {
+                    let hit = dirty.contains(&k.namespace);
+                    last = Some((&k.namespace, hit));
+                    hit
+                }
+            },
+        };
+        if hit {
+            dirty_at.push(i);
+        }
+    }
+    // Under churn the pairs stay and only their rows change: each fresh row takes the place
+    // of its old one, with no comparison of pairs across the whole list.
+    if dirty_at.len() == fresh.len()
+        && dirty_at
+            .iter()
+            .zip(&fresh)
+            .all(|(&i, (p, _))| old[i].0 == *p)
+    {
+        let mut out = old;
+        for (i, row) in dirty_at.into_iter().zip(fresh) {
+            out[i] = row;
+        }
+        return (out, true);
+    }
     let mut out = Vec::with_capacity(old.len() + fresh.len());
     let mut kept = old
         .into_iter()
@@ -252,7 +305,7 @@ fn merge(
         let next = if take_old { kept.next() } else { fresh.next() };
         out.extend(next);
     }
-    out
+    (out, false)
 }
 
 fn hkind_map<'s>(side: &'s Side, kind: HKind) -> HostMap<'s> {
@@ -421,6 +474,50 @@ fn host_pod_labels(state: &mut State, key: &ObjKey, pod: &Pod, add: bool) {
     }
 }
 
+/// Host services by the first `(key, value)` of their selector; an empty selector (which
+/// selects every pod) is kept apart.
+#[derive(Default)]
+struct Selectors {
+    by_first: HashMap<(String, String), BTreeSet<ObjKey>>,
+    empty: BTreeSet<ObjKey>,
+}
+
+impl Selectors {
+    fn set(&mut self, key: &ObjKey, svc: &Service, add: bool) {
+        let Some(sel) = selector(svc) else { return };
+        let set = match sel.iter().next() {
+            None => &mut self.empty,
+            Some((k, v)) => self.by_first.entry((k.clone(), v.clone())).or_default(),
+        };
+        if add {
+            set.insert(key.clone());
+        } else {
+            set.remove(key);
+        }
+        if let Some((k, v)) = sel.iter().next()
+            && self
+                .by_first
+                .get(&(k.clone(), v.clone()))
+                .is_some_and(BTreeSet::is_empty)
+        {
+            self.by_first.remove(&(k.clone(), v.clone()));
+        }
+    }
+
+    /// Services whose selector may select a pod carrying one of `label_sets`.
+    fn candidates<'a>(&'a self, label_sets: &[&BTreeMap<String, String>]) -> BTreeSet<&'a ObjKey> {
+        let mut out: BTreeSet<&ObjKey> = self.empty.iter().collect();
+        for l in label_sets {
+            for (k, v) in l.iter() {
+                if let Some(keys) = self.by_first.get(&(k.clone(), v.clone())) {
+                    out.extend(keys);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Build the host indexes of `state.snapshot` from scratch.
 fn index_host(state: &mut State) {
     let snap = state.snapshot.clone();
@@ -436,6 +533,11 @@ fn index_host(state: &mut State) {
     for (key, pod) in crate::cluster::snapshot::in_namespace(&snap.host.pods, &snap.host_namespace)
     {
         host_pod_labels(state, key, pod, true);
+    }
+    for (key, svc) in
+        crate::cluster::snapshot::in_namespace(&snap.host.services, &snap.host_namespace)
+    {
+        state.selectors.set(key, svc, true);
     }
 }
 
@@ -491,6 +593,9 @@ fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
 
 /// A host pod before and after.
 type PodChange = (ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>);
+
+/// A host service of the host namespace, before and after.
+type ServiceChange = (ObjKey, Option<Arc<Service>>, Option<Arc<Service>>);
 
 /// A host object: its kind and key, where it was read before and after, and the end of its
 /// block-deletion window.
@@ -551,6 +656,7 @@ fn dirty_namespaces(
     let (ph, nh) = (&p.host, &n.host);
     let mut global: Option<&'static str> = None;
     let mut changed_pods: Vec<PodChange> = Vec::new();
+    let mut changed_services: Vec<ServiceChange> = Vec::new();
     let mut host_changes: Vec<HostChange> = Vec::new();
     {
         let mut seen = |kind: HKind, k: &ObjKey, a: Option<&ObjectMeta>, b: Option<&ObjectMeta>| {
@@ -576,6 +682,9 @@ fn dirty_namespaces(
             );
             ips.extend(a.and_then(|s| ip_of(s)));
             ips.extend(b.and_then(|s| ip_of(s)));
+            if k.namespace == n.host_namespace {
+                changed_services.push((k.clone(), a.cloned(), b.cloned()));
+            }
         });
         diff(&ph.endpoints, &nh.endpoints, |k, a, b| {
             seen(
@@ -654,6 +763,15 @@ fn dirty_namespaces(
         }
     }
 
+    for (key, a, b) in &changed_services {
+        if let Some(a) = a {
+            state.selectors.set(key, a, false);
+        }
+        if let Some(b) = b {
+            state.selectors.set(key, b, true);
+        }
+    }
+
     // Host pods: the label index moves on, and services reading them are dirty.
     let hns = n.host_namespace.as_str();
     if !changed_pods.is_empty() {
@@ -692,9 +810,31 @@ fn dirty_namespaces(
                 label_sets.extend(pod.metadata.labels.as_ref());
             }
         }
-        for (key, svc) in crate::cluster::snapshot::in_namespace(&nh.services, hns)
-            .chain(crate::cluster::snapshot::in_namespace(&ph.services, hns))
-        {
+        // Which services to check: all of them when a label appeared or disappeared (a
+        // selector naming it may change its match count); else those the selector index
+        // offers, plus the changed services as they were before and are now (an unchanged
+        // service is the same object in both snapshots).
+        let all: Vec<(&ObjKey, &Arc<Service>)>;
+        let to_check: Box<dyn Iterator<Item = (&ObjKey, &Arc<Service>)>> = if flipped.is_empty() {
+            let offered = state.selectors.candidates(&label_sets);
+            all = offered
+                .into_iter()
+                .filter_map(|k| nh.services.get_key_value(k))
+                .collect();
+            Box::new(
+                all.into_iter().chain(
+                    changed_services
+                        .iter()
+                        .flat_map(|(k, a, b)| [a, b].into_iter().flatten().map(move |s| (k, s))),
+                ),
+            )
+        } else {
+            Box::new(
+                crate::cluster::snapshot::in_namespace(&nh.services, hns)
+                    .chain(crate::cluster::snapshot::in_namespace(&ph.services, hns)),
+            )
+        };
+        for (key, svc) in to_check {
             let Some(sel) = selector(svc) else { continue };
             let matches = label_sets
                 .iter()
