@@ -81,6 +81,9 @@ enum Op {
     VEndpoints(u8),
     HEndpointsDelete(usize),
     SliceAdd(bool, u8),
+    /// A host slice the host's controller made for a twin (`<twin>-ctl`), changing its
+    /// endpoints; `true`: it also carries the vCluster's managed-by label.
+    HSliceOfTwin(u8, bool),
     IngressAdd(bool, u8),
     Event(usize, bool),
     Namespace(u8),
@@ -119,6 +122,7 @@ fn op() -> impl Strategy<Value = Op> {
         n.clone().prop_map(Op::VEndpoints),
         i.clone().prop_map(Op::HEndpointsDelete),
         (any::<bool>(), n.clone()).prop_map(|(a, b)| Op::SliceAdd(a, b)),
+        (n.clone(), any::<bool>()).prop_map(|(a, b)| Op::HSliceOfTwin(a, b)),
         (any::<bool>(), n.clone()).prop_map(|(a, b)| Op::IngressAdd(a, b)),
         (i.clone(), any::<bool>()).prop_map(|(a, b)| Op::Event(a, b)),
         (j.clone(), j.clone()).prop_map(|(a, b)| Op::TwinTakesIp(a, b)),
@@ -317,6 +321,20 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                     "labels": {"kubernetes.io/service-name": format!("app-{n}")}},
                 "addressType": "IPv4",
                 "endpoints": [{"addresses": [format!("10.1.1.{seq}")]}]}),
+            )
+            .unwrap();
+        }
+        Op::HSliceOfTwin(n, managed) => {
+            let twin = naming::service_host_name(&format!("app-{n}"), &ns_of(n), &vc);
+            let mut labels = json!({"kubernetes.io/service-name": twin});
+            if managed {
+                labels[naming::LABEL_MANAGED_BY] = json!(vc);
+            }
+            h.insert_json(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"namespace": hns, "name": format!("{twin}-ctl"), "labels": labels},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [format!("10.1.2.{}", seq % 250)]}]}),
             )
             .unwrap();
         }

@@ -374,6 +374,17 @@ fn host_home(snap: &Snapshot, kind: HKind, key: &ObjKey, meta: &ObjectMeta) -> H
         out.push(ns);
     }
     if !explained {
+        // Slices the host's own controller makes for the twins (`<twin>-<random>`, not managed
+        // by the vCluster) are read by no row: pairing finds host slices by twin name, and
+        // orphans by the vCluster's managed-by label. There is one per host service, and as
+        // global objects they would be copied into every partial update.
+        let managed_by = meta
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(naming::LABEL_MANAGED_BY));
+        if kind == HKind::Slice && managed_by.map(String::as_str) != Some(vc) {
+            return Home::Namespaces(Vec::new());
+        }
         return Home::Global;
     }
     out.sort();
