@@ -1,10 +1,15 @@
 //! plan() over 10,000 synced pairs (5,000 services + 5,000 pods); goal < 50 ms.
+//! Also plan() over 5,000 pods whose virtual labels and annotations changed (what the scale
+//! run's churn does), each container carrying 20 env vars: the live TUI plans such pods on
+//! every update.
 //! Run: CARGO_TARGET_DIR=... cargo bench --bench engine
 
 #[path = "support/cpu_time.rs"]
 mod cpu_time;
 use criterion::{Criterion, criterion_group, criterion_main};
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EnvVar, Pod, PodSpec, Service, ServicePort, ServiceSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -41,7 +46,7 @@ fn svc(name: &str, ns: &str, ip: &str, uid: &str) -> Service {
     }
 }
 
-fn world(n: usize) -> Snapshot {
+fn world(n: usize, env_vars: usize) -> Snapshot {
     let mut s = Snapshot {
         vcluster: VC.into(),
         host_namespace: HNS.into(),
@@ -80,6 +85,15 @@ fn world(n: usize) -> Snapshot {
                 containers: vec![Container {
                     name: "c".into(),
                     image: Some("nginx".into()),
+                    env: (env_vars > 0).then(|| {
+                        (0..env_vars)
+                            .map(|e| EnvVar {
+                                name: format!("SETTING_{e}"),
+                                value: Some(format!("value-{e}-of-pod-{i}")),
+                                ..Default::default()
+                            })
+                            .collect()
+                    }),
                     ..Default::default()
                 }],
                 enable_service_links: Some(false),
@@ -111,7 +125,7 @@ fn world(n: usize) -> Snapshot {
 }
 
 fn bench(c: &mut Criterion) {
-    let s = world(5_000);
+    let s = world(5_000, 0);
     let cfg = VClusterConfig::default();
     let ctx = Ctx::new(&s, &cfg);
     let all = pairs(&ctx);
@@ -136,7 +150,56 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("pairs_10k", |b| b.iter(|| black_box(pairs(&ctx))));
+    drifted_pods(&mut g, &cfg);
     g.finish();
+}
+
+/// Every virtual pod relabelled and annotated after its twin was made: each plan patches the
+/// host pod's labels and annotations.
+fn drifted_pods(
+    g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
+    cfg: &VClusterConfig,
+) {
+    let mut s = world(5_000, 20);
+    let relabelled: Vec<Pod> = s
+        .virtual_side
+        .pods
+        .values()
+        .map(|p| {
+            let mut p = p.as_ref().clone();
+            let m = &mut p.metadata;
+            m.labels
+                .get_or_insert_default()
+                .insert("churn".into(), "b".into());
+            m.annotations
+                .get_or_insert_default()
+                .insert("churn-at".into(), "1".into());
+            p
+        })
+        .collect();
+    for p in relabelled {
+        s.virtual_side.pods.insert(ObjKey::of(&p), Arc::new(p));
+    }
+    let ctx = Ctx::new(&s, cfg);
+    let pods: Vec<_> = pairs(&ctx)
+        .into_iter()
+        .filter(|p| p.kind == vinspect::engine::PairKind::Pod)
+        .collect();
+    assert_eq!(pods.len(), 5_000);
+    // Each plan has the host pod's patch: the bench measures building it.
+    assert!(pods.iter().all(|p| !plan(&ctx, p, None).changes.is_empty()));
+    cpu_time::report_cpu_time("plan_5k_drifted_pods", 15, || {
+        for p in &pods {
+            black_box(plan(&ctx, p, None));
+        }
+    });
+    g.bench_function("plan_5k_drifted_pods", |b| {
+        b.iter(|| {
+            for p in &pods {
+                black_box(plan(&ctx, p, None));
+            }
+        })
+    });
 }
 
 criterion_group!(benches, bench);

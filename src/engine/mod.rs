@@ -7,6 +7,7 @@ pub mod backsync;
 pub mod change;
 pub mod ctx;
 pub mod diff;
+pub mod fields;
 pub mod memory;
 pub mod ownership;
 pub mod pair;

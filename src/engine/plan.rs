@@ -7,7 +7,8 @@
 use crate::engine::backsync;
 use crate::engine::change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
 use crate::engine::ctx::{Ctx, cluster_ip};
-use crate::engine::diff::{merge_patch, patch_paths};
+use crate::engine::diff::patch_paths;
+use crate::engine::fields::{TopFields, object_merge_patch};
 use crate::engine::memory::{LastSeen, Seen};
 use crate::engine::ownership::{
     self, clearly_synced, is_controlled, is_managed, recorded_uid, skip_backsync,
@@ -164,7 +165,7 @@ pub(crate) fn delete(
 
 /// Merge patches turning `current` into `updated`: the spec/metadata part, and `status` as a
 /// separate change through the `/status` subresource.
-pub(crate) fn patches<T: Serialize + PartialEq>(
+pub(crate) fn patches<T: TopFields>(
     side: SideName,
     kind: ObjKind,
     current: &T,
@@ -175,7 +176,7 @@ pub(crate) fn patches<T: Serialize + PartialEq>(
     if current == updated {
         return Vec::new();
     }
-    let Some(Value::Object(mut patch)) = merge_patch(&to_json(current), &to_json(updated)) else {
+    let Some(mut patch) = object_merge_patch(current, updated) else {
         return Vec::new();
     };
     let status = patch.remove("status");
@@ -1169,17 +1170,31 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
         || !metadata::same(hm.annotations.as_ref(), &ann)
         || spec_update.is_some();
     if host_differs {
-        let mut hu = whole.as_ref().clone();
-        hu.metadata.labels = Some(metadata::owned(labels));
-        hu.metadata.annotations = Some(metadata::owned(ann));
-        if let Some(s) = &spec_update {
-            hu.spec = Some(s.clone());
-        }
+        // Only what this patch may change is compared: the metadata, and the spec when it is
+        // updated. Cloning the rest (containers with their env) would only find it equal.
+        let (spec_now, spec_next) = match &spec_update {
+            Some(s) => (whole.spec.clone(), Some(s.clone())),
+            None => (None, None),
+        };
+        let now = Pod {
+            metadata: hm.clone(),
+            spec: spec_now,
+            status: None,
+        };
+        let next = Pod {
+            metadata: ObjectMeta {
+                labels: Some(metadata::owned(labels)),
+                annotations: Some(metadata::owned(ann)),
+                ..hm.clone()
+            },
+            spec: spec_next,
+            status: None,
+        };
         out.extend(patches(
             SideName::Host,
             ObjKind::Pod,
-            whole.as_ref(),
-            &hu,
+            &now,
+            &next,
             hm,
             "host pod",
         ));
@@ -1191,17 +1206,22 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     // The synced status is only built (cloned from the host) when it is going to be written.
     let status_differs = !backsync::pod_status_in_line(v, h);
     if status_differs || ms.virtual_labels.is_some() || ms.virtual_annotations.is_some() {
-        let status = backsync::pod_status(v, h);
-        let mut vu = v.clone();
-        apply_virtual_meta(&mut vu.metadata, &ms);
-        if status.is_some() {
-            vu.status = status;
+        // The spec is not written here: it is left out of both sides (not cloned).
+        let now = Pod {
+            metadata: vm.clone(),
+            spec: None,
+            status: v.status.clone(),
+        };
+        let mut next = now.clone();
+        apply_virtual_meta(&mut next.metadata, &ms);
+        if let Some(status) = backsync::pod_status(v, h) {
+            next.status = Some(status);
         }
         out.extend(patches(
             SideName::Virtual,
             ObjKind::Pod,
-            v,
-            &vu,
+            &now,
+            &next,
             vm,
             "virtual pod",
         ));
