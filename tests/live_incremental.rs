@@ -83,7 +83,11 @@ enum Op {
     SliceAdd(bool, u8),
     /// A host slice the host's controller made for a twin (`<twin>-ctl`), changing its
     /// endpoints; `true`: it also carries the vCluster's managed-by label.
-    HSliceOfTwin(u8, bool),
+    /// A host slice named after a twin but not a twin's name, controlled by the twin Service
+    /// as the host's controller makes them (`.1` = 0 no vCluster label, 1 the twin's labels
+    /// copied, as Kubernetes does), or (2) also claiming a virtual object by the `object-*`
+    /// annotations, or (3) with the labels but no controlling owner.
+    HSliceOfTwin(u8, u8),
     IngressAdd(bool, u8),
     Event(usize, bool),
     Namespace(u8),
@@ -122,7 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
         n.clone().prop_map(Op::VEndpoints),
         i.clone().prop_map(Op::HEndpointsDelete),
         (any::<bool>(), n.clone()).prop_map(|(a, b)| Op::SliceAdd(a, b)),
-        (n.clone(), any::<bool>()).prop_map(|(a, b)| Op::HSliceOfTwin(a, b)),
+        (n.clone(), 0u8..4).prop_map(|(a, b)| Op::HSliceOfTwin(a, b)),
         (any::<bool>(), n.clone()).prop_map(|(a, b)| Op::IngressAdd(a, b)),
         (i.clone(), any::<bool>()).prop_map(|(a, b)| Op::Event(a, b)),
         (j.clone(), j.clone()).prop_map(|(a, b)| Op::TwinTakesIp(a, b)),
@@ -324,15 +328,27 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
             )
             .unwrap();
         }
-        Op::HSliceOfTwin(n, managed) => {
+        Op::HSliceOfTwin(n, mode) => {
             let twin = naming::service_host_name(&format!("app-{n}"), &ns_of(n), &vc);
             let mut labels = json!({"kubernetes.io/service-name": twin});
-            if managed {
+            let mut annotations = json!({});
+            if mode >= 1 {
                 labels[naming::LABEL_MANAGED_BY] = json!(vc);
+            }
+            let owners = if mode == 3 {
+                json!([])
+            } else {
+                json!([{"apiVersion": "v1", "kind": "Service", "name": twin, "uid": "u",
+                        "controller": true}])
+            };
+            if mode == 2 {
+                annotations[naming::ANNOTATION_OBJECT_NAME] = json!(format!("app-{n}"));
+                annotations[naming::ANNOTATION_OBJECT_NAMESPACE] = json!(ns_of(n));
             }
             h.insert_json(
                 json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"namespace": hns, "name": format!("{twin}-ctl"), "labels": labels},
+                "metadata": {"namespace": hns, "name": format!("{twin}-ctl"), "labels": labels,
+                             "annotations": annotations, "ownerReferences": owners},
                 "addressType": "IPv4",
                 "endpoints": [{"addresses": [format!("10.1.2.{}", seq % 250)]}]}),
             )

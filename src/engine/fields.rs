@@ -8,7 +8,7 @@
 //! nothing to it.
 
 use crate::engine::diff::merge_patch;
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, PodStatus, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -23,19 +23,28 @@ pub trait TopFields: Serialize + PartialEq {
 
 // The structs are taken apart whole (no `..`), so a field added by a k8s-openapi upgrade stops
 // the build here instead of being left out of patches. `apiVersion` and `kind` are constants of
-// the type: equal on both sides, never in a patch. Fields listed under `nested` are always
-// serialised as JSON objects, so their patch is built field by field in turn.
+// the type: equal on both sides, never in a patch. Fields listed under `nested` always
+// serialise as JSON objects, so their patch is built field by field in turn; so are those
+// under `optional` when both sides have them.
 macro_rules! top_fields {
-    ($ty:ident { nested { $($n:ident => $nj:literal),* } plain { $($f:ident => $fj:literal),* $(,)? } }) => {
+    ($ty:ident {
+        nested { $($n:ident => $nj:literal),* $(,)? }
+        optional { $($o:ident => $oj:literal),* $(,)? }
+        plain { $($f:ident => $fj:literal),* $(,)? }
+    }) => {
         impl TopFields for $ty {
             fn patch_fields(&self, other: &Self, out: &mut Map<String, Value>) {
-                let $ty { $($n,)* $($f),* } = self;
+                let $ty { $($n,)* $($o,)* $($f),* } = self;
                 $(
                     if *$n != other.$n {
-                        let mut inner = Map::new();
-                        $n.patch_fields(&other.$n, &mut inner);
-                        if !inner.is_empty() {
-                            out.insert($nj.to_string(), Value::Object(inner));
+                        nested_patch(out, $nj, $n, &other.$n);
+                    }
+                )*
+                $(
+                    if *$o != other.$o {
+                        match ($o, &other.$o) {
+                            (Some(a), Some(b)) => nested_patch(out, $oj, a, b),
+                            (a, b) => field_patch(out, $oj, to_value(a), to_value(b)),
                         }
                     }
                 )*
@@ -49,22 +58,34 @@ macro_rules! top_fields {
     };
 }
 
-top_fields!(Pod { nested { metadata => "metadata" } plain { spec => "spec", status => "status" } });
+top_fields!(Pod {
+    nested { metadata => "metadata" }
+    optional { status => "status" }
+    plain { spec => "spec" }
+});
 top_fields!(Service {
     nested { metadata => "metadata" }
+    optional {}
     plain { spec => "spec", status => "status" }
 });
 top_fields!(Ingress {
     nested { metadata => "metadata" }
+    optional {}
     plain { spec => "spec", status => "status" }
 });
-top_fields!(Endpoints { nested { metadata => "metadata" } plain { subsets => "subsets" } });
+top_fields!(Endpoints {
+    nested { metadata => "metadata" }
+    optional {}
+    plain { subsets => "subsets" }
+});
 top_fields!(EndpointSlice {
     nested { metadata => "metadata" }
+    optional {}
     plain { address_type => "addressType", endpoints => "endpoints", ports => "ports" }
 });
 top_fields!(ObjectMeta {
     nested {}
+    optional {}
     plain {
         annotations => "annotations",
         creation_timestamp => "creationTimestamp",
@@ -83,6 +104,39 @@ top_fields!(ObjectMeta {
         uid => "uid",
     }
 });
+// A host pod's status changes every few seconds (probe times) while its containers' do not.
+top_fields!(PodStatus {
+    nested {}
+    optional {}
+    plain {
+        conditions => "conditions",
+        container_statuses => "containerStatuses",
+        ephemeral_container_statuses => "ephemeralContainerStatuses",
+        host_ip => "hostIP",
+        host_ips => "hostIPs",
+        init_container_statuses => "initContainerStatuses",
+        message => "message",
+        nominated_node_name => "nominatedNodeName",
+        observed_generation => "observedGeneration",
+        phase => "phase",
+        pod_ip => "podIP",
+        pod_ips => "podIPs",
+        qos_class => "qosClass",
+        reason => "reason",
+        resize => "resize",
+        resource_claim_statuses => "resourceClaimStatuses",
+        start_time => "startTime",
+    }
+});
+
+/// The patch of two values of a field that always serialises as a JSON object.
+fn nested_patch<T: TopFields>(out: &mut Map<String, Value>, name: &str, a: &T, b: &T) {
+    let mut inner = Map::new();
+    a.patch_fields(b, &mut inner);
+    if !inner.is_empty() {
+        out.insert(name.to_string(), Value::Object(inner));
+    }
+}
 
 /// The patch of one field whose two values differ, as [`merge_patch`] gives it for a key of
 /// two objects.
@@ -175,6 +229,16 @@ mod tests {
         edits.push(e);
         let mut e = base.clone();
         e["metadata"] = json!({});
+        edits.push(e);
+        let mut e = base.clone();
+        e["status"]["conditions"] = json!([{"type": "Ready", "status": "True",
+                                           "lastProbeTime": "2026-11-27T04:00:00Z"}]);
+        e["status"]["podIPs"] = json!([{"ip": "10.0.0.1"}]);
+        e["status"]["hostIP"] = json!("192.168.0.1");
+        e["status"].as_object_mut().map(|m| m.remove("podIP"));
+        edits.push(e);
+        let mut e = base.clone();
+        e["status"] = json!({});
         edits.push(e);
         let mut e = base.clone();
         e.as_object_mut().map(|m| m.remove("spec"));

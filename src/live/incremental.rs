@@ -374,15 +374,12 @@ fn host_home(snap: &Snapshot, kind: HKind, key: &ObjKey, meta: &ObjectMeta) -> H
         out.push(ns);
     }
     if !explained {
-        // Slices the host's own controller makes for the twins (`<twin>-<random>`, not managed
-        // by the vCluster) are read by no row: pairing finds host slices by twin name, and
-        // orphans by the vCluster's managed-by label. There is one per host service, and as
-        // global objects they would be copied into every partial update.
-        let managed_by = meta
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(naming::LABEL_MANAGED_BY));
-        if kind == HKind::Slice && managed_by.map(String::as_str) != Some(vc) {
+        // Slices the host's own controller makes for the twins (`<twin>-<random>`, controlled
+        // by the twin Service; they carry its labels, the vCluster's managed-by label included,
+        // but none of the `object-*` annotations) are read by no row: pairing finds host slices
+        // by twin name, and orphans need those annotations. There is one per host service, and
+        // as global objects they would be copied into every partial update.
+        if kind == HKind::Slice && virtual_ref(meta).is_none() && controlled_by_service(meta) {
             return Home::Namespaces(Vec::new());
         }
         return Home::Global;
@@ -400,6 +397,14 @@ fn global_why(kind: HKind) -> &'static str {
         HKind::Slice => "a host endpoint slice outside any namespace's rows changed",
         HKind::Ingress => "a host ingress outside any namespace's rows changed",
     }
+}
+
+/// Whether a Service is the object's controlling owner (the endpoint slice controller's mark).
+fn controlled_by_service(meta: &ObjectMeta) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && o.kind == "Service" && o.api_version == "v1")
 }
 
 /// [`host_home`] of a host Service for the rows that read it as some row's twin (IP holders,
@@ -1057,5 +1062,66 @@ fn sub_snapshot(
         host_namespace: snap.host_namespace.clone(),
         virtual_side: sv,
         host: sh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn meta(v: serde_json::Value) -> ObjectMeta {
+        match serde_json::from_value(v) {
+            Ok(m) => m,
+            Err(e) => panic!("fixture metadata: {e}"),
+        }
+    }
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            vcluster: "demo".into(),
+            host_namespace: "vcluster-demo".into(),
+            ..Snapshot::default()
+        }
+    }
+
+    fn home_of_slice(name: &str, m: serde_json::Value) -> Home {
+        let s = snap();
+        host_home(
+            &s,
+            HKind::Slice,
+            &ObjKey::new("vcluster-demo", name),
+            &meta(m),
+        )
+    }
+
+    #[test]
+    fn slices_the_host_controller_makes_for_twins_are_read_by_no_row() {
+        let twin = "app-0-x-scale-0-x-demo";
+        let owner = json!([{"apiVersion": "v1", "kind": "Service", "name": twin, "uid": "u",
+                            "controller": true}]);
+        // The twin Service's labels copied onto the slice, as Kubernetes does.
+        let labels = json!({"vcluster.loft.sh/managed-by": "demo",
+                            "kubernetes.io/service-name": twin});
+        let made = home_of_slice(
+            "app-0-x-scale-0-x-demo-vt5qz",
+            json!({"labels": labels, "ownerReferences": owner}),
+        );
+        assert_eq!(made, Home::Namespaces(vec![]));
+        // Not controlled by a Service: it may be a twin under a name this index cannot
+        // explain (a hashed one written by an old vCluster), so every update reads it.
+        let unowned = home_of_slice("app-0-x-scale-0-x-demo-vt5qz", json!({"labels": labels}));
+        assert_eq!(unowned, Home::Global);
+        // Claiming a virtual object under a name that is not its twin's: every update reads it.
+        let claimed = home_of_slice(
+            "app-0-x-scale-0-x-demo-vt5qz",
+            json!({"labels": labels, "ownerReferences": owner, "annotations": {
+                naming::ANNOTATION_OBJECT_NAME: "app-0",
+                naming::ANNOTATION_OBJECT_NAMESPACE: "scale-0"}}),
+        );
+        assert_eq!(claimed, Home::Global);
+        // A twin by name belongs to its namespace whatever it carries.
+        let twin_slice = home_of_slice(twin, json!({"ownerReferences": owner}));
+        assert_eq!(twin_slice, Home::Namespaces(vec!["scale-0".to_string()]));
     }
 }
