@@ -40,6 +40,15 @@ pub fn is_controlled(meta: &ObjectMeta) -> bool {
     label(meta, naming::LABEL_CONTROLLED_BY).is_some()
 }
 
+/// Whether a core/v1 Service is the object's controlling owner: the mark of the host's
+/// endpoint-slice controller on the slices it makes for a Service (vCluster never sets it).
+pub fn controlled_by_service(meta: &ObjectMeta) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && o.kind == "Service" && o.api_version == "v1")
+}
+
 /// The `vcluster.loft.sh/object-*` annotations of an object, read in one pass.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct ObjectAnnotations<'m> {

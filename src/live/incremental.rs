@@ -37,7 +37,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
 use crate::engine::ctx::cluster_ip;
-use crate::engine::ownership::virtual_ref;
+use crate::engine::ownership::{controlled_by_service, virtual_ref};
 use crate::engine::pair::Pair;
 use crate::inspect::model::PairRow;
 use crate::inspect::rows::pair_rows_on;
@@ -397,14 +397,6 @@ fn global_why(kind: HKind) -> &'static str {
         HKind::Slice => "a host endpoint slice outside any namespace's rows changed",
         HKind::Ingress => "a host ingress outside any namespace's rows changed",
     }
-}
-
-/// Whether a Service is the object's controlling owner (the endpoint slice controller's mark).
-fn controlled_by_service(meta: &ObjectMeta) -> bool {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.controller == Some(true) && o.kind == "Service" && o.api_version == "v1")
 }
 
 /// [`host_home`] of a host Service for the rows that read it as some row's twin (IP holders,
