@@ -71,6 +71,10 @@ enum Op {
     HPodDelete(usize),
     HPodSquatter(usize),
     VSvcSelector(usize, u8),
+    /// An annotation only (what churn writes): the pods' service-link env stays the same.
+    VSvcNote(usize),
+    /// Another port: the pods of the namespace get another service-link env.
+    VSvcPort(usize, u8),
     VSvcIpOfHost(usize, usize),
     VSvcDelete(usize),
     VSvcAdd(u8, u8),
@@ -116,6 +120,8 @@ fn op() -> impl Strategy<Value = Op> {
         i.clone().prop_map(Op::HPodDelete),
         i.clone().prop_map(Op::HPodSquatter),
         (j.clone(), n.clone()).prop_map(|(a, b)| Op::VSvcSelector(a, b)),
+        j.clone().prop_map(Op::VSvcNote),
+        (j.clone(), n.clone()).prop_map(|(a, b)| Op::VSvcPort(a, b)),
         (j.clone(), j.clone()).prop_map(|(a, b)| Op::VSvcIpOfHost(a, b)),
         j.clone().prop_map(Op::VSvcDelete),
         (n.clone(), n.clone()).prop_map(|(a, b)| Op::VSvcAdd(a, b)),
@@ -239,6 +245,21 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
         Op::VSvcSelector(i, n) => edit(&mut v.services, i, |s: &mut Service| {
             if let Some(spec) = s.spec.as_mut() {
                 spec.selector = Some([("app".to_string(), format!("app-{n}"))].into());
+            }
+        }),
+        Op::VSvcNote(i) => edit(&mut v.services, i, |s: &mut Service| {
+            s.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert("note".into(), seq.to_string());
+        }),
+        Op::VSvcPort(i, n) => edit(&mut v.services, i, |s: &mut Service| {
+            if let Some(spec) = s.spec.as_mut() {
+                spec.ports = Some(vec![k8s_openapi::api::core::v1::ServicePort {
+                    name: Some(format!("p{n}")),
+                    port: 8000 + i32::from(n),
+                    ..Default::default()
+                }]);
             }
         }),
         Op::VSvcIpOfHost(i, j) => {
@@ -572,7 +593,8 @@ fn one_pod_change_recomputes_one_namespace() {
         inc.last(),
         UpdateKind::Partial {
             namespaces: 0,
-            rows: 0
+            rows: 0,
+            kept: 0
         }
     );
     let mut snap = snap0.clone();
@@ -585,6 +607,73 @@ fn one_pod_change_recomputes_one_namespace() {
         inc.last()
     );
     assert_same(&snap, &config, &inc, 1);
+}
+
+/// A changed host pod re-plans its own row; the other pod rows of its namespace are kept (the
+/// very same rows), and a port change of a service there (the pods' service-link env)
+/// re-plans all of them.
+#[test]
+fn pod_rows_are_kept_unless_their_inputs_changed() {
+    let (snap0, config0) = world();
+    let config = Arc::new(config0.clone());
+    let mut cfg = config.clone();
+    let mut snap = snap0.clone();
+    let mut inc = IncrementalRows::new();
+    inc.update(Arc::new(snap.clone()), config.clone());
+    let before: BTreeMap<Pair, Arc<PairRow>> = inc.rows().iter().cloned().collect();
+    let (host_pod, _) = nth(&snap.host.pods, 0).unwrap();
+    let (pair, _) = inc
+        .rows()
+        .iter()
+        .find(|(p, _)| p.host_key.as_ref() == Some(&host_pod))
+        .cloned()
+        .unwrap();
+    let ns = pair.virtual_key.clone().unwrap().namespace;
+    let pods_in_ns = |inc: &IncrementalRows| -> Vec<(Pair, Arc<PairRow>)> {
+        inc.rows()
+            .iter()
+            .filter(|(p, _)| {
+                p.kind == PairKind::Pod && p.virtual_key.as_ref().is_some_and(|k| k.namespace == ns)
+            })
+            .cloned()
+            .collect()
+    };
+    assert!(
+        pods_in_ns(&inc).len() > 2,
+        "the world has several pods in {ns}"
+    );
+
+    apply(&mut snap, &mut cfg, &Op::HPodStatus(0), 1);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_same(&snap, &config, &inc, 1);
+    let UpdateKind::Partial { rows, kept, .. } = inc.last() else {
+        panic!("expected a partial update, got {:?}", inc.last());
+    };
+    let pods = pods_in_ns(&inc);
+    assert_eq!(kept, pods.len() - 1, "{rows} rows");
+    for (p, r) in &pods {
+        let same = Arc::ptr_eq(r, &before[p]);
+        assert_eq!(same, *p != pair, "{p:?}: kept {same}");
+    }
+
+    let svc = snap
+        .virtual_side
+        .services
+        .keys()
+        .position(|k| k.namespace == ns)
+        .unwrap();
+    let before: BTreeMap<Pair, Arc<PairRow>> = inc.rows().iter().cloned().collect();
+    apply(&mut snap, &mut cfg, &Op::VSvcPort(svc, 3), 2);
+    inc.update(Arc::new(snap.clone()), config.clone());
+    assert_same(&snap, &config, &inc, 2);
+    assert!(
+        matches!(inc.last(), UpdateKind::Partial { kept: 0, .. }),
+        "{:?}",
+        inc.last()
+    );
+    for (p, r) in pods_in_ns(&inc) {
+        assert!(!Arc::ptr_eq(&r, &before[&p]), "{p:?} was kept");
+    }
 }
 
 /// The namespace of a young block-deletion object is recomputed once its window has passed.

@@ -359,6 +359,46 @@ fn sort_cycles_and_reverses() {
     assert_eq!(s.visible_rows().next().unwrap().status, Status::Synced);
 }
 
+/// The VIRTUAL column sorts IPs as numbers (10.0.0.9 before 10.0.0.10), unparsable ones
+/// first, and rows without an IP after every IP, by their state.
+#[test]
+fn sort_by_virtual_ip_is_numeric() {
+    let mut s = state(false);
+    update(&mut s, key('2'));
+    let mut d = fixtures::data();
+    let template = (*d.rows[0]).clone();
+    let row = |name: &str, ip: Option<&str>, state: &str| {
+        let mut r = template.clone();
+        r.kind = RowKind::Service;
+        r.namespace = "ips".into();
+        r.name = name.into();
+        r.virtual_side.ip = ip.map(str::to_string);
+        r.virtual_side.state = Some(state.into());
+        Arc::new(r)
+    };
+    d.rows = Arc::new(vec![
+        row("ten", Some("10.0.0.10"), "ClusterIP"),
+        row("pending", None, "Pending"),
+        row("nine", Some("10.0.0.9"), "ClusterIP"),
+        row("bad", Some("not-an-ip"), "ClusterIP"),
+        row("absent", None, "Absent"),
+        row("hundred", Some("10.0.0.100"), "ClusterIP"),
+    ]);
+    d.version += 1;
+    update(&mut s, Action::Data(d));
+    for _ in 0..Column::ALL.len() {
+        if s.sort == Column::Virtual {
+            break;
+        }
+        update(&mut s, key('s'));
+    }
+    assert_eq!(s.sort, Column::Virtual);
+    assert_eq!(
+        names(&s),
+        ["bad", "nine", "ten", "hundred", "absent", "pending"]
+    );
+}
+
 #[test]
 fn selection_survives_new_data() {
     let mut s = state(false);

@@ -13,11 +13,12 @@ use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use std::sync::Arc;
 
 /// Rows of every pair in the snapshot, in the engine's pair order.
 pub fn rows(snapshot: &Snapshot, config: &VClusterConfig) -> Vec<PairRow> {
     // Each pair is dropped where its row is made: no second pass over 20,000 rows.
-    rows_with(snapshot, config, default_threads(), |_, r| r)
+    rows_with(snapshot, config, default_threads(), |p, make| make(&p))
 }
 
 /// Rows together with the engine pair each was built from (`fix` re-plans by pair).
@@ -41,15 +42,32 @@ pub fn pair_rows_on(
     config: &VClusterConfig,
     threads: usize,
 ) -> Vec<(Pair, PairRow)> {
-    rows_with(snapshot, config, threads, |p, r| (p, r))
+    rows_with(snapshot, config, threads, |p, make| {
+        let r = make(&p);
+        (p, r)
+    })
 }
 
-/// The rows on at most `threads` threads, each passed through `keep` with its pair.
+/// [`pair_rows_on`] on one thread, except that a pair for which `kept` gives a row keeps that
+/// row and is not planned: a live view plans again only the pairs whose inputs changed.
+pub fn pair_rows_keeping(
+    snapshot: &Snapshot,
+    config: &VClusterConfig,
+    kept: impl Fn(&Pair) -> Option<Arc<PairRow>> + Sync,
+) -> Vec<(Pair, Arc<PairRow>)> {
+    rows_with(snapshot, config, 1, |p, make| {
+        let r = kept(&p).unwrap_or_else(|| Arc::new(make(&p)));
+        (p, r)
+    })
+}
+
+/// The rows on at most `threads` threads: `keep` gets each pair and the function that plans
+/// it and makes its row (called or not, as `keep` decides).
 fn rows_with<T: Send>(
     snapshot: &Snapshot,
     config: &VClusterConfig,
     threads: usize,
-    keep: impl Fn(Pair, PairRow) -> T + Sync,
+    keep: impl Fn(Pair, &dyn Fn(&Pair) -> PairRow) -> T + Sync,
 ) -> Vec<T> {
     let ctx = Ctx {
         snapshot,
@@ -60,9 +78,11 @@ fn rows_with<T: Send>(
     };
     // Pairing found both objects already; the plan and the row reuse them.
     let one = |inputs: &RowInputs, (p, seen): (Pair, LastSeen)| {
-        let plan = crate::engine::plan::plan_seen(&ctx, &p, &seen, None);
-        let r = row_with_seen(inputs, &p, &seen, plan);
-        keep(p, r)
+        let make = |p: &Pair| {
+            let plan = crate::engine::plan::plan_seen(&ctx, p, &seen, None);
+            row_with_seen(inputs, p, &seen, plan)
+        };
+        keep(p, &make)
     };
     let small =
         snapshot.virtual_side.object_count() + snapshot.host.object_count() < PARALLEL_MIN_PAIRS;
