@@ -106,6 +106,10 @@ impl EnvPool {
         {
             return found;
         }
+        // serde grows a list by doubling: a pooled list of 300 vars would keep room for 512
+        // (an `EnvVar` is ~200 bytes before its strings) for as long as any pod uses it.
+        let mut list = list;
+        list.shrink_to_fit();
         let fresh = Arc::new(list);
         bucket.push(Arc::downgrade(&fresh));
         self.entries += 1;
@@ -451,6 +455,13 @@ mod tests {
             &side.pod_env[&ObjKey::new("hns", "p1")].env.containers[0],
         );
         assert!(Arc::ptr_eq(la.as_ref().unwrap(), lb.as_ref().unwrap()));
+        // The pooled list keeps no spare room from parsing.
+        let list = la.as_ref().unwrap();
+        assert_eq!((list.len(), list.capacity()), (300, 300));
+        let mut pool = EnvPool::default();
+        let text = service_links(300).to_string();
+        let from_text = pool.intern_text(&text).unwrap();
+        assert_eq!((from_text.len(), from_text.capacity()), (300, 300));
         for o in &originals {
             let full = side.full_pod(&ObjKey::of(o)).unwrap();
             assert_eq!(&*full, o);

@@ -93,7 +93,8 @@ struct State {
     /// Host objects that every computation includes (their changes recompute everything).
     global: BTreeSet<(HKind, ObjKey)>,
     /// `(label key, value)` → host pods of the host namespace carrying it.
-    labels: HashMap<(String, String), BTreeSet<ObjKey>>,
+    /// A pod's key is one `Arc` shared by all its labels' sets.
+    labels: HashMap<(String, String), BTreeSet<Arc<ObjKey>>>,
     /// Host services of the host namespace by the first pair of their selector: a service
     /// selects a label set only if the set carries that pair, so a changed host pod is checked
     /// against these few services, not all of them.
@@ -109,8 +110,8 @@ struct State {
 /// ClusterIP → services carrying it, virtual and host.
 #[derive(Default)]
 struct IpIndex {
-    virtual_side: HashMap<String, BTreeSet<ObjKey>>,
-    host: HashMap<String, BTreeSet<ObjKey>>,
+    virtual_side: HashMap<String, Keys>,
+    host: HashMap<String, Keys>,
 }
 
 impl IpIndex {
@@ -127,10 +128,10 @@ impl IpIndex {
 }
 
 /// Add or remove `key` under its service's ClusterIP.
-fn ip_entry(map: &mut HashMap<String, BTreeSet<ObjKey>>, key: &ObjKey, svc: &Service, add: bool) {
+fn ip_entry(map: &mut HashMap<String, Keys>, key: &ObjKey, svc: &Service, add: bool) {
     let Some(ip) = cluster_ip(svc) else { return };
     if add {
-        map.entry(ip.to_string()).or_default().insert(key.clone());
+        map.entry(ip.to_string()).or_default().insert(key);
     } else if let Some(set) = map.get_mut(ip) {
         set.remove(key);
         if set.is_empty() {
@@ -141,7 +142,7 @@ fn ip_entry(map: &mut HashMap<String, BTreeSet<ObjKey>>, key: &ObjKey, svc: &Ser
 
 /// Move an IP map on by one service change.
 fn ip_change(
-    map: &mut HashMap<String, BTreeSet<ObjKey>>,
+    map: &mut HashMap<String, Keys>,
     key: &ObjKey,
     a: Option<&Arc<Service>>,
     b: Option<&Arc<Service>>,
@@ -539,10 +540,15 @@ fn remove_home(state: &mut State, kind: HKind, key: &ObjKey, home: &Home) {
 }
 
 fn host_pod_labels(state: &mut State, key: &ObjKey, pod: &Pod, add: bool) {
+    let shared = add.then(|| Arc::new(key.clone()));
     for (k, v) in pod.metadata.labels.iter().flatten() {
         let entry = (k.clone(), v.clone());
-        if add {
-            state.labels.entry(entry).or_default().insert(key.clone());
+        if let Some(shared) = &shared {
+            state
+                .labels
+                .entry(entry)
+                .or_default()
+                .insert(shared.clone());
         } else if let Some(set) = state.labels.get_mut(&entry) {
             set.remove(key);
             if set.is_empty() {
@@ -552,12 +558,48 @@ fn host_pod_labels(state: &mut State, key: &ObjKey, pod: &Pod, add: bool) {
     }
 }
 
+/// A few keys, sorted, in one short list: most ClusterIPs and first selector pairs belong to
+/// one service, and a B-tree set allocates a node for eleven (~500 bytes) even for one key.
+#[derive(Debug, Default)]
+struct Keys(Vec<ObjKey>);
+
+impl Keys {
+    fn insert(&mut self, key: &ObjKey) {
+        if let Err(i) = self.0.binary_search(key) {
+            self.0.insert(i, key.clone());
+        }
+    }
+
+    fn remove(&mut self, key: &ObjKey) {
+        if let Ok(i) = self.0.binary_search(key) {
+            self.0.remove(i);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, ObjKey> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Keys {
+    type Item = &'a ObjKey;
+    type IntoIter = std::slice::Iter<'a, ObjKey>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// Host services by the first `(key, value)` of their selector; an empty selector (which
 /// selects every pod) is kept apart.
 #[derive(Default)]
 struct Selectors {
-    by_first: HashMap<(String, String), BTreeSet<ObjKey>>,
-    empty: BTreeSet<ObjKey>,
+    by_first: HashMap<(String, String), Keys>,
+    empty: Keys,
 }
 
 impl Selectors {
@@ -568,7 +610,7 @@ impl Selectors {
             Some((k, v)) => self.by_first.entry((k.clone(), v.clone())).or_default(),
         };
         if add {
-            set.insert(key.clone());
+            set.insert(key);
         } else {
             set.remove(key);
         }
@@ -576,7 +618,7 @@ impl Selectors {
             && self
                 .by_first
                 .get(&(k.clone(), v.clone()))
-                .is_some_and(BTreeSet::is_empty)
+                .is_some_and(Keys::is_empty)
         {
             self.by_first.remove(&(k.clone(), v.clone()));
         }
@@ -1164,12 +1206,12 @@ fn sub_snapshot(
     let mut pods: BTreeSet<&ObjKey> = BTreeSet::new();
     for svc in sh.services.values() {
         let Some(sel) = selector(svc) else { continue };
-        let mut sets: Vec<&BTreeSet<ObjKey>> = Vec::with_capacity(sel.len());
+        let mut sets: Vec<&BTreeSet<Arc<ObjKey>>> = Vec::with_capacity(sel.len());
         let mut all = true;
         for (k, val) in sel {
             match state.labels.get(&(k.clone(), val.clone())) {
                 Some(set) => {
-                    pods.extend(set.iter().next());
+                    pods.extend(set.iter().next().map(|k| &**k));
                     sets.push(set);
                 }
                 None => all = false,
@@ -1182,7 +1224,7 @@ fn sub_snapshot(
         if let Some((first, rest)) = sets.split_first() {
             for key in first.iter() {
                 if rest.iter().all(|s| s.contains(key)) {
-                    pods.insert(key);
+                    pods.insert(&**key);
                 }
             }
         }
