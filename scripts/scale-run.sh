@@ -20,7 +20,8 @@
 #
 # Environment: VINSPECT (binary; default target/release/vinspect, else $CARGO_TARGET_DIR's),
 # OUT (results dir; default a fresh temp dir), REPEAT (3), IDLE_SECS (30), CHURN_SECS (60),
-# CHURN (100). Needs kubectl, tmux and python3. Results: $OUT/results.md and $OUT/<N>/.
+# CHURN (100), KUBECTL_MAX_RSS_MB (8000: kubectl is killed past it). Needs kubectl, tmux and
+# python3. Results: $OUT/results.md and $OUT/<N>/.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -40,6 +41,7 @@ REPEAT="${REPEAT:-3}"
 IDLE_SECS="${IDLE_SECS:-30}"
 CHURN_SECS="${CHURN_SECS:-60}"
 CHURN="${CHURN:-100}"
+KUBECTL_MAX_RSS_MB="${KUBECTL_MAX_RSS_MB:-8000}"
 SIZES=("$@")
 [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(10000 50000)
 mkdir -p "$OUT"
@@ -69,13 +71,29 @@ timed() {
   python3 -c "print(($e - $s) / 1e9)"
 }
 
-# Like `timed`, but a failure is a result, not the end of the run: kubectl can be killed for
-# memory on a big sandbox (exit 137), and that is worth reporting next to vinspect's figures.
+# Like `timed`, but a failure is a result, not the end of the run: kubectl can run out of
+# memory on a big sandbox, and that is worth reporting next to vinspect's figures. A command
+# whose RSS passes KUBECTL_MAX_RSS_MB is killed before it drives the machine into swap or the
+# OOM killer (at 50,000 pairs kubectl on the host context grew to 20 GB and left the machine
+# thrashing for the measurements after it).
 timed_or_failed() {
-  local s e rc=0
+  local s e rc=0 pid rss peak=0 killed=""
   s=$(date +%s%N)
-  "$@" >/dev/null 2>>"$dir/errors.log" || rc=$?
+  "$@" >/dev/null 2>>"$dir/errors.log" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    (( ${rss:-0} > peak )) && peak=${rss:-0}
+    if (( ${rss:-0} > KUBECTL_MAX_RSS_MB )); then
+      kill -9 "$pid" 2>/dev/null || true
+      killed="killed at ${rss} MB RSS"
+      break
+    fi
+    sleep 0.5
+  done
+  wait "$pid" || rc=$?
   e=$(date +%s%N)
+  if [[ -n "$killed" ]]; then echo "failed($killed after $(( (e - s) / 1000000000 )) s)"; return; fi
   if (( rc != 0 )); then echo "failed(exit $rc)"; return; fi
   python3 -c "print(($e - $s) / 1e9)"
 }
