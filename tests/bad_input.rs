@@ -15,7 +15,8 @@ use vinspect::vcluster::naming;
 
 fn bin() -> Command {
     let mut c = Command::cargo_bin("vinspect").unwrap();
-    let state = std::env::temp_dir().join(format!("vinspect-bad-input-{}", std::process::id()));
+    let state = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vinspect-bad-input-{}", std::process::id()));
     c.env("XDG_STATE_HOME", &state)
         .env("XDG_CONFIG_HOME", &state)
         .env("NO_COLOR", "1")

@@ -24,7 +24,8 @@ async fn sandbox() -> Sandbox {
 fn bin() -> Command {
     let mut c = Command::cargo_bin("vinspect").unwrap();
     // Keep the audit log and user config inside the test's temp area.
-    let state = std::env::temp_dir().join(format!("vinspect-cli-test-{}", std::process::id()));
+    let state = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vinspect-cli-test-{}", std::process::id()));
     c.env("XDG_STATE_HOME", &state)
         .env("XDG_CONFIG_HOME", &state)
         .env("NO_COLOR", "1")

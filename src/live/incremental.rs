@@ -13,10 +13,15 @@
 //!   names one of its labels whose last carrier came or went (the vcluster#2887 stale keys);
 //! - a Service's plan reads services in other namespaces that share a ClusterIP with it (who
 //!   holds the host twin's IP, and that holder's twin): a changed service's IPs dirty every
-//!   namespace with a service on either side carrying one of them.
+//!   namespace with a service on either side carrying one of them (looked up in an index by
+//!   ClusterIP, kept from change to change).
 //!
 //! - a replicated service's row lives in its virtual namespace and reads the host objects the
 //!   config names (whatever their names): their changes dirty that namespace.
+//!
+//! Within a changed namespace, a pod row whose own pods did not change is kept as it was
+//! unless something every pod row reads changed too (see `Dirty`): under churn most rows of
+//! a touched namespace are pods that did not move.
 //!
 //! Anything global recomputes everything: the config, conn states and listing flags,
 //! namespaces, nodes, ingress classes, secrets, the vCluster's host Service, the kube-dns twin,
@@ -722,7 +727,7 @@ fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
 /// or shares an IP, a pod row whose pods did not change is kept as it is: under churn that is
 /// most pod rows of the namespaces an update touches.
 #[derive(Debug, Default)]
-pub(crate) struct Dirty {
+struct Dirty {
     namespaces: BTreeSet<String>,
     /// Namespaces where every row is computed again.
     every_row: HashSet<String>,

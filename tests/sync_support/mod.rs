@@ -44,9 +44,11 @@ pub fn options(sb: &Sandbox, once: bool) -> SyncOptions {
         vcluster: Some(sb.vcluster().to_string()),
         host_namespace: Some(sb.host_namespace().to_string()),
         once,
-        // Tests never write into the user's state directory.
+        // Tests never write into the user's state directory, nor leave files in /tmp
+        // (Cargo gives integration tests a scratch directory under target/).
         audit_log: Some(
-            std::env::temp_dir().join(format!("vinspect-sync-test-{}.log", std::process::id())),
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("vinspect-sync-test-{}.log", std::process::id())),
         ),
         ..SyncOptions::default()
     }
