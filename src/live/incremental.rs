@@ -44,6 +44,7 @@ use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
 use crate::engine::ctx::cluster_ip;
 use crate::engine::ownership::{controlled_by_service, virtual_ref};
 use crate::engine::pair::Pair;
+use crate::engine::translate::pod;
 use crate::inspect::model::PairRow;
 use crate::inspect::rows::{pair_rows_keeping, pair_rows_on};
 use crate::vcluster::config::VClusterConfig;
@@ -776,15 +777,6 @@ impl Dirty {
     }
 }
 
-/// Whether two versions of a virtual service give the pods of their namespace the same
-/// service-link env (see `translate::pod::injected_env`).
-fn same_link_env(a: &Service, b: &Service) -> bool {
-    fn ports(s: &Service) -> Option<&Vec<k8s_openapi::api::core::v1::ServicePort>> {
-        s.spec.as_ref()?.ports.as_ref()
-    }
-    cluster_ip(a) == cluster_ip(b) && ports(a) == ports(b)
-}
-
 /// A host pod before and after.
 type PodChange = (ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>);
 
@@ -838,7 +830,7 @@ fn dirty_namespaces(
     diff(&pv.services, &nv.services, |k, a, b| {
         // Pods read their namespace's services only for the service-link env.
         match (a, b) {
-            (Some(a), Some(b)) if same_link_env(a, b) => dirty.not_pods(&k.namespace),
+            (Some(a), Some(b)) if pod::same_link_env(a, b) => dirty.not_pods(&k.namespace),
             _ => dirty.every(&k.namespace),
         }
         ips.extend(a.and_then(|s| ip_of(s)));

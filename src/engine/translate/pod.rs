@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{
     Capabilities, Container, DownwardAPIVolumeFile, DownwardAPIVolumeSource, EmptyDirVolumeSource,
     EnvVar, EphemeralContainer, HostAlias, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
     Pod, PodDNSConfig, PodDNSConfigOption, PodSpec, ResourceRequirements, SeccompProfile,
-    SecurityContext, VolumeMount,
+    SecurityContext, Service, ServicePort, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -297,6 +297,18 @@ fn owner_refs_json(owners: &[OwnerReference]) -> String {
     format!("[{}]", items.join(","))
 }
 
+/// What [`injected_env`] reads of a virtual service besides its name: its ClusterIP and ports.
+fn link_env_inputs(svc: &Service) -> (Option<&str>, Option<&[ServicePort]>) {
+    let ports = svc.spec.as_ref().and_then(|s| s.ports.as_deref());
+    (cluster_ip(svc), ports)
+}
+
+/// Whether two versions of one virtual service give the pods of its namespace the same
+/// service-link env: a change that keeps these leaves every pod of the namespace as it was.
+pub fn same_link_env(a: &Service, b: &Service) -> bool {
+    link_env_inputs(a) == link_env_inputs(b)
+}
+
 /// `KUBERNETES_*` plus (when the virtual pod wants them) Docker-link vars of the virtual
 /// services in the pod's namespace, by name.
 pub fn injected_env(
@@ -312,12 +324,9 @@ pub fn injected_env(
             if key.namespace != vns {
                 break;
             }
-            let Some(ip) = cluster_ip(svc) else { continue };
-            let ports = svc
-                .spec
-                .as_ref()
-                .and_then(|s| s.ports.as_deref())
-                .unwrap_or_default();
+            let (Some(ip), Some(ports)) = link_env_inputs(svc) else {
+                continue;
+            };
             if ports.is_empty() {
                 continue;
             }
