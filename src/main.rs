@@ -17,15 +17,22 @@ unsafe extern "C" {
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 
-/// mimalloc v3's `mi_option_arena_eager_commit` and `mi_option_purge_delay` (mimalloc.h).
+/// mimalloc v3's `mi_option_arena_eager_commit`, `mi_option_purge_delay` and
+/// `mi_option_allow_thp` (mimalloc.h).
 const MI_ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
 const MI_PURGE_DELAY: std::ffi::c_int = 15;
+const MI_ALLOW_THP: std::ffi::c_int = 43;
 
 /// The TUI and the one-shot commands hold a whole cluster's objects: give freed memory back
 /// to the OS at once and commit arena memory only as it is used. With mimalloc's defaults
 /// (purge 10 ms later, arenas committed eagerly) `check -o json` at 10,000 pairs peaked at
 /// 367–389 MB, with these at 300–306 MB. The sandbox and the sync engine keep the defaults:
 /// they churn and want the speed. An operator's `MIMALLOC_*` variable wins.
+///
+/// Transparent huge pages are turned off for the same processes: mimalloc asks for them on
+/// its arenas, and a 2 MiB page is resident as a whole however little of it is used. The TUI
+/// at 5,000 pairs held 100 MB of heap in 176 MB of RSS, 40–60 MB of it huge pages; without them
+/// 142 MB.
 fn lean_allocator(cli: &Cli) {
     use vinspect::cli::Command;
     if matches!(
@@ -34,9 +41,13 @@ fn lean_allocator(cli: &Cli) {
     ) {
         return;
     }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        no_huge_pages();
+    }
     for (option, var) in [
         (MI_PURGE_DELAY, "MIMALLOC_PURGE_DELAY"),
         (MI_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT"),
+        (MI_ALLOW_THP, "MIMALLOC_ALLOW_THP"),
     ] {
         if std::env::var_os(var).is_none() {
             // SAFETY: plain option setter of the allocator linked into this binary; it takes
@@ -45,6 +56,19 @@ fn lean_allocator(cli: &Cli) {
         }
     }
 }
+
+/// mimalloc reads its THP option when it starts, before `main`, and only then disables huge
+/// pages for the process; set later, the option only stops it asking for them on new arenas.
+/// So the process flag is set here, as mimalloc would have (it covers the arena mapped
+/// already). Failure (an old kernel) leaves things as they were.
+#[cfg(target_os = "linux")]
+fn no_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes one integer flag and touches no memory of ours.
+    let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_huge_pages() {}
 
 fn main() -> ExitCode {
     vinspect::tui::run::mark_process_start();
