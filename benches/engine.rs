@@ -12,8 +12,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::hint::black_box;
-use std::sync::Arc;
-use vinspect::cluster::snapshot::{ObjKey, Snapshot};
+use vinspect::cluster::snapshot::{Obj, ObjKey, Snapshot};
 use vinspect::engine::translate::{pod, service};
 use vinspect::engine::{Ctx, pairs, plan};
 use vinspect::vcluster::config::VClusterConfig;
@@ -53,20 +52,20 @@ fn world(n: usize, env_vars: usize) -> Snapshot {
         ..Default::default()
     };
     let vcsvc = svc(VC, HNS, "10.96.0.10", "vc-uid");
-    s.host.services.insert(ObjKey::of(&vcsvc), Arc::new(vcsvc));
+    s.host.services.insert(ObjKey::of(&vcsvc), Obj::new(vcsvc));
     let cfg = VClusterConfig::default();
     let dns = svc("kube-dns", "kube-system", "10.96.0.53", "dns");
     s.virtual_side
         .services
-        .insert(ObjKey::of(&dns), Arc::new(dns.clone()));
+        .insert(ObjKey::of(&dns), Obj::new(dns.clone()));
     let mut twin = service::to_host(&Ctx::new(&s, &cfg), &dns);
     twin.spec.as_mut().unwrap().cluster_ip = Some("10.96.0.53".into());
-    s.host.services.insert(ObjKey::of(&twin), Arc::new(twin));
+    s.host.services.insert(ObjKey::of(&twin), Obj::new(twin));
     for i in 0..n {
         let ns = format!("ns{}", i % 50);
         let ip = format!("10.97.{}.{}", i / 250, i % 250 + 1);
         let v = svc(&format!("svc-{i}"), &ns, &ip, &format!("s{i}"));
-        s.virtual_side.services.insert(ObjKey::of(&v), Arc::new(v));
+        s.virtual_side.services.insert(ObjKey::of(&v), Obj::new(v));
     }
     // Pods after services so their service-link env sees the final set.
     let mut pods = Vec::new();
@@ -104,7 +103,7 @@ fn world(n: usize, env_vars: usize) -> Snapshot {
         pods.push(p);
     }
     for p in pods {
-        s.virtual_side.pods.insert(ObjKey::of(&p), Arc::new(p));
+        s.virtual_side.pods.insert(ObjKey::of(&p), Obj::new(p));
     }
     let ctx_snap = s.clone();
     let ctx = Ctx::new(&ctx_snap, &cfg);
@@ -114,7 +113,7 @@ fn world(n: usize, env_vars: usize) -> Snapshot {
         }
         let mut h = service::to_host(&ctx, v);
         h.spec.as_mut().unwrap().cluster_ip = v.spec.as_ref().unwrap().cluster_ip.clone();
-        s.host.services.insert(ObjKey::of(&h), Arc::new(h));
+        s.host.services.insert(ObjKey::of(&h), Obj::new(h));
     }
     for v in ctx_snap.virtual_side.pods.values() {
         let h = pod::to_host(&ctx, v).expect("dns twin exists");
@@ -178,7 +177,7 @@ fn drifted_pods(
         })
         .collect();
     for p in relabelled {
-        s.virtual_side.pods.insert(ObjKey::of(&p), Arc::new(p));
+        s.virtual_side.pods.insert(ObjKey::of(&p), Obj::new(p));
     }
     let ctx = Ctx::new(&s, cfg);
     let pods: Vec<_> = pairs(&ctx)

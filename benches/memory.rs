@@ -19,8 +19,8 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use serde::Serialize;
 use vinspect::cluster::config_source::config_from_host_side;
+use vinspect::cluster::obj::Cold;
 use vinspect::cluster::snapshot::{ObjMap, Side, Snapshot};
 use vinspect::commands::scale::generate;
 use vinspect::live::data::LiveRows;
@@ -127,9 +127,9 @@ const KINDS: [(&str, bool); 9] = [
 
 /// Compact JSON size of every object of a map (as cached: trimmed, pods without their pooled
 /// env lists).
-fn json_size<K: Serialize>(map: &ObjMap<K>) -> usize {
+fn json_size<K: Cold>(map: &ObjMap<K>) -> usize {
     map.values()
-        .map(|o| serde_json::to_vec(&**o).map_or(0, |v| v.len()))
+        .map(|o| serde_json::to_vec(o).map_or(0, |v| v.len()))
         .sum()
 }
 
@@ -214,6 +214,14 @@ fn main() {
     let mut snap = Snapshot::new(sb.vcluster(), sb.host_namespace());
     snap.virtual_side = virtual_side;
     snap.host = host;
+    // The same objects as the TUI holds them once its caches have cooled them.
+    let cooled_snap = {
+        let before = held();
+        let mut c = snap.clone();
+        let swapped = c.virtual_side.cool() + c.host.cool();
+        let with_both = held() - before;
+        (c, swapped, with_both)
+    };
     let config =
         Arc::new(config_from_host_side(&snap.host, sb.vcluster(), sb.host_namespace()).config);
     let snap = Arc::new(snap);
@@ -267,6 +275,18 @@ fn main() {
         mb(objects + live_bytes)
     );
     drop((update, latest, live));
+    let (cooled, swapped, added) = cooled_snap;
+    // The parsed objects go when the last snapshot holding them goes.
+    let before = held();
+    drop(snap);
+    let freed = before - held();
+    println!(
+        "cooled: {swapped} objects swapped; cached objects then hold {:.1} MB (JSON written {:.1} MB, parses freed {:.1} MB)",
+        mb(objects + added - freed),
+        mb(added),
+        mb(freed),
+    );
+    let snap = Arc::new(cooled);
     if let Some(pod) = snap.host.pods.values().nth(snap.host.pods.len() / 2) {
         parts("a host pod", pod);
     }

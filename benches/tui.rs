@@ -14,7 +14,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use std::hint::black_box;
 use std::sync::Arc;
-use vinspect::cluster::snapshot::{ObjKey, ObjMap, Snapshot};
+use vinspect::cluster::snapshot::{Obj, ObjKey, ObjMap, Snapshot};
 use vinspect::dns::dns_tab;
 use vinspect::inspect::RowKind;
 use vinspect::inspect::fixture::synthetic_world;
@@ -173,8 +173,8 @@ fn live_world() -> (Snapshot, VClusterConfig) {
     synthetic_world(2_500, 25).expect("the synthetic world builds")
 }
 
-/// `snap` with the object at `key` replaced by an edited copy (a new `Arc`, as a watch does).
-fn changed<V: Clone>(
+/// `snap` with the object at `key` replaced by an edited copy (a new object, as a watch does).
+fn changed<V: Clone + vinspect::cluster::obj::Cold>(
     snap: &Snapshot,
     pick: impl Fn(&mut Snapshot) -> &mut ObjMap<V>,
     key: &ObjKey,
@@ -184,7 +184,7 @@ fn changed<V: Clone>(
     let map = pick(&mut s);
     let mut o = (*map[key]).clone();
     edit(&mut o);
-    map.insert(key.clone(), Arc::new(o));
+    map.insert(key.clone(), Obj::new(o));
     s.version += 1;
     s
 }

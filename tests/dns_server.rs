@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use vinspect::cluster::snapshot::Snapshot;
+use vinspect::cluster::snapshot::{Obj, Snapshot};
 use vinspect::dns::fixture::*;
 use vinspect::dns::{DnsServeOptions, serve};
 use vinspect::vcluster::config::{ResolveDnsRule, ResolveDnsTarget, VClusterConfig};
@@ -152,7 +152,7 @@ async fn serves_udp_and_tcp_with_coredns_rcodes() {
     let mut next = snapshot(2);
     next.virtual_side.services.insert(
         vinspect::cluster::snapshot::ObjKey::new("web", "api"),
-        Arc::new(cluster_ip_service(
+        Obj::new(cluster_ip_service(
             "web",
             "api",
             "10.96.0.20",

@@ -4,8 +4,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
-use vinspect::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
+use vinspect::cluster::snapshot::{Obj, ObjKey, ObjMap, Side, Snapshot};
 use vinspect::engine::apply::{
     ApplyError, ApplyOptions, AuditEntry, AuditLog, Clients, apply, apply_with_retry,
 };
@@ -28,7 +27,7 @@ where
         .unwrap()
         .items
         .into_iter()
-        .map(|o| (ObjKey::of(&o), Arc::new(o)))
+        .map(|o| (ObjKey::of(&o), Obj::new(o)))
         .collect()
 }
 
@@ -41,7 +40,7 @@ async fn side(client: &kube::Client) -> Side {
             .unwrap()
             .items
             .into_iter()
-            .map(|o| (ObjKey::of(&o), Arc::new(o)))
+            .map(|o| (ObjKey::of(&o), Obj::new(o)))
             .collect(),
         pods: list::<Pod>(client).await,
         services: list::<Service>(client).await,

@@ -5,8 +5,7 @@ use engine_support::sim::Sim;
 use engine_support::*;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use std::sync::Arc;
-use vinspect::cluster::snapshot::{ObjKey, Snapshot};
+use vinspect::cluster::snapshot::{Obj, ObjKey, Snapshot};
 use vinspect::engine::{
     Action, Blocked, Ctx, LastSeen, Memory, ObjKind, Pair, PairKind, Plan, SideName, pairs, plan,
 };
@@ -770,7 +769,7 @@ fn every_object_is_in_exactly_one_pair() {
     // Not "clearly synced" (no kind/host-name annotations) and never seen: left alone.
     assert!(plan(&ctx, &orphan, None).changes.is_empty());
     let seen_before = LastSeen {
-        virtual_obj: Some(vinspect::engine::memory::Seen::Ingress(Arc::new(yaml(
+        virtual_obj: Some(vinspect::engine::memory::Seen::Ingress(Obj::new(yaml(
             "metadata: {name: old, namespace: default}",
         )))),
         host_obj: None,

@@ -883,7 +883,7 @@ fn edit_labels(s: &mut Snapshot, side: SideName, kind: ObjKind, key: &ObjKey) {
         SideName::Virtual => &mut s.virtual_side,
         SideName::Host => &mut s.host,
     };
-    fn edit<K: kube::Resource + Clone>(
+    fn edit<K: kube::Resource + Clone + vinspect::cluster::obj::Cold>(
         m: &mut vinspect::cluster::snapshot::ObjMap<K>,
         key: &ObjKey,
     ) {

@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::{Event, Namespace, ObjectReference, Pod, Service
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use proptest::prelude::*;
 use serde_json::json;
-use vinspect::cluster::snapshot::{ConnState, ObjKey, ObjMap, Snapshot};
+use vinspect::cluster::obj::Cold;
+use vinspect::cluster::snapshot::{ConnState, Obj, ObjKey, ObjMap, Snapshot};
 use vinspect::engine::PairKind;
 use vinspect::engine::pair::Pair;
 use vinspect::inspect::PairRow;
@@ -103,6 +104,8 @@ enum Op {
     TwinTakesIp(usize, usize),
     /// Objects of the replicated services: the host source, a virtual target, the host target.
     Replica(u8),
+    /// The watch caches swap every parsed object for a cooled copy (same content).
+    Cool,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -140,12 +143,13 @@ fn op() -> impl Strategy<Value = Op> {
         n.clone().prop_map(Op::Config),
         any::<bool>().prop_map(Op::KubeDns),
         Just(Op::Conn),
+        Just(Op::Cool),
         n.clone().prop_map(Op::Replica),
         n.prop_map(Op::BlockDeletion),
     ]
 }
 
-fn nth<V>(map: &ObjMap<V>, i: usize) -> Option<(ObjKey, Arc<V>)> {
+fn nth<V>(map: &ObjMap<V>, i: usize) -> Option<(ObjKey, Obj<V>)> {
     if map.is_empty() {
         return None;
     }
@@ -154,12 +158,12 @@ fn nth<V>(map: &ObjMap<V>, i: usize) -> Option<(ObjKey, Arc<V>)> {
         .map(|(k, v)| (k.clone(), v.clone()))
 }
 
-/// Replace the object at `i` by an edited copy (a new `Arc`, as a watch event would).
-fn edit<V: Clone>(map: &mut ObjMap<V>, i: usize, f: impl FnOnce(&mut V)) {
+/// Replace the object at `i` by an edited copy (a new object, as a watch event would).
+fn edit<V: Clone + Cold>(map: &mut ObjMap<V>, i: usize, f: impl FnOnce(&mut V)) {
     if let Some((k, v)) = nth(map, i) {
         let mut o = (*v).clone();
         f(&mut o);
-        map.insert(k, Arc::new(o));
+        map.insert(k, Obj::new(o));
     }
 }
 
@@ -313,7 +317,7 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                     if let Some(spec) = t.spec.as_mut() {
                         spec.cluster_ip = ip;
                     }
-                    h.services.insert(twin, Arc::new(t));
+                    h.services.insert(twin, Obj::new(t));
                 }
             }
         }
@@ -417,7 +421,7 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                     ..Default::default()
                 };
                 v.events
-                    .insert(ObjKey::new(k.namespace, format!("ev-{seq}")), Arc::new(ev));
+                    .insert(ObjKey::new(k.namespace, format!("ev-{seq}")), Obj::new(ev));
             }
         }
         Op::Namespace(n) => {
@@ -429,7 +433,7 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                 },
                 ..Default::default()
             };
-            v.namespaces.insert(ObjKey::new("", ns_of(n)), Arc::new(ns));
+            v.namespaces.insert(ObjKey::new("", ns_of(n)), Obj::new(ns));
         }
         Op::Config(n) => {
             let mut c = (**config).clone();
@@ -454,7 +458,7 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                         if let Some(spec) = s.spec.as_mut() {
                             spec.cluster_ip = Some(format!("10.96.50.{}", seq % 200));
                         }
-                        h.services.insert(key, Arc::new(s));
+                        h.services.insert(key, Obj::new(s));
                     }
                 }
                 1 => {
@@ -484,6 +488,10 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                 edit(&mut h.services, 0, |_s: &mut Service| {});
             }
         }
+        Op::Cool => {
+            v.cool();
+            h.cool();
+        }
         Op::Conn => {
             h.conn = if matches!(h.conn, ConnState::Live) {
                 ConnState::Error {
@@ -502,7 +510,8 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
                 metadata: ObjectMeta {
                     namespace: Some(hns.clone()),
                     name: Some(host_name.clone()),
-                    creation_timestamp: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+                    // Whole seconds, as an API server writes it (and as JSON keeps it).
+                    creation_timestamp: Some(Time(now_seconds())),
                     labels: Some([(naming::LABEL_MANAGED_BY.to_string(), vc.clone())].into()),
                     annotations: Some(
                         [
@@ -521,9 +530,14 @@ fn apply(snap: &mut Snapshot, config: &mut Arc<VClusterConfig>, op: &Op, seq: us
             };
             svc.spec = Some(Default::default());
             h.services
-                .insert(ObjKey::new(hns, host_name), Arc::new(svc));
+                .insert(ObjKey::new(hns, host_name), Obj::new(svc));
         }
     }
+}
+
+fn now_seconds() -> k8s_openapi::jiff::Timestamp {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    k8s_openapi::jiff::Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
 fn assert_same(snap: &Snapshot, config: &VClusterConfig, inc: &IncrementalRows, step: usize) {
@@ -579,6 +593,68 @@ proptest! {
             }
         }
     }
+}
+
+/// Cooling changes no content: the update after it recomputes nothing and keeps every row;
+/// and a partial update reads its namespaces' objects through private copies, so the
+/// snapshot's cooled copies hold no parse after it.
+#[test]
+fn cooling_recomputes_nothing_and_updates_leave_the_cache_cooled() {
+    let (snap0, config0) = world();
+    let config = Arc::new(config0.clone());
+    let mut inc = IncrementalRows::new();
+    inc.update(Arc::new(snap0.clone()), config.clone());
+    let before: Vec<Arc<PairRow>> = inc.rows().iter().map(|(_, r)| r.clone()).collect();
+
+    let mut cooled = snap0.clone();
+    assert!(cooled.virtual_side.cool() + cooled.host.cool() > 0);
+    cooled.version += 1;
+    inc.update(Arc::new(cooled.clone()), config.clone());
+    assert_eq!(
+        inc.last(),
+        UpdateKind::Partial {
+            namespaces: 0,
+            rows: 0,
+            kept: 0
+        }
+    );
+    assert!(
+        inc.rows()
+            .iter()
+            .zip(&before)
+            .all(|((_, a), b)| Arc::ptr_eq(a, b))
+    );
+
+    // One virtual pod changes: its namespace is recomputed from the cooled snapshot.
+    let (k, _) = nth(&cooled.virtual_side.pods, 3).unwrap();
+    let mut changed = cooled.clone();
+    edit(&mut changed.virtual_side.pods, 3, |p: &mut Pod| {
+        p.metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert("x".into(), "y".into());
+    });
+    changed.version += 1;
+    inc.update(Arc::new(changed.clone()), config.clone());
+    assert!(matches!(
+        inc.last(),
+        UpdateKind::Partial { namespaces: 1, .. }
+    ));
+    // Checked before `assert_same`, whose full recompute reads the snapshot's own copies.
+    let parsed: Vec<&ObjKey> = changed
+        .virtual_side
+        .pods
+        .iter()
+        .chain(changed.host.pods.iter())
+        .filter(|(_, o)| o.is_warm())
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        parsed,
+        vec![&k],
+        "only the new version of the edited pod is parsed"
+    );
+    assert_same(&changed, &config, &inc, 1);
 }
 
 /// A change in one namespace recomputes that namespace only; no change recomputes nothing.

@@ -153,8 +153,8 @@ pub async fn discover(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::snapshot::Obj;
     use k8s_openapi::ByteString;
-    use std::sync::Arc;
 
     fn secret(yaml: &str) -> Secret {
         let mut s = Secret::default();
@@ -177,7 +177,7 @@ mod tests {
 
         side.secrets.insert(
             ObjKey::new("vcluster-vc", "vc-config-vc"),
-            Arc::new(secret(
+            Obj::new(secret(
                 "sync:\n  toHost:\n    ingresses:\n      enabled: true\n",
             )),
         );
@@ -191,7 +191,7 @@ mod tests {
 
         side.secrets.insert(
             ObjKey::new("vcluster-vc", "vc-config-vc"),
-            Arc::new(secret("sync: [not, a, map]")),
+            Obj::new(secret("sync: [not, a, map]")),
         );
         let got = config_from_host_side(&side, "vc", "vcluster-vc");
         assert_eq!(got.origin, ConfigOrigin::Defaults);

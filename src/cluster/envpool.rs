@@ -9,7 +9,7 @@
 //! The pool only holds weak references: a list dies with the last pod (in any snapshot) that
 //! uses it, and dead entries are swept as the pool grows, so churn cannot grow it without bound.
 
-use crate::cluster::snapshot::{ObjKey, Side};
+use crate::cluster::snapshot::{Obj, ObjKey, Side};
 use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::value::RawValue;
@@ -340,32 +340,22 @@ impl kube::Resource for WirePod {
     }
 }
 
-/// A cached pod's pooled env, tied to that very pod object: a pod put into the map some other
-/// way (or a newer version of it) never gets another object's env.
-#[derive(Debug)]
+/// A cached pod's pooled env, tied to that very version of the pod ([`Obj::id`], which its
+/// cooled copies keep): a pod put into the map some other way (or a newer version of it)
+/// never gets another object's env.
+#[derive(Debug, PartialEq)]
 pub struct PodEnvLink {
-    pod: Weak<Pod>,
+    pod: u64,
     env: PodEnv,
 }
 
-/// Equal when tied to the very same pod object with an equal env (what a diff of two caches
-/// needs: the same entry, or one that reads the same).
-impl PartialEq for PodEnvLink {
-    fn eq(&self, other: &Self) -> bool {
-        Weak::ptr_eq(&self.pod, &other.pod) && self.env == other.env
-    }
-}
-
 impl PodEnvLink {
-    pub fn new(pod: &Arc<Pod>, env: PodEnv) -> Self {
-        Self {
-            pod: Arc::downgrade(pod),
-            env,
-        }
+    pub fn new(pod: &Obj<Pod>, env: PodEnv) -> Self {
+        Self { pod: pod.id(), env }
     }
 
-    fn belongs_to(&self, pod: &Pod) -> bool {
-        std::ptr::eq(self.pod.as_ptr(), pod)
+    fn belongs_to(&self, pod: &Obj<Pod>) -> bool {
+        self.pod == pod.id()
     }
 }
 
@@ -374,24 +364,21 @@ impl Side {
     /// write of its containers needs. The cached pod itself has no container env.
     pub fn full_pod(&self, key: &ObjKey) -> Option<Arc<Pod>> {
         let pod = self.pods.get(key)?;
-        Some(match self.full(pod) {
-            Cow::Borrowed(_) => pod.clone(),
-            Cow::Owned(p) => Arc::new(p),
-        })
+        Some(Arc::new(self.full(pod).into_owned()))
     }
 
     /// `pod` (one of this side's cached pods) with its env lists back; borrowed unchanged when
     /// it gave none to the pool. Costs a clone of the pod: call it only where containers are
     /// shown or written.
-    pub fn full<'p>(&self, pod: &'p Pod) -> Cow<'p, Pod> {
-        let key = ObjKey::of(pod);
+    pub fn full<'p>(&self, pod: &'p Obj<Pod>) -> Cow<'p, Pod> {
+        let key = ObjKey::of(&**pod);
         match self.pod_env.get(&key) {
             Some(link) if link.belongs_to(pod) => {
-                let mut full = pod.clone();
+                let mut full = (**pod).clone();
                 link.env.restore(&mut full);
                 Cow::Owned(full)
             }
-            _ => Cow::Borrowed(pod),
+            _ => Cow::Borrowed(&**pod),
         }
     }
 
@@ -478,7 +465,7 @@ mod tests {
         }))
         .unwrap();
         side.pods
-            .insert(ObjKey::new("hns", "p"), Arc::new(bare.clone()));
+            .insert(ObjKey::new("hns", "p"), Obj::new(bare.clone()));
         assert_eq!(&*side.full_pod(&ObjKey::new("hns", "p")).unwrap(), &bare);
         side.prune_pod_env();
         assert!(side.pod_env.is_empty());

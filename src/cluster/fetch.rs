@@ -5,7 +5,7 @@
 
 use crate::cluster::clients::{Clients, Target};
 use crate::cluster::kinds::{Cached, api_in, store};
-use crate::cluster::snapshot::{ConnState, ObjKey, Side, Snapshot, strip_metadata};
+use crate::cluster::snapshot::{ConnState, Obj, ObjKey, Side, Snapshot, strip_metadata};
 use crate::vcluster::config::VClusterConfig;
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
@@ -15,7 +15,6 @@ use kube::api::{Api, ListParams};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
-use std::sync::Arc;
 
 /// How long a one-shot read of one side may take before it counts as unreachable (a server
 /// that accepts connections but never answers must not hang `check`).
@@ -394,7 +393,7 @@ pub async fn fetch_host(t: &Target, scope: &HostScope) -> Result<Side, FetchErro
     );
     if let Ok(Some(mut s)) = secret {
         strip_metadata(&mut s.metadata);
-        side.secrets.insert(ObjKey::of(&s), Arc::new(s));
+        side.secrets.insert(ObjKey::of(&s), Obj::new(s));
     }
     Ok(side)
 }

@@ -4,7 +4,9 @@
 
 use crate::cluster::envpool::{PodEnv, PodEnvLink};
 use crate::cluster::fit;
-use crate::cluster::snapshot::{self, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata};
+use crate::cluster::snapshot::{
+    self, Obj, ObjKey, ObjMap, SYNC_EVENT_REASONS, Side, strip_metadata,
+};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -16,7 +18,15 @@ use std::sync::Arc;
 
 /// A kind a [`Side`] holds.
 pub trait Cached:
-    kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + serde::Serialize
+    + Default
+    + Debug
+    + Send
+    + Sync
+    + 'static
 {
     /// The side's collection of this kind.
     fn slot(side: &mut Side) -> &mut ObjMap<Self>;
@@ -40,7 +50,7 @@ pub trait Cached:
 
     /// Records what [`Cached::share`] took from the object now cached at `key` (replacing
     /// what an older version of it left).
-    fn link(_side: &mut Side, _key: &ObjKey, _obj: &Arc<Self>, _shared: Option<PodEnv>) {}
+    fn link(_side: &mut Side, _key: &ObjKey, _obj: &Obj<Self>, _shared: Option<PodEnv>) {}
 
     /// Forgets what [`Cached::share`] took from the object removed from `key`.
     fn unlink(_side: &mut Side, _key: &ObjKey) {}
@@ -81,7 +91,7 @@ fn plain<K: Cached>(side: &mut Side, o: K) -> Option<Prepared<K>> {
 #[derive(Debug)]
 pub struct Prepared<K> {
     key: ObjKey,
-    obj: Arc<K>,
+    obj: Obj<K>,
     shared: Option<PodEnv>,
 }
 
@@ -93,7 +103,7 @@ impl<K: Cached> Prepared<K> {
         let shared = obj.share(side);
         Self {
             key: ObjKey::of(&obj),
-            obj: Arc::new(obj),
+            obj: Obj::new(obj),
             shared,
         }
     }
@@ -117,7 +127,7 @@ pub fn remove<K: Cached>(side: &mut Side, key: &ObjKey) {
 }
 
 /// Keep only the objects of `K` for which `keep` holds (a watcher replacing its scope).
-pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &Arc<K>) -> bool) {
+pub fn retain<K: Cached>(side: &mut Side, keep: impl FnMut(&ObjKey, &Obj<K>) -> bool) {
     snapshot::retain(K::slot(side), keep);
     K::prune(side);
 }
@@ -137,7 +147,7 @@ impl Cached for Pod {
         PodEnv::take(self, &mut side.env_pool)
     }
 
-    fn link(side: &mut Side, key: &ObjKey, obj: &Arc<Self>, shared: Option<PodEnv>) {
+    fn link(side: &mut Side, key: &ObjKey, obj: &Obj<Self>, shared: Option<PodEnv>) {
         match shared {
             Some(env) => {
                 side.pod_env
@@ -171,7 +181,7 @@ impl Cached for Pod {
         pod.trim();
         Ok(Some(Prepared {
             key: ObjKey::of(&pod),
-            obj: Arc::new(pod),
+            obj: Obj::new(pod),
             shared,
         }))
     }
@@ -184,7 +194,7 @@ impl Cached for Pod {
                 pod.trim();
                 Some(Prepared {
                     key: ObjKey::of(&pod),
-                    obj: Arc::new(pod),
+                    obj: Obj::new(pod),
                     shared,
                 })
             }

@@ -5,6 +5,7 @@
 //! carries its own connection state next to the last objects it saw.
 
 use crate::cluster::envpool::{EnvPool, PodEnvLink};
+pub use crate::cluster::obj::Obj;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -52,8 +53,8 @@ impl std::fmt::Display for ObjKey {
 /// the original and a change copies only the path to it, so the watch caches publish a
 /// snapshot per burst of changes without copying every collection (a 50,000-pair snapshot
 /// holds ~200,000 keys), and the snapshots the TUI, the channel and the cache each hold share
-/// what did not change.
-pub type ObjMap<K> = KeyMap<Arc<K>>;
+/// what did not change. Each object is an [`Obj`]: parsed while in use, compact JSON once cooled.
+pub type ObjMap<K> = KeyMap<Obj<K>>;
 
 /// A map keyed by [`ObjKey`] with cheap clones (see [`ObjMap`]).
 pub type KeyMap<V> = imbl::OrdMap<ObjKey, V>;
@@ -248,7 +249,7 @@ where
         source,
     })?;
     strip_metadata(obj.meta_mut());
-    map.insert(ObjKey::of(&obj), Arc::new(obj));
+    map.insert(ObjKey::of(&obj), Obj::new(obj));
     Ok(())
 }
 
@@ -375,7 +376,7 @@ mod tests {
         assert_eq!(snap.virtual_side.services.len(), 2_000 - 1 - 286);
         // Objects that did not change are the very same allocations in both.
         let k = ObjKey::new("ns1", "s1");
-        assert!(Arc::ptr_eq(
+        assert!(Obj::ptr_eq(
             &published.virtual_side.services[&k],
             &snap.virtual_side.services[&k]
         ));

@@ -1,14 +1,13 @@
 //! Small builders for snapshots with services, endpoints, pods and nodes, used by the DNS
 //! tests, the benchmark and demos. Everything is built in code; nothing touches a cluster.
 
-use crate::cluster::snapshot::{ObjKey, Side, Snapshot};
+use crate::cluster::snapshot::{Obj, ObjKey, Side, Snapshot};
 use crate::vcluster::naming;
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Namespace, Node, NodeAddress,
     NodeStatus, Pod, PodStatus, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use std::sync::Arc;
 
 fn meta(ns: &str, name: &str) -> ObjectMeta {
     ObjectMeta {
@@ -150,7 +149,7 @@ fn add_ns(side: &mut Side, ns: &str) {
     side.namespaces
         .entry(ObjKey::new("", ns))
         .or_insert_with(|| {
-            Arc::new(Namespace {
+            Obj::new(Namespace {
                 metadata: meta("", ns),
                 ..Default::default()
             })
@@ -191,7 +190,7 @@ impl SnapshotBuilder {
     pub fn virtual_service(mut self, svc: Service) -> Self {
         let k = key_of(&svc.metadata);
         add_ns(&mut self.snap.virtual_side, &k.namespace);
-        self.snap.virtual_side.services.insert(k, Arc::new(svc));
+        self.snap.virtual_side.services.insert(k, Obj::new(svc));
         self
     }
 
@@ -211,32 +210,32 @@ impl SnapshotBuilder {
     pub fn host_service(mut self, svc: Service) -> Self {
         let k = key_of(&svc.metadata);
         add_ns(&mut self.snap.host, &k.namespace);
-        self.snap.host.services.insert(k, Arc::new(svc));
+        self.snap.host.services.insert(k, Obj::new(svc));
         self
     }
 
     pub fn virtual_endpoints(mut self, ep: Endpoints) -> Self {
         let k = key_of(&ep.metadata);
-        self.snap.virtual_side.endpoints.insert(k, Arc::new(ep));
+        self.snap.virtual_side.endpoints.insert(k, Obj::new(ep));
         self
     }
 
     pub fn host_endpoints(mut self, ep: Endpoints) -> Self {
         let k = key_of(&ep.metadata);
-        self.snap.host.endpoints.insert(k, Arc::new(ep));
+        self.snap.host.endpoints.insert(k, Obj::new(ep));
         self
     }
 
     pub fn virtual_pod(mut self, p: Pod) -> Self {
         let k = key_of(&p.metadata);
         add_ns(&mut self.snap.virtual_side, &k.namespace);
-        self.snap.virtual_side.pods.insert(k, Arc::new(p));
+        self.snap.virtual_side.pods.insert(k, Obj::new(p));
         self
     }
 
     pub fn virtual_node(mut self, n: Node) -> Self {
         let k = key_of(&n.metadata);
-        self.snap.virtual_side.nodes.insert(k, Arc::new(n));
+        self.snap.virtual_side.nodes.insert(k, Obj::new(n));
         self
     }
 

@@ -4,23 +4,22 @@
 //! object, status follows the host. With memory it can tell which side changed, let a host-side
 //! edit of a bidirectional field flow back, and delete a virtual object whose twin it saw vanish.
 
-use crate::cluster::snapshot::{ObjKey, ObjMap};
+use crate::cluster::snapshot::{Obj, ObjKey, ObjMap};
 use crate::engine::ctx::Ctx;
 use crate::engine::pair::Pair;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// One object of any synced kind, shared with the snapshot it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seen {
-    Pod(Arc<Pod>),
-    Service(Arc<Service>),
-    Endpoints(Arc<Endpoints>),
-    EndpointSlice(Arc<EndpointSlice>),
-    Ingress(Arc<Ingress>),
+    Pod(Obj<Pod>),
+    Service(Obj<Service>),
+    Endpoints(Obj<Endpoints>),
+    EndpointSlice(Obj<EndpointSlice>),
+    Ingress(Obj<Ingress>),
 }
 
 impl Seen {
@@ -70,7 +69,7 @@ impl LastSeen {
         let h = &ctx.snapshot.host;
         let pick = |vk: &Option<ObjKey>, hk: &Option<ObjKey>| -> (Option<Seen>, Option<Seen>) {
             use crate::engine::change::ObjKind;
-            fn get<K>(m: &ObjMap<K>, k: &Option<ObjKey>, f: fn(Arc<K>) -> Seen) -> Option<Seen> {
+            fn get<K>(m: &ObjMap<K>, k: &Option<ObjKey>, f: fn(Obj<K>) -> Seen) -> Option<Seen> {
                 k.as_ref().and_then(|k| m.get(k)).cloned().map(f)
             }
             match pair.obj_kind() {
@@ -185,7 +184,7 @@ mod tests {
         let key = ObjKey::new("default", "web");
         snap.virtual_side
             .services
-            .insert(key.clone(), Arc::new(svc));
+            .insert(key.clone(), Obj::new(svc));
         let pair = Pair::new(PairKind::Service, Some(key), None);
         let config = VClusterConfig::default();
         let mut m = Memory::default();

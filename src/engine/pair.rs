@@ -5,7 +5,8 @@
 //! with the naming rule, so the annotation look-up and the name look-up meet at the same twin.
 //! Legacy (≤ 0.20) twins carry the same annotations and the same names, so they pair too.
 
-use crate::cluster::snapshot::{KeyRef, ObjKey, ObjMap};
+use crate::cluster::obj::Cold;
+use crate::cluster::snapshot::{KeyRef, Obj, ObjKey, ObjMap};
 use crate::engine::change::{ObjKind, PairKind};
 use crate::engine::ctx::Ctx;
 use crate::engine::memory::{LastSeen, Seen};
@@ -15,7 +16,6 @@ use crate::engine::translate::endpoint_slice::{self, Fate};
 use crate::vcluster::naming;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// One row of the engine's world: a virtual object and its host twin.
 ///
@@ -72,7 +72,7 @@ pub fn pairs_seen(ctx: &Ctx) -> Vec<(Pair, LastSeen)> {
 /// What a pair carries besides its keys: nothing for [`pairs`], the objects for [`pairs_seen`].
 trait Extra {
     type Out;
-    fn of<K>(&self, v: Option<&Arc<K>>, h: Option<&Arc<K>>, seen: fn(Arc<K>) -> Seen) -> Self::Out;
+    fn of<K>(&self, v: Option<&Obj<K>>, h: Option<&Obj<K>>, seen: fn(Obj<K>) -> Seen) -> Self::Out;
     /// The extra of a pair found without a look-up of its own.
     fn look_up(&self, ctx: &Ctx, pair: &Pair) -> Self::Out;
 }
@@ -81,7 +81,7 @@ struct KeysOnly;
 
 impl Extra for KeysOnly {
     type Out = ();
-    fn of<K>(&self, _: Option<&Arc<K>>, _: Option<&Arc<K>>, _: fn(Arc<K>) -> Seen) {}
+    fn of<K>(&self, _: Option<&Obj<K>>, _: Option<&Obj<K>>, _: fn(Obj<K>) -> Seen) {}
     fn look_up(&self, _: &Ctx, _: &Pair) {}
 }
 
@@ -89,7 +89,7 @@ struct WithObjects;
 
 impl Extra for WithObjects {
     type Out = LastSeen;
-    fn of<K>(&self, v: Option<&Arc<K>>, h: Option<&Arc<K>>, seen: fn(Arc<K>) -> Seen) -> LastSeen {
+    fn of<K>(&self, v: Option<&Obj<K>>, h: Option<&Obj<K>>, seen: fn(Obj<K>) -> Seen) -> LastSeen {
         LastSeen {
             virtual_obj: v.cloned().map(seen),
             host_obj: h.cloned().map(seen),
@@ -230,19 +230,19 @@ fn endpoints_synced(ctx: &Ctx, key: &ObjKey) -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn regular<K: kube::Resource, X: Extra>(
+fn regular<K: kube::Resource + Cold, X: Extra>(
     ctx: &Ctx,
     kind: ObjKind,
     virt: &ObjMap<K>,
     host: &ObjMap<K>,
     wanted: impl Fn(&ObjKey) -> bool,
-    seen: fn(Arc<K>) -> Seen,
+    seen: fn(Obj<K>) -> Seen,
     x: &X,
     out: &mut Vec<(Pair, X::Out)>,
 ) {
     let pk = PairKind::from(kind);
     let hns = ctx.host_namespace;
-    let both = |v: Option<&Arc<K>>, h: Option<&Arc<K>>| x.of(v, h, seen);
+    let both = |v: Option<&Obj<K>>, h: Option<&Obj<K>>| x.of(v, h, seen);
     // Host keys already paired with a live virtual object: no need to run IsManaged on them.
     // Remembered by their address in the host map (the map is not changed while we pair), so
     // neither remembering nor checking one reads its strings.
@@ -337,7 +337,7 @@ fn warm_labels(meta: &ObjectMeta) -> usize {
 /// For a few virtual objects the map's own search is cheaper than reading every name.
 enum TwinsByName<'m, V> {
     Search,
-    Names(HashMap<&'m str, (&'m ObjKey, &'m Arc<V>)>),
+    Names(HashMap<&'m str, (&'m ObjKey, &'m Obj<V>)>),
 }
 
 impl<'m, V> TwinsByName<'m, V> {
@@ -360,7 +360,7 @@ impl<'m, V> TwinsByName<'m, V> {
         host: &'m ObjMap<V>,
         namespace: &str,
         name: &str,
-    ) -> Option<(&'m ObjKey, &'m Arc<V>)> {
+    ) -> Option<(&'m ObjKey, &'m Obj<V>)> {
         match self {
             Self::Search => host.get_key_value(&(namespace, name) as &dyn KeyRef),
             Self::Names(names) => names.get(name).copied(),
@@ -375,7 +375,7 @@ impl<'m, V> TwinsByName<'m, V> {
 fn namespace_range<'m, V>(
     map: &'m ObjMap<V>,
     namespace: &str,
-) -> imbl::ordmap::RangedIter<'m, ObjKey, Arc<V>, imbl::shared_ptr::DefaultSharedPtr> {
+) -> imbl::ordmap::RangedIter<'m, ObjKey, Obj<V>, imbl::shared_ptr::DefaultSharedPtr> {
     use std::ops::Bound;
     let above = format!("{namespace}\0");
     let from: (&str, &str) = (namespace, "");
@@ -399,7 +399,7 @@ mod range_tests {
             ("other", "a"),
             ("hns-1", "a"),
         ] {
-            m.insert(ObjKey::new(ns, name), Arc::new(0));
+            m.insert(ObjKey::new(ns, name), Obj::new(0));
         }
         let by_name = TwinsByName::new(&m, "hns", 100);
         assert!(matches!(by_name, TwinsByName::Names(_)));
@@ -426,7 +426,7 @@ mod range_tests {
             ("nr", "z"),
             ("", "cluster-scoped"),
         ] {
-            m.insert(ObjKey::new(ns, name), Arc::new(0));
+            m.insert(ObjKey::new(ns, name), Obj::new(0));
         }
         for ns in ["ns", "a", "", "nr", "missing", "ns\0"] {
             let got: Vec<&ObjKey> = namespace_range(&m, ns).map(|(k, _)| k).collect();

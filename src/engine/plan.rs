@@ -4,6 +4,7 @@
 //! deletions both ways (§8.4) → create the missing twin → UID mismatch → per-field sync, host
 //! first, then the virtual spec, then virtual status.
 
+use crate::cluster::snapshot::Obj;
 use crate::engine::backsync;
 use crate::engine::change::{Action, Blocked, Change, ObjKind, PairKind, Plan, SideName, Target};
 use crate::engine::ctx::{Ctx, cluster_ip};
@@ -1090,7 +1091,7 @@ fn with_pod_grace(mut p: Plan, grace: Option<i64>) -> Plan {
     p
 }
 
-fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Change> {
+fn update_pod(ctx: &Ctx, v: &Pod, h: &Obj<Pod>, memory: Option<&LastSeen>) -> Vec<Change> {
     if let Some(d) = pod_delete::both(v, h) {
         return pod_deletions(v, Some(h), d).changes;
     }
@@ -1160,7 +1161,7 @@ fn update_pod(ctx: &Ctx, v: &Pod, h: &Pod, memory: Option<&LastSeen>) -> Vec<Cha
     let whole = if spec_differs || resize {
         ctx.snapshot.host.full(h)
     } else {
-        Cow::Borrowed(h)
+        Cow::Borrowed(&**h)
     };
     let whole_spec = whole.spec.as_ref().unwrap_or(hspec);
     let spec_update = spec_differs

@@ -121,7 +121,10 @@ async fn open(
         config_file,
     };
     let session = session::connect(&connect).await?;
-    let watching = cache::spawn(&session.clients, WatchOptions::new(session.scope.clone()));
+    let watching = cache::spawn(
+        &session.clients,
+        WatchOptions::cooled(session.scope.clone()),
+    );
     let writer = engine_apply::Clients {
         virtual_client: session.clients.virtual_.client.clone(),
         host_client: session.clients.host.client.clone(),
@@ -554,12 +557,12 @@ impl Backend for LiveBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::snapshot::ObjKey;
+    use crate::cluster::snapshot::{Obj, ObjKey};
     use k8s_openapi::api::core::v1::Namespace;
 
     fn with_namespace(side: &mut crate::cluster::snapshot::Side) {
         side.namespaces
-            .insert(ObjKey::new("", "default"), Arc::new(Namespace::default()));
+            .insert(ObjKey::new("", "default"), Obj::new(Namespace::default()));
     }
 
     #[test]

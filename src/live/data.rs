@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
-use serde::Serialize;
 use serde_json::Value;
 
+use crate::cluster::obj::Cold;
 use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
 pub use crate::demo::data::dns_rows;
 use crate::dns::resolver::Resolver;
@@ -213,7 +213,11 @@ fn dns_inputs_differ(
 }
 
 /// Whether a key was added or removed, or an object replaced by one `same` does not accept.
-fn changed<V: PartialEq>(a: &ObjMap<V>, b: &ObjMap<V>, same: impl Fn(&V, &V) -> bool) -> bool {
+fn changed<V: PartialEq + Cold>(
+    a: &ObjMap<V>,
+    b: &ObjMap<V>,
+    same: impl Fn(&V, &V) -> bool,
+) -> bool {
     let mut any = false;
     crate::live::incremental::diff(a, b, |_, x, y| {
         any |= match (x, y) {
@@ -224,8 +228,8 @@ fn changed<V: PartialEq>(a: &ObjMap<V>, b: &ObjMap<V>, same: impl Fn(&V, &V) -> 
     any
 }
 
-fn to_json<K: Serialize>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
-    map.get(key).and_then(|o| serde_json::to_value(&**o).ok())
+fn to_json<K: crate::cluster::obj::Cold>(map: &ObjMap<K>, key: &ObjKey) -> Option<Value> {
+    map.get(key).and_then(|o| serde_json::to_value(o).ok())
 }
 
 fn side_object(side: &Side, kind: ObjKind, key: &ObjKey) -> Option<Value> {
@@ -263,6 +267,7 @@ pub fn diff_source(snapshot: &Snapshot, config: &VClusterConfig, pair: &Pair) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::snapshot::Obj;
     use crate::inspect::{RowKind, Status};
     use serde_json::json;
 
@@ -334,7 +339,7 @@ mod tests {
         let k = ObjKey::new("shop", "web");
         let mut svc = (*s.virtual_side.services[&k]).clone();
         f(&mut svc);
-        s.virtual_side.services.insert(k, Arc::new(svc));
+        s.virtual_side.services.insert(k, Obj::new(svc));
         s
     }
 

@@ -40,7 +40,8 @@ use imbl::ordmap::DiffItem;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
+use crate::cluster::obj::Cold;
+use crate::cluster::snapshot::{KeyMap, Obj, ObjKey, ObjMap, Side, Snapshot};
 use crate::engine::ctx::cluster_ip;
 use crate::engine::ownership::{controlled_by_service, virtual_ref};
 use crate::engine::pair::Pair;
@@ -150,8 +151,8 @@ fn ip_entry(map: &mut HashMap<String, Keys>, key: &ObjKey, svc: &Service, add: b
 fn ip_change(
     map: &mut HashMap<String, Keys>,
     key: &ObjKey,
-    a: Option<&Arc<Service>>,
-    b: Option<&Arc<Service>>,
+    a: Option<&Obj<Service>>,
+    b: Option<&Obj<Service>>,
 ) {
     if let Some(a) = a {
         ip_entry(map, key, a, false);
@@ -671,10 +672,10 @@ fn index_host(state: &mut State) {
 /// Calls `f` for every key added, removed or holding another value between two maps. A
 /// publish shares every unchanged subtree of a map with the one before it (see [`ObjMap`]),
 /// and the walk skips shared subtrees, so its cost follows the changes, not the map's size.
-pub fn diff<V: PartialEq>(
-    a: &ObjMap<V>,
-    b: &ObjMap<V>,
-    mut f: impl FnMut(&ObjKey, Option<&Arc<V>>, Option<&Arc<V>>),
+pub fn diff<V: PartialEq + Clone>(
+    a: &KeyMap<V>,
+    b: &KeyMap<V>,
+    mut f: impl FnMut(&ObjKey, Option<&V>, Option<&V>),
 ) {
     for d in a.diff(b) {
         match d {
@@ -685,7 +686,7 @@ pub fn diff<V: PartialEq>(
     }
 }
 
-fn maps_differ<V: PartialEq>(a: &ObjMap<V>, b: &ObjMap<V>) -> bool {
+fn maps_differ<V: PartialEq + Clone>(a: &KeyMap<V>, b: &KeyMap<V>) -> bool {
     let mut any = false;
     diff(a, b, |_, _, _| any = true);
     any
@@ -778,10 +779,10 @@ impl Dirty {
 }
 
 /// A host pod before and after.
-type PodChange = (ObjKey, Option<Arc<Pod>>, Option<Arc<Pod>>);
+type PodChange = (ObjKey, Option<Obj<Pod>>, Option<Obj<Pod>>);
 
 /// A host service of the host namespace, before and after.
-type ServiceChange = (ObjKey, Option<Arc<Service>>, Option<Arc<Service>>);
+type ServiceChange = (ObjKey, Option<Obj<Service>>, Option<Obj<Service>>);
 
 /// A host object: its kind and key, where it was read before and after, and the end of its
 /// block-deletion window.
@@ -1011,8 +1012,8 @@ fn dirty_namespaces(
         // selector naming it may change its match count); else those the selector index
         // offers, plus the changed services as they were before and are now (an unchanged
         // service is the same object in both snapshots).
-        let all: Vec<(&ObjKey, &Arc<Service>)>;
-        let to_check: Box<dyn Iterator<Item = (&ObjKey, &Arc<Service>)>> = if flipped.is_empty() {
+        let all: Vec<(&ObjKey, &Obj<Service>)>;
+        let to_check: Box<dyn Iterator<Item = (&ObjKey, &Obj<Service>)>> = if flipped.is_empty() {
             let offered = state.selectors.candidates(&label_sets);
             all = offered
                 .into_iter()
@@ -1087,15 +1088,17 @@ fn dirty_namespaces(
     Ok(dirty)
 }
 
-fn copy_ns<V>(from: &ObjMap<V>, to: &mut ObjMap<V>, ns: &str) {
+/// What a partial update reads is copied privately: the objects of a changed namespace are
+/// parsed for the update and dropped with it, and the cache's copies stay cooled.
+fn copy_ns<K: Cold>(from: &ObjMap<K>, to: &mut ObjMap<K>, ns: &str) {
     for (k, v) in crate::cluster::snapshot::in_namespace(from, ns) {
-        to.insert(k.clone(), v.clone());
+        to.insert(k.clone(), v.private());
     }
 }
 
-fn copy_key<V>(from: &ObjMap<V>, to: &mut ObjMap<V>, key: &ObjKey) {
+fn copy_key<K: Cold>(from: &ObjMap<K>, to: &mut ObjMap<K>, key: &ObjKey) {
     if let Some(v) = from.get(key) {
-        to.insert(key.clone(), v.clone());
+        to.insert(key.clone(), v.private());
     }
 }
 
@@ -1150,7 +1153,7 @@ fn sub_snapshot(
     for (k, ev) in &v.events {
         let about = ev.involved_object.namespace.as_deref().unwrap_or("");
         if dirty.contains(about) || dirty.contains(&k.namespace) {
-            sv.events.insert(k.clone(), ev.clone());
+            sv.events.insert(k.clone(), ev.private());
         }
     }
     let hosted = dirty
@@ -1178,11 +1181,11 @@ fn sub_snapshot(
     // the virtual services' IPs.
     let host_ips: HashSet<&str> = sh.services.values().filter_map(|s| cluster_ip(s)).collect();
     let virt_ips: HashSet<&str> = sv.services.values().filter_map(|s| cluster_ip(s)).collect();
-    let mut holders: Vec<(ObjKey, Arc<Service>)> = Vec::new();
+    let mut holders: Vec<(ObjKey, Obj<Service>)> = Vec::new();
     for ip in host_ips {
         for k in state.ips.virtual_side.get(ip).into_iter().flatten() {
             if let Some(s) = v.services.get(k) {
-                holders.push((k.clone(), s.clone()));
+                holders.push((k.clone(), s.private()));
             }
         }
     }

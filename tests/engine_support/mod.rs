@@ -6,8 +6,7 @@ pub mod sim;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
-use vinspect::cluster::snapshot::{ObjKey, ObjMap, Snapshot};
+use vinspect::cluster::snapshot::{Obj, ObjKey, ObjMap, Snapshot};
 use vinspect::engine::{Change, Plan};
 use vinspect::vcluster::config::VClusterConfig;
 
@@ -31,7 +30,7 @@ pub fn fixture(name: &str) -> serde_json::Value {
 }
 
 pub fn put<K: kube::Resource>(map: &mut ObjMap<K>, obj: K) {
-    map.insert(ObjKey::of(&obj), Arc::new(obj));
+    map.insert(ObjKey::of(&obj), Obj::new(obj));
 }
 
 /// The host side a fresh vCluster install has: its own Service and the kube-dns twin.

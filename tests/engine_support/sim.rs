@@ -7,8 +7,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use vinspect::cluster::snapshot::{ObjKey, ObjMap, Side, Snapshot};
+use vinspect::cluster::snapshot::{Obj, ObjKey, ObjMap, Side, Snapshot};
 use vinspect::engine::diff::apply_merge_patch;
 use vinspect::engine::{Action, ObjKind, Plan, SideName};
 
@@ -224,7 +223,7 @@ fn rv_of(s: &mut Snapshot, side: SideName, kind: ObjKind, key: &ObjKey) -> Optio
     }
 }
 
-fn ins<K: kube::Resource + serde::de::DeserializeOwned>(
+fn ins<K: kube::Resource + serde::de::DeserializeOwned + serde::Serialize + Default>(
     m: &mut ObjMap<K>,
     obj: Value,
     errors: &mut Vec<String>,
@@ -235,7 +234,7 @@ fn ins<K: kube::Resource + serde::de::DeserializeOwned>(
         errors.push(format!("create {key}: AlreadyExists"));
         return;
     }
-    m.insert(key, Arc::new(o));
+    m.insert(key, Obj::new(o));
 }
 
 fn pat<K>(
@@ -246,7 +245,7 @@ fn pat<K>(
     n: u64,
 ) -> Result<(), String>
 where
-    K: kube::Resource + serde::Serialize + serde::de::DeserializeOwned,
+    K: kube::Resource + serde::Serialize + serde::de::DeserializeOwned + Default,
 {
     let Some(cur) = m.get(key) else {
         return Err(format!("patch {key}: NotFound"));
@@ -260,11 +259,11 @@ where
     apply_merge_patch(&mut v, patch);
     v["metadata"]["resourceVersion"] = Value::String(n.to_string());
     let o: K = serde_json::from_value(v).map_err(|e| format!("patch {key}: {e}"))?;
-    m.insert(key.clone(), Arc::new(o));
+    m.insert(key.clone(), Obj::new(o));
     Ok(())
 }
 
-fn del<K: kube::Resource>(
+fn del<K: kube::Resource + serde::Serialize + serde::de::DeserializeOwned + Default>(
     m: &mut ObjMap<K>,
     key: &ObjKey,
     uid: Option<&str>,

@@ -2,7 +2,7 @@
 //! snapshot and publishes the next one, the way the watch caches would.
 
 use super::*;
-use crate::cluster::snapshot::{ConnState, Side};
+use crate::cluster::snapshot::{ConnState, Obj, Side};
 use crate::engine::diff::apply_merge_patch;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use serde_json::{Value, json};
@@ -144,27 +144,27 @@ fn put(side: &mut Side, kind: ObjKind, key: ObjKey, obj: Value) {
     match kind {
         ObjKind::Pod => drop(
             side.pods
-                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+                .insert(key, Obj::new(serde_json::from_value(obj).unwrap())),
         ),
         ObjKind::Service => drop(
             side.services
-                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+                .insert(key, Obj::new(serde_json::from_value(obj).unwrap())),
         ),
         ObjKind::Endpoints => drop(
             side.endpoints
-                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+                .insert(key, Obj::new(serde_json::from_value(obj).unwrap())),
         ),
         ObjKind::EndpointSlice => drop(
             side.endpoint_slices
-                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+                .insert(key, Obj::new(serde_json::from_value(obj).unwrap())),
         ),
         ObjKind::Ingress => drop(
             side.ingresses
-                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+                .insert(key, Obj::new(serde_json::from_value(obj).unwrap())),
         ),
         ObjKind::Namespace => drop(
             side.namespaces
-                .insert(key, Arc::new(serde_json::from_value(obj).unwrap())),
+                .insert(key, Obj::new(serde_json::from_value(obj).unwrap())),
         ),
     }
 }
@@ -194,8 +194,8 @@ impl Writer for Arc<World> {
     }
 }
 
-fn svc(ns: &str, name: &str, ip: &str, uid: &str) -> Arc<Service> {
-    Arc::new(
+fn svc(ns: &str, name: &str, ip: &str, uid: &str) -> Obj<Service> {
+    Obj::new(
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": "1"},
             "spec": {"clusterIP": ip, "type": "ClusterIP",
@@ -227,7 +227,7 @@ fn base() -> Snapshot {
     for ns in ["default", "kube-system"] {
         s.virtual_side.namespaces.insert(
             ObjKey::new("", ns),
-            Arc::new(
+            Obj::new(
                 serde_json::from_value(json!({"metadata": {"name": ns, "uid": format!("ns-{ns}"), "resourceVersion": "1"}}))
                     .unwrap(),
             ),
@@ -521,8 +521,8 @@ async fn the_config_secret_is_followed_without_a_restart() {
         world.snap().host.services.contains_key(&twin)
     })
     .await;
-    let secret = |yaml: &str, rv: &str| -> Arc<k8s_openapi::api::core::v1::Secret> {
-        Arc::new(
+    let secret = |yaml: &str, rv: &str| -> Obj<k8s_openapi::api::core::v1::Secret> {
+        Obj::new(
             serde_json::from_value(json!({
                 "metadata": {"name": naming::config_secret_name(VC), "namespace": HNS, "resourceVersion": rv},
                 "data": {"config.yaml": base64_encode(yaml)}
@@ -570,7 +570,7 @@ async fn a_broken_config_secret_keeps_the_previous_config() {
     let mut s = base();
     s.host.secrets.insert(
         ObjKey::new(HNS, naming::config_secret_name(VC)),
-        Arc::new(
+        Obj::new(
             serde_json::from_value(json!({
                 "metadata": {"name": naming::config_secret_name(VC), "namespace": HNS, "resourceVersion": "3"},
                 "data": {"config.yaml": base64_encode("sync: [unclosed")}
@@ -609,8 +609,8 @@ async fn read_only_plans_but_never_writes() {
     assert_eq!(report.unsynced.len(), 1, "{}", report.summary());
 }
 
-fn pod(name: &str) -> Arc<Pod> {
-    Arc::new(
+fn pod(name: &str) -> Obj<Pod> {
+    Obj::new(
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "default", "uid": format!("pod-{name}"), "resourceVersion": "1"},
             "spec": {"containers": [{"name": "c", "image": "nginx"}], "serviceAccountName": "default"}
@@ -703,7 +703,7 @@ async fn the_same_notice_is_not_repeated_within_its_interval() {
             let key = ObjKey::new("default", "web");
             let mut v = (**s.virtual_side.services.get(&key).unwrap()).clone();
             v.metadata.resource_version = Some(format!("{}", 10 + i));
-            s.virtual_side.services.insert(key, Arc::new(v));
+            s.virtual_side.services.insert(key, Obj::new(v));
         });
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -851,7 +851,7 @@ fn an_endpoints_pair_is_replanned_when_its_service_changes() {
     changed.metadata.resource_version = Some("2".into());
     snap.virtual_side
         .services
-        .insert(ObjKey::new("default", "db"), Arc::new(changed));
+        .insert(ObjKey::new("default", "db"), Obj::new(changed));
     assert_ne!(before, pair_fingerprint(&snap, &pair));
     // Another Service changing leaves it alone.
     let again = pair_fingerprint(&snap, &pair);
