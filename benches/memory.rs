@@ -7,10 +7,11 @@
 //! objects are held can be judged without a heap profiler. Bytes are what the program asked
 //! the allocator for (RSS adds the allocator's rounding and free pages on top).
 //!
-//! For each kind it also prints the size of the cached objects as compact JSON (what they
-//! would cost held as text, the way `kubectl` and the API server hold them): the yardstick
-//! for a denser cache. Last, one host and one virtual pod by part (metadata, spec, status and
-//! their biggest fields), since pods are most of the total.
+//! The table counts objects as they arrive, parsed; for each kind it also prints their size
+//! as compact JSON. The `cooled:` line is what the same objects hold once the TUI's caches
+//! have cooled them (`cluster::obj`: JSON only, parsed again when read), which is how the TUI
+//! holds them from a few seconds after its first screen. Last, one host and one virtual pod by
+//! part (metadata, spec, status and their biggest fields): what a parsed pod is made of.
 //!
 //! `cargo bench --bench memory` (10,000 pairs); `VINSPECT_MEMORY_PAIRS=50000 cargo bench
 //! --bench memory` for the scale run's large size (~3 minutes, most of it generating).

@@ -147,6 +147,8 @@ for N in "${SIZES[@]}"; do
   firsts=()
   for i in $(seq "$REPEAT"); do
     state="$dir/state-$i"
+    # A fresh log: the first-frame and lag readings take the first matching lines.
+    rm -rf "$state"
     mkdir -p "$state"
     session="vinspect-scale-$$-$N-$i"
     launch=$(now_ms)

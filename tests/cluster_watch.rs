@@ -106,3 +106,64 @@ async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
     drop(w);
     sb.shutdown().await;
 }
+
+/// A cooling cache (the TUI's) swaps what it read for cooled copies and publishes them; an
+/// object changed afterwards arrives parsed and is cooled on the next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooling_cache_publishes_cooled_copies_that_read_the_same() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let kc = load_kubeconfig(Some(sb.kubeconfig_path())).unwrap();
+    let cl = clients(&kc, &sb.virtual_context(), sb.host_context())
+        .await
+        .unwrap();
+    let scope = HostScope::new(
+        sb.vcluster(),
+        sb.host_namespace(),
+        &VClusterConfig::default(),
+    );
+    let opts = WatchOptions {
+        cool_every: Some(Duration::from_millis(100)),
+        ..WatchOptions::new(scope)
+    };
+    let mut w = spawn(&cl, opts);
+    let kubernetes = ObjKey::new("default", "kubernetes");
+    let cooled = |s: &Snapshot| {
+        !s.virtual_side.services.is_empty()
+            && s.virtual_side
+                .services
+                .values()
+                .chain(s.host.services.values())
+                .all(|o| !o.is_warm())
+    };
+    let snap = wait_for(&mut w, "every service cooled", cooled).await;
+    let ip = |s: &Snapshot| {
+        s.virtual_side.services[&kubernetes]
+            .spec
+            .as_ref()
+            .and_then(|sp| sp.cluster_ip.clone())
+    };
+    assert!(ip(&snap).is_some());
+
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "late"},
+        "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}}))
+    .unwrap();
+    Api::<Service>::namespaced(sb.virtual_client(), "default")
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap();
+    let late = ObjKey::new("default", "late");
+    let snap = wait_for(&mut w, "the new service, cooled", |s| {
+        s.virtual_side
+            .services
+            .get(&late)
+            .is_some_and(|o| !o.is_warm())
+    })
+    .await;
+    let o = &snap.virtual_side.services[&late];
+    assert_eq!(o.metadata.name.as_deref(), Some("late"));
+    assert_eq!(
+        o.spec.as_ref().and_then(|s| s.ports.as_ref()).map(Vec::len),
+        Some(1)
+    );
+}

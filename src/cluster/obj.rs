@@ -95,21 +95,18 @@ impl<K: Serialize + DeserializeOwned + Default> Obj<K> {
         })))
     }
 
-    /// A copy to read that parses into itself, not into this one: work that reads a few
-    /// objects once should not leave their parses in the cache.
+    /// A copy that parses into itself, not into this one, and only when it is read: work
+    /// that reads some objects once should not leave their parses in the cache, nor parse
+    /// what it does not read. A parsed object is shared as it is.
     pub fn private(&self) -> Self {
-        if self.is_warm() {
-            return self.clone();
+        match self.0.cold.get() {
+            Some(json) if !self.is_warm() => Self(Arc::new(Slot {
+                warm: OnceLock::new(),
+                cold: OnceLock::from(json.clone()),
+                id: self.0.id,
+            })),
+            _ => self.clone(),
         }
-        let slot = Slot {
-            warm: OnceLock::from(Box::new(self.0.parse())),
-            cold: OnceLock::new(),
-            id: self.0.id,
-        };
-        if let Some(j) = self.0.cold.get() {
-            let _ = slot.cold.set(j.clone());
-        }
-        Self(Arc::new(slot))
     }
 
     /// Reads the object without keeping a parse in this copy.
@@ -225,10 +222,12 @@ mod tests {
     fn a_private_copy_parses_into_itself_only() {
         let cold = Obj::new(pod("p", "nginx")).cooled().unwrap();
         let private = cold.private();
+        assert!(!private.is_warm(), "parsed when read, not before");
+        assert!(private == cold);
+        assert_eq!(private.id(), cold.id());
+        assert_eq!(private.metadata.name.as_deref(), Some("p"));
         assert!(private.is_warm());
         assert!(!cold.is_warm());
-        assert_eq!(private.id(), cold.id());
-        assert!(private == cold);
         let warm = Obj::new(pod("q", "nginx"));
         assert!(Obj::ptr_eq(&warm.private(), &warm));
     }
