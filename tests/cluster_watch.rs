@@ -108,7 +108,7 @@ async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
 }
 
 /// A cooling cache (the TUI's) swaps what it read for cooled copies and publishes them; an
-/// object changed afterwards arrives parsed and is cooled on the next round.
+/// object changed afterwards arrives parsed and is cooled once parsed for `cool_after`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooling_cache_publishes_cooled_copies_that_read_the_same() {
     let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
@@ -123,6 +123,7 @@ async fn a_cooling_cache_publishes_cooled_copies_that_read_the_same() {
     );
     let opts = WatchOptions {
         cool_every: Some(Duration::from_millis(100)),
+        cool_after: Duration::from_secs(1),
         ..WatchOptions::new(scope)
     };
     let mut w = spawn(&cl, opts);

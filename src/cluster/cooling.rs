@@ -1,13 +1,15 @@
 //! Swapping a side's parsed objects for cooled copies (see [`crate::cluster::obj`]).
 //!
 //! Three steps, so that the caches' lock is held only to look and to swap: [`Side::warm`]
-//! picks the parsed objects of the big collections, [`Warm::cool`] writes their JSON (the slow
-//! part, done without the lock), and [`Side::take_cooled`] puts the copies in place of the
-//! objects that are still there (one a watch replaced meanwhile stays as the watch left it).
+//! picks the objects of the big collections parsed for at least a given time, [`Warm::cool`]
+//! writes their JSON (the slow part, done without the lock), and [`Side::take_cooled`] puts
+//! the copies in place of the objects that are still there (one a watch replaced meanwhile
+//! stays as the watch left it).
 //! Namespaces, nodes, ingress classes and the config Secret are few and stay parsed.
 
 use crate::cluster::obj::Cold;
 use crate::cluster::snapshot::{Obj, ObjKey, ObjMap, Side};
+use std::time::Duration;
 
 /// One collection's parsed objects, then their cooled copies.
 struct Batch<K> {
@@ -16,11 +18,11 @@ struct Batch<K> {
 }
 
 impl<K: Cold> Batch<K> {
-    fn pick(map: &ObjMap<K>) -> Self {
+    fn pick(map: &ObjMap<K>, min_age: Duration) -> Self {
         Self {
             picked: map
                 .iter()
-                .filter(|(_, o)| o.is_warm())
+                .filter(|(_, o)| o.parsed_for().is_some_and(|age| age >= min_age))
                 .map(|(k, o)| (k.clone(), o.clone()))
                 .collect(),
             cooled: Vec::new(),
@@ -58,9 +60,10 @@ macro_rules! warm_kinds {
         }
 
         impl Side {
-            /// Picks the parsed objects of the collections that are cooled.
-            pub fn warm(&self) -> Warm {
-                Warm { $($field: Batch::pick(&self.$field),)* }
+            /// Picks the objects of the collections that are cooled that have been parsed for
+            /// at least `min_age`.
+            pub fn warm(&self, min_age: Duration) -> Warm {
+                Warm { $($field: Batch::pick(&self.$field, min_age),)* }
             }
 
             /// Puts [`Warm::cool`]'s copies in place; how many objects were swapped.
@@ -99,7 +102,7 @@ warm_kinds!(
 impl Side {
     /// Cools every parsed object of the big collections at once; how many were swapped.
     pub fn cool(&mut self) -> usize {
-        let mut w = self.warm();
+        let mut w = self.warm(Duration::ZERO);
         w.cool();
         self.take_cooled(w)
     }
@@ -147,7 +150,11 @@ mod tests {
     #[test]
     fn an_object_replaced_while_cooling_is_left_as_the_watch_put_it() {
         let mut s = side();
-        let mut w = s.warm();
+        assert!(
+            s.warm(Duration::from_secs(3600)).is_empty(),
+            "all parsed just now"
+        );
+        let mut w = s.warm(Duration::ZERO);
         assert_eq!(w.len(), 3);
         w.cool();
         // A watch event replaces s0 between picking and swapping.

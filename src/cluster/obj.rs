@@ -8,10 +8,11 @@
 //!
 //! So an object arrives parsed (what the first screen needs at once) and the watch caches
 //! later swap it for a *cooled* copy that holds only its JSON ([`Obj::cooled`]). Reading a
-//! cooled object parses it again and keeps the parse in that copy; the caches cool such
-//! copies again on their next round, which costs nothing then (the JSON is kept). Work over
-//! part of a snapshot that should not leave parses behind in the shared copies (the live
-//! rows' partial updates) reads through [`Obj::private`].
+//! cooled object parses it again and keeps the parse in that copy, so the objects a busy
+//! namespace's updates read are parsed once, not on every update; the caches cool a copy
+//! again once it has been parsed for a while ([`Obj::parsed_for`]), which costs no writing
+//! then (the JSON is kept). Each object is thus parsed at most once per cooling age, however
+//! often it is read.
 //!
 //! Equality never parses: two copies of one version share their JSON, and JSON written from
 //! equal objects is equal (serialization is deterministic: maps are ordered, absent fields
@@ -20,8 +21,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// What an [`Obj`] holds: anything that can be written as JSON and read back.
 pub trait Cold: Serialize + DeserializeOwned + Default {}
@@ -33,20 +35,30 @@ pub struct Obj<K>(Arc<Slot<K>>);
 struct Slot<K> {
     /// The parsed object: set from the start, or on the first read of a cooled copy.
     warm: OnceLock<Box<K>>,
+    /// When `warm` was set, in seconds of [`clock`].
+    warmed_at: AtomicU32,
     /// The object as compact JSON, once it was cooled.
     cold: OnceLock<Arc<[u8]>>,
-    /// Which version of an object this is, kept by its cooled and private copies: what is
+    /// Which version of an object this is, kept by its cooled copies: what is
     /// remembered about an object version outside it (a pod's pooled env) is found by it.
     id: u64,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Whole seconds since the first call: a coarse clock each parse stamps for 4 bytes.
+fn clock() -> u32 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let secs = START.get_or_init(Instant::now).elapsed().as_secs();
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
 impl<K> Obj<K> {
     /// A parsed object, as read.
     pub fn new(obj: K) -> Self {
         Self(Arc::new(Slot {
             warm: OnceLock::from(Box::new(obj)),
+            warmed_at: AtomicU32::new(clock()),
             cold: OnceLock::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }))
@@ -65,6 +77,15 @@ impl<K> Obj<K> {
     /// Whether this copy holds a parse.
     pub fn is_warm(&self) -> bool {
         self.0.warm.get().is_some()
+    }
+
+    /// How long this copy has held its parse (`None`: it holds none), to whole seconds.
+    pub fn parsed_for(&self) -> Option<Duration> {
+        self.0.warm.get()?;
+        let since = self.0.warmed_at.load(Ordering::Relaxed);
+        Some(Duration::from_secs(u64::from(
+            clock().saturating_sub(since),
+        )))
     }
 }
 
@@ -90,23 +111,10 @@ impl<K: Serialize + DeserializeOwned + Default> Obj<K> {
         };
         Some(Self(Arc::new(Slot {
             warm: OnceLock::new(),
+            warmed_at: AtomicU32::new(0),
             cold: OnceLock::from(json),
             id: self.0.id,
         })))
-    }
-
-    /// A copy that parses into itself, not into this one, and only when it is read: work
-    /// that reads some objects once should not leave their parses in the cache, nor parse
-    /// what it does not read. A parsed object is shared as it is.
-    pub fn private(&self) -> Self {
-        match self.0.cold.get() {
-            Some(json) if !self.is_warm() => Self(Arc::new(Slot {
-                warm: OnceLock::new(),
-                cold: OnceLock::from(json.clone()),
-                id: self.0.id,
-            })),
-            _ => self.clone(),
-        }
     }
 
     /// Reads the object without keeping a parse in this copy.
@@ -136,7 +144,10 @@ impl<K: DeserializeOwned + Default> Deref for Obj<K> {
     type Target = K;
 
     fn deref(&self) -> &K {
-        self.0.warm.get_or_init(|| Box::new(self.0.parse()))
+        self.0.warm.get_or_init(|| {
+            self.0.warmed_at.store(clock(), Ordering::Relaxed);
+            Box::new(self.0.parse())
+        })
     }
 }
 
@@ -219,17 +230,19 @@ mod tests {
     }
 
     #[test]
-    fn a_private_copy_parses_into_itself_only() {
-        let cold = Obj::new(pod("p", "nginx")).cooled().unwrap();
-        let private = cold.private();
-        assert!(!private.is_warm(), "parsed when read, not before");
-        assert!(private == cold);
-        assert_eq!(private.id(), cold.id());
-        assert_eq!(private.metadata.name.as_deref(), Some("p"));
-        assert!(private.is_warm());
-        assert!(!cold.is_warm());
-        let warm = Obj::new(pod("q", "nginx"));
-        assert!(Obj::ptr_eq(&warm.private(), &warm));
+    fn a_parse_is_dated_from_when_it_was_made() {
+        let warm = Obj::new(pod("p", "nginx"));
+        assert!(
+            warm.parsed_for()
+                .is_some_and(|d| d < Duration::from_secs(2))
+        );
+        let cold = warm.cooled().unwrap();
+        assert_eq!(cold.parsed_for(), None);
+        let _ = cold.metadata.name.as_deref();
+        assert!(
+            cold.parsed_for()
+                .is_some_and(|d| d < Duration::from_secs(2))
+        );
     }
 
     #[test]

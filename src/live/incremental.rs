@@ -40,7 +40,6 @@ use imbl::ordmap::DiffItem;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::cluster::obj::Cold;
 use crate::cluster::snapshot::{KeyMap, Obj, ObjKey, ObjMap, Side, Snapshot};
 use crate::engine::ctx::cluster_ip;
 use crate::engine::ownership::{controlled_by_service, virtual_ref};
@@ -1088,17 +1087,15 @@ fn dirty_namespaces(
     Ok(dirty)
 }
 
-/// What a partial update reads is copied privately: the objects of a changed namespace are
-/// parsed for the update and dropped with it, and the cache's copies stay cooled.
-fn copy_ns<K: Cold>(from: &ObjMap<K>, to: &mut ObjMap<K>, ns: &str) {
+fn copy_ns<V: Clone>(from: &KeyMap<V>, to: &mut KeyMap<V>, ns: &str) {
     for (k, v) in crate::cluster::snapshot::in_namespace(from, ns) {
-        to.insert(k.clone(), v.private());
+        to.insert(k.clone(), v.clone());
     }
 }
 
-fn copy_key<K: Cold>(from: &ObjMap<K>, to: &mut ObjMap<K>, key: &ObjKey) {
+fn copy_key<V: Clone>(from: &KeyMap<V>, to: &mut KeyMap<V>, key: &ObjKey) {
     if let Some(v) = from.get(key) {
-        to.insert(key.clone(), v.private());
+        to.insert(key.clone(), v.clone());
     }
 }
 
@@ -1153,7 +1150,7 @@ fn sub_snapshot(
     for (k, ev) in &v.events {
         let about = ev.involved_object.namespace.as_deref().unwrap_or("");
         if dirty.contains(about) || dirty.contains(&k.namespace) {
-            sv.events.insert(k.clone(), ev.private());
+            sv.events.insert(k.clone(), ev.clone());
         }
     }
     let hosted = dirty
@@ -1185,7 +1182,7 @@ fn sub_snapshot(
     for ip in host_ips {
         for k in state.ips.virtual_side.get(ip).into_iter().flatten() {
             if let Some(s) = v.services.get(k) {
-                holders.push((k.clone(), s.private()));
+                holders.push((k.clone(), s.clone()));
             }
         }
     }
