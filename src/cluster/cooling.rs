@@ -8,8 +8,12 @@
 //! Namespaces, nodes, ingress classes and the config Secret are few and stay parsed.
 
 use crate::cluster::obj::Cold;
+use crate::cluster::pack;
 use crate::cluster::snapshot::{Obj, ObjKey, ObjMap, Side};
 use std::time::Duration;
+
+/// Objects of each collection the dictionary is trained on (when there are that many).
+const SAMPLES_PER_KIND: usize = 1_000;
 
 /// One collection's parsed objects, then their cooled copies.
 struct Batch<K> {
@@ -27,6 +31,18 @@ impl<K: Cold> Batch<K> {
                 .collect(),
             cooled: Vec::new(),
         }
+    }
+
+    /// JSON of up to `n` picked objects, spread over the collection.
+    fn samples(&self, n: usize, out: &mut Vec<Vec<u8>>) {
+        let step = (self.picked.len() / n.max(1)).max(1);
+        out.extend(
+            self.picked
+                .iter()
+                .step_by(step)
+                .take(n)
+                .filter_map(|(_, o)| o.json()),
+        );
     }
 
     fn cool(&mut self) {
@@ -83,7 +99,13 @@ macro_rules! warm_kinds {
             }
 
             /// Writes the JSON of every picked object (slow: call it without the caches' lock).
+            /// The first call in the process trains the packing's dictionary on them.
             pub fn cool(&mut self) {
+                if !pack::trained() {
+                    let mut samples = Vec::new();
+                    $(self.$field.samples(SAMPLES_PER_KIND, &mut samples);)*
+                    pack::train(&samples);
+                }
                 $(self.$field.cool();)*
             }
         }

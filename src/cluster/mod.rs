@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod fit;
 pub mod kinds;
 pub mod obj;
+pub mod pack;
 pub mod session;
 pub mod snapshot;
 pub mod watch;

@@ -18,6 +18,7 @@
 //! equal objects is equal (serialization is deterministic: maps are ordered, absent fields
 //! are left out).
 
+use crate::cluster::pack;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::ops::Deref;
@@ -37,7 +38,7 @@ struct Slot<K> {
     warm: OnceLock<Box<K>>,
     /// When `warm` was set, in seconds of [`clock`].
     warmed_at: AtomicU32,
-    /// The object as compact JSON, once it was cooled.
+    /// The object as compact JSON, packed ([`crate::cluster::pack`]), once it was cooled.
     cold: OnceLock<Arc<[u8]>>,
     /// Which version of an object this is, kept by its cooled copies: what is
     /// remembered about an object version outside it (a pod's pooled env) is found by it.
@@ -99,7 +100,7 @@ impl<K: Serialize + DeserializeOwned + Default> Obj<K> {
             Some(j) => j.clone(),
             None => {
                 let bytes: Arc<[u8]> = match serde_json::to_vec(&**warm) {
-                    Ok(v) => v.into(),
+                    Ok(v) => pack::pack(&v).into(),
                     Err(e) => {
                         // Kept parsed: a cache that costs more beats one that loses objects.
                         tracing::warn!(error = %e, "cannot hold a cached object as JSON; kept parsed");
@@ -117,6 +118,12 @@ impl<K: Serialize + DeserializeOwned + Default> Obj<K> {
         })))
     }
 
+    /// The object as JSON, from its parse (`None` in a copy without one): samples for
+    /// [`pack::train`].
+    pub fn json(&self) -> Option<Vec<u8>> {
+        serde_json::to_vec(&**self.0.warm.get()?).ok()
+    }
+
     /// Reads the object without keeping a parse in this copy.
     pub fn peek<R>(&self, f: impl FnOnce(&K) -> R) -> R {
         match self.0.warm.get() {
@@ -128,11 +135,12 @@ impl<K: Serialize + DeserializeOwned + Default> Obj<K> {
 
 impl<K: DeserializeOwned + Default> Slot<K> {
     fn parse(&self) -> K {
-        let Some(json) = self.cold.get() else {
-            // Not reachable: a slot is made parsed or with JSON.
+        let Some(json) = self.cold.get().and_then(|b| pack::unpack(b)) else {
+            // Not reachable: a slot is made parsed or with JSON this process packed.
+            tracing::error!("a cooled cached object cannot be unpacked; shown empty");
             return K::default();
         };
-        serde_json::from_slice(json).unwrap_or_else(|e| {
+        serde_json::from_slice(&json).unwrap_or_else(|e| {
             // JSON this process wrote from a parsed object; failing to read it back is a bug.
             tracing::error!(error = %e, "cannot parse a cooled cached object; shown empty");
             K::default()
@@ -169,7 +177,8 @@ impl<K: PartialEq + Serialize + DeserializeOwned + Default> PartialEq for Obj<K>
             return true;
         }
         match (self.0.cold.get(), other.0.cold.get()) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a[..] == b[..],
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            (Some(a), Some(b)) if pack::same_packing(a, b) => a[..] == b[..],
             _ => self.peek(|a| other.peek(|b| a == b)),
         }
     }
@@ -180,7 +189,7 @@ impl<K: std::fmt::Debug> std::fmt::Debug for Obj<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.0.warm.get(), self.0.cold.get()) {
             (Some(k), _) => k.fmt(f),
-            (None, Some(j)) => write!(f, "<cooled: {} bytes of JSON>", j.len()),
+            (None, Some(j)) => write!(f, "<cooled: {} bytes>", j.len()),
             (None, None) => f.write_str("<empty>"),
         }
     }
