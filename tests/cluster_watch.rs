@@ -32,8 +32,8 @@ async fn wait_for(w: &mut Watching, what: &str, f: impl Fn(&Snapshot) -> bool) -
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
+/// A sandbox pair and watch caches on it, with the options `opts` makes of its scope.
+async fn watched(opts: impl FnOnce(HostScope) -> WatchOptions) -> (Sandbox, Watching) {
     let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
     let kc = load_kubeconfig(Some(sb.kubeconfig_path())).unwrap();
     let cl = clients(&kc, &sb.virtual_context(), sb.host_context())
@@ -44,7 +44,13 @@ async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
         sb.host_namespace(),
         &VClusterConfig::default(),
     );
-    let mut w = spawn(&cl, WatchOptions::new(scope));
+    let w = spawn(&cl, opts(scope));
+    (sb, w)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
+    let (sb, mut w) = watched(WatchOptions::new).await;
 
     let snap = w.settled(Duration::from_secs(10)).await;
     assert_eq!(snap.virtual_side.conn, ConnState::Live);
@@ -111,22 +117,12 @@ async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
 /// object changed afterwards arrives parsed and is cooled once parsed for `cool_after`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooling_cache_publishes_cooled_copies_that_read_the_same() {
-    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    let kc = load_kubeconfig(Some(sb.kubeconfig_path())).unwrap();
-    let cl = clients(&kc, &sb.virtual_context(), sb.host_context())
-        .await
-        .unwrap();
-    let scope = HostScope::new(
-        sb.vcluster(),
-        sb.host_namespace(),
-        &VClusterConfig::default(),
-    );
-    let opts = WatchOptions {
+    let (sb, mut w) = watched(|scope| WatchOptions {
         cool_every: Some(Duration::from_millis(100)),
         cool_after: Duration::from_secs(1),
         ..WatchOptions::new(scope)
-    };
-    let mut w = spawn(&cl, opts);
+    })
+    .await;
     let kubernetes = ObjKey::new("default", "kubernetes");
     let cooled = |s: &Snapshot| {
         !s.virtual_side.services.is_empty()
