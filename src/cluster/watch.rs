@@ -57,8 +57,9 @@ impl WatchOptions {
 }
 
 /// How often a cooling cache looks for parsed objects. Each look walks every cached key under
-/// the lock (~5 ms at 50,000 pairs); the first cooling after the initial lists writes the JSON
-/// of every object (~1 s of one core at 50,000 pairs, without the lock).
+/// the lock (under 5 ms at 50,000 pairs: the idle TUI uses 0.23 % of a core); the first
+/// cooling after the initial lists writes and compresses every object (1.5 s of one core at
+/// 50,000 pairs, without the lock).
 pub const COOL_EVERY: Duration = Duration::from_secs(2);
 
 /// How long an object stays parsed once read or changed before it is cooled again: each
