@@ -7,16 +7,18 @@
 //! and the same objects as JSON 206 MB (`cargo bench --bench memory`).
 //!
 //! So an object arrives parsed (what the first screen needs at once) and the watch caches
-//! later swap it for a *cooled* copy that holds only its JSON ([`Obj::cooled`]). Reading a
+//! later swap it for a *cooled* copy that holds only its JSON, compressed
+//! ([`crate::cluster::pack`]; [`Obj::cooled`]). Reading a
 //! cooled object parses it again and keeps the parse in that copy, so the objects a busy
 //! namespace's updates read are parsed once, not on every update; the caches cool a copy
 //! again once it has been parsed for a while ([`Obj::parsed_for`]), which costs no writing
 //! then (the JSON is kept). Each object is thus parsed at most once per cooling age, however
 //! often it is read.
 //!
-//! Equality never parses: two copies of one version share their JSON, and JSON written from
-//! equal objects is equal (serialization is deterministic: maps are ordered, absent fields
-//! are left out).
+//! Comparing a cooled copy with its original, or two cooled objects, never parses: copies of
+//! one version share their bytes, and equal objects write equal bytes (serialization is
+//! deterministic: maps are ordered, absent fields are left out). Only an object not cooled
+//! yet against another version is compared by its parse, as before.
 
 use crate::cluster::pack;
 use serde::Serialize;
