@@ -48,6 +48,18 @@ async fn watched(opts: impl FnOnce(HostScope) -> WatchOptions) -> (Sandbox, Watc
     (sb, w)
 }
 
+/// A virtual Service `default/<name>` with one port, created through the API.
+async fn create_service(sb: &Sandbox, name: &str) {
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}}))
+    .unwrap();
+    Api::<Service>::namespaced(sb.virtual_client(), "default")
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
     let (sb, mut w) = watched(WatchOptions::new).await;
@@ -73,14 +85,7 @@ async fn caches_go_live_follow_changes_and_keep_a_side_that_fails() {
     // Only the host namespace is cached on the host.
     assert!(snap.host.services.keys().all(|k| k.namespace == hns));
 
-    let svc: Service = serde_json::from_value(json!({
-        "metadata": {"name": "fresh"},
-        "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}}))
-    .unwrap();
-    Api::<Service>::namespaced(sb.virtual_client(), "default")
-        .create(&PostParams::default(), &svc)
-        .await
-        .unwrap();
+    create_service(&sb, "fresh").await;
     let snap = wait_for(&mut w, "the new service", |s| {
         s.virtual_side
             .services
@@ -141,14 +146,7 @@ async fn a_cooling_cache_publishes_cooled_copies_that_read_the_same() {
     };
     assert!(ip(&snap).is_some());
 
-    let svc: Service = serde_json::from_value(json!({
-        "metadata": {"name": "late"},
-        "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}}))
-    .unwrap();
-    Api::<Service>::namespaced(sb.virtual_client(), "default")
-        .create(&PostParams::default(), &svc)
-        .await
-        .unwrap();
+    create_service(&sb, "late").await;
     let late = ObjKey::new("default", "late");
     let snap = wait_for(&mut w, "the new service, cooled", |s| {
         s.virtual_side
