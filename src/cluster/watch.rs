@@ -148,6 +148,17 @@ struct Shared {
     streaming: [tokio::sync::OnceCell<bool>; 2],
 }
 
+impl Shared {
+    /// The building snapshot, for the watchers, the publisher and the cooler. A poisoned lock
+    /// (a task panicked holding it) is taken as it is: the caches go on serving.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Building> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
 /// Whether a server of this version serves streaming lists (`sendInitialEvents`, the WatchList
 /// feature) by default: on from 1.32, off again in 1.33 only. Older servers ignore the
 /// parameter and would never send the end-of-list bookmark, so they get paged lists.
@@ -269,10 +280,7 @@ fn spawn_one<K: Cached>(shared: Arc<Shared>, spec: Spec<K>) -> JoinHandle<()> {
             if matches!(item, Ok(WEvent::InitDone)) {
                 listed = true;
             }
-            let mut st = match shared.state.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut st = shared.lock();
             let mut changed = true;
             match item {
                 Ok(ev) => {
@@ -410,10 +418,7 @@ impl Watchers<'_> {
         required: bool,
     ) {
         let required = required.then(|| {
-            let mut st = match self.shared.state.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut st = self.shared.lock();
             st.listed(which).push(false);
             let v = st.states(which);
             v.push(WState::Connecting);
@@ -522,10 +527,7 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
             tokio::time::sleep(debounce).await;
             version += 1;
             let snap = {
-                let mut st = match pub_shared.state.lock() {
-                    Ok(g) => g,
-                    Err(p) => p.into_inner(),
-                };
+                let mut st = pub_shared.lock();
                 st.snap.version = version;
                 if tracing::enabled!(target: "vinspect::watch", tracing::Level::TRACE) {
                     let newest: Vec<String> = st
@@ -555,16 +557,10 @@ pub fn spawn(clients: &Clients, opts: WatchOptions) -> Watching {
 /// and has the result published so that readers let go of the parses.
 async fn cool(shared: Arc<Shared>, every: Duration, after: Duration) {
     let mut min_age = Duration::ZERO;
-    fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Building> {
-        match s.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
     loop {
         tokio::time::sleep(every).await;
         let (mut v, mut h) = {
-            let st = lock(&shared);
+            let st = shared.lock();
             if !(st.snap.virtual_side.is_listed() && st.snap.host.is_listed()) {
                 continue;
             }
@@ -589,7 +585,7 @@ async fn cool(shared: Arc<Shared>, every: Duration, after: Duration) {
             continue;
         };
         let swapped = {
-            let mut st = lock(&shared);
+            let mut st = shared.lock();
             st.snap.virtual_side.take_cooled(v) + st.snap.host.take_cooled(h)
         };
         tracing::debug!(target: "vinspect::watch", picked, swapped, ms = started.elapsed().as_millis() as u64, "cooled");
